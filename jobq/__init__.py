@@ -1,0 +1,36 @@
+"""jobq: background jobs for Python, on SQLite, PostgreSQL or Redis."""
+
+from jobq.app import App
+from jobq.errors import (
+    ConfigError,
+    JobCancelled,
+    JobFailed,
+    JobqError,
+    Retry,
+    SerializationError,
+    Timeout,
+    UnknownTask,
+    WorkerLost,
+)
+from jobq.job import Job, Status
+from jobq.retry import Backoff
+from jobq.worker.context import current_job
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "App",
+    "Backoff",
+    "ConfigError",
+    "Job",
+    "JobCancelled",
+    "JobFailed",
+    "JobqError",
+    "Retry",
+    "SerializationError",
+    "Status",
+    "Timeout",
+    "UnknownTask",
+    "WorkerLost",
+    "current_job",
+]

@@ -1,0 +1,299 @@
+"""The ``App``: configuration, the task registry, enqueueing and queries."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar, overload
+
+from jobq.backends import open_backend
+from jobq.backends.base import Backend, JobFilter, NewJob
+from jobq.config import Settings, load_settings, redact_url
+from jobq.errors import ConfigError, JobNotFound, UnknownTask
+from jobq.job import Job, JobRecord, Status
+from jobq.retry import Backoff
+from jobq.serializer import encode_call
+from jobq.task import Call, EnqueueOptions, Task, TaskOptions, check_exception_types, task_name
+
+log = logging.getLogger("jobq")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class App:
+    """A jobq application: where jobs are stored and which tasks exist.
+
+    ``App()`` reads ``$JOBQ_URL`` (default ``sqlite:///jobq.db``); options such as
+    ``lease=30.0`` are checked by name and a misspelt one is refused.
+    """
+
+    def __init__(self, url: str | None = None, **options: Any) -> None:
+        self.settings: Settings = load_settings({"url": url, **options})
+        self.tasks: dict[str, Task[..., Any]] = {}
+        self._backend: Backend | None = None
+
+    def __repr__(self) -> str:
+        return f"<jobq.App {redact_url(self.settings.url)}>"
+
+    @property
+    def backend(self) -> Backend:
+        """The store; opened on first use, so nothing connects at import time."""
+        if self._backend is None:
+            self._backend = open_backend(self.settings)
+        return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def migrate(self) -> int:
+        """Create or upgrade the store's schema; return its version."""
+        return self.backend.migrate()
+
+    # -- registering tasks --------------------------------------------------------------
+
+    @overload
+    def task(self, fn: F, /) -> Task[..., Any]: ...
+
+    @overload
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        retries: int = 0,
+        timeout: float | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        retry_on: Sequence[type[BaseException]] | type[BaseException] = (Exception,),
+        dont_retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
+        backoff: Backoff | None = None,
+    ) -> Callable[[F], Task[..., Any]]: ...
+
+    def task(self, fn: Any = None, /, **options: Any) -> Any:  # type: ignore[misc]
+        """Register a function as a task: ``@app.task`` or ``@app.task(retries=3, …)``."""
+        if fn is not None:
+            return self._register(fn, **options)
+        return lambda f: self._register(f, **options)
+
+    def _register(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        retries: int = 0,
+        timeout: float | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        retry_on: Sequence[type[BaseException]] | type[BaseException] = (Exception,),
+        dont_retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
+        backoff: Backoff | None = None,
+    ) -> Task[..., Any]:
+        if not callable(fn):
+            raise ConfigError(f"@app.task needs a function, got {fn!r}")
+        options = TaskOptions(
+            queue=queue or self.settings.default_queue,
+            priority=priority,
+            retries=retries,
+            timeout=timeout,
+            backoff=backoff or Backoff(),
+            retry_on=check_exception_types("retry_on", retry_on),
+            dont_retry_on=check_exception_types("dont_retry_on", dont_retry_on),
+        )
+        registered = name or task_name(fn)
+        existing = self.tasks.get(registered)
+        if existing is not None and existing.fn is not fn:
+            raise ConfigError(
+                f"a task named {registered!r} is already registered ({existing.fn!r}); "
+                "give one of them another name="
+            )
+        task: Task[..., Any] = Task(self, fn, registered, options)
+        self.tasks[registered] = task
+        return task
+
+    def get_task(self, name: str) -> Task[..., Any]:
+        """The task registered under ``name``, or ``UnknownTask`` naming the near misses."""
+        try:
+            return self.tasks[name]
+        except KeyError:
+            import difflib
+
+            near = difflib.get_close_matches(name, self.tasks, n=3)
+            hint = f"; did you mean {', '.join(map(repr, near))}?" if near else ""
+            known = f" (registered: {', '.join(sorted(self.tasks)) or 'none'})" if not near else ""
+            raise UnknownTask(f"no task named {name!r}{hint}{known}") from None
+
+    # -- enqueueing ---------------------------------------------------------------------
+
+    def _new_job(self, call: Call, now: float) -> NewJob:
+        task, opts = call.task, call.options
+        defaults = task.options
+        run_at = now
+        if opts.delay:
+            run_at = now + opts.delay
+        elif opts.at is not None:
+            if opts.at.tzinfo is None:
+                raise ConfigError(
+                    f"at={opts.at!r} has no timezone; pass an aware datetime such as "
+                    "datetime.now(UTC) + timedelta(minutes=5)"
+                )
+            run_at = opts.at.timestamp()
+        args, kwargs = encode_call(task.name, call.args, call.kwargs)
+        return NewJob(
+            id=uuid.uuid4().hex,
+            task=task.name,
+            queue=opts.queue or defaults.queue,
+            args=args,
+            kwargs=kwargs,
+            priority=defaults.priority if opts.priority is None else opts.priority,
+            max_attempts=defaults.retries + 1,
+            run_at=run_at,
+            created_at=now,
+            status=Status.SCHEDULED if run_at > now else Status.PENDING,
+            key=opts.key,
+            timeout=defaults.timeout,
+        )
+
+    def _job(self, call: Call, stored: NewJob | str) -> Job:
+        if isinstance(stored, str):  # an idempotency key matched a live job
+            job = self.get_job(stored)
+            if job is None:
+                raise JobNotFound(f"job {stored} vanished while being read")
+            return job
+        return Job(self, _record_of(stored, call))
+
+    def enqueue_call(self, call: Call) -> Job:
+        """Enqueue one ``Call``."""
+        if call.task.app is not self:
+            raise ConfigError(f"task {call.task.name!r} belongs to another App")
+        new = self._new_job(call, time.time())
+        (stored,) = self._enqueue([new], call.options)
+        log.debug("enqueued %s", new.id, extra={"job_id": new.id, "task": new.task,
+                                                 "action": "enqueue"})
+        return self._job(call, stored)
+
+    def _enqueue(self, jobs: Sequence[NewJob], options: EnqueueOptions) -> list[NewJob | str]:
+        if options.connection is not None:
+            enqueue_in = getattr(self.backend, "enqueue_in", None)
+            if enqueue_in is None:
+                raise ConfigError(
+                    "connection= (transactional enqueue) needs the postgres backend; "
+                    f"this App uses {redact_url(self.settings.url)}"
+                )
+            result: list[NewJob | str] = enqueue_in(options.connection, jobs)
+            return result
+        return self.backend.enqueue(jobs)
+
+    def enqueue(self, name: str, *args: Any, **kwargs: Any) -> Job:
+        """Enqueue the task registered under ``name``."""
+        return self.enqueue_call(Call(self.get_task(name), args, kwargs))
+
+    def enqueue_many(self, calls: Iterable[Call]) -> list[Job]:
+        """Enqueue many calls in one round trip to the store; returns their jobs in order."""
+        calls = list(calls)
+        for call in calls:
+            if not isinstance(call, Call):
+                raise ConfigError(
+                    f"enqueue_many takes task.call(...) values, got {type(call).__name__}"
+                )
+            if call.options.connection is not None:
+                raise ConfigError("enqueue_many does not take connection=; enqueue one by one")
+        now = time.time()
+        news = [self._new_job(call, now) for call in calls]
+        stored = self.backend.enqueue(news) if news else []
+        return [self._job(c, s) for c, s in zip(calls, stored, strict=True)]
+
+    # -- queries --------------------------------------------------------------------------
+
+    def get_job(self, job_id: str) -> Job | None:
+        """The job with this id, or None."""
+        record = self.backend.get(job_id)
+        return None if record is None else Job(self, record)
+
+    def jobs(
+        self,
+        status: Status | str | None = None,
+        task: str | None = None,
+        queue: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Job]:
+        """Jobs matching the filters, newest first."""
+        if limit < 0 or offset < 0:
+            raise ConfigError("limit and offset must be zero or more")
+        try:
+            wanted = None if status is None else Status(status)
+        except ValueError:
+            raise ConfigError(
+                f"unknown status {status!r}; use one of {[s.value for s in Status]}"
+            ) from None
+        query = JobFilter(status=wanted, task=task, queue=queue, limit=limit, offset=offset)
+        return [Job(self, r) for r in self.backend.list_jobs(query)]
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Counts of jobs by queue, then status: ``{"default": {"pending": 3, …}}``."""
+        return self.backend.stats()
+
+    def retry(self, job_id: str) -> Job:
+        """Run a failed or cancelled job again, with a fresh set of attempts."""
+        record = self.backend.retry(job_id)
+        if record is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        if record.status is not Status.PENDING:
+            raise ConfigError(
+                f"job {job_id} is {record.status.value}; only failed or cancelled jobs can be "
+                "retried"
+            )
+        log.info("retry %s", job_id, extra={"job_id": job_id, "task": record.task,
+                                             "action": "retry"})
+        return Job(self, record)
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a job by id (see ``Job.cancel``)."""
+        job = self.get_job(job_id)
+        if job is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        job.cancel()
+        return job
+
+    def purge(self, older_than: float = 0.0,
+              statuses: Iterable[Status | str] = (Status.SUCCEEDED,)) -> int:
+        """Delete finished jobs that finished more than ``older_than`` seconds ago."""
+        wanted = [Status(s) for s in statuses]
+        live = [s.value for s in wanted if s not in (Status.SUCCEEDED, Status.FAILED,
+                                                     Status.CANCELLED)]
+        if live:
+            raise ConfigError(f"only finished jobs can be purged, not {live}")
+        if older_than < 0:
+            raise ConfigError(f"older_than must be zero or more seconds, got {older_than}")
+        return self.backend.purge(older_than, wanted)
+
+    # -- workers ----------------------------------------------------------------------------
+
+    def run_worker(
+        self,
+        concurrency: int = 4,
+        pool: str = "thread",
+        queues: Sequence[str] | None = None,
+        burst: bool = False,
+        **options: Any,
+    ) -> None:
+        """Run a worker in this process until SIGTERM/SIGINT (or, with ``burst``, until
+        nothing is left to do)."""
+        from jobq.worker import Worker
+
+        Worker(self, concurrency=concurrency, pool=pool, queues=queues, burst=burst,
+               **options).run()
+
+
+def _record_of(new: NewJob, call: Call) -> JobRecord:
+    from jobq.backends.base import utc
+
+    return JobRecord(
+        id=new.id, task=new.task, queue=new.queue, args=list(call.args),
+        kwargs=dict(call.kwargs), priority=new.priority, status=new.status, attempts=0,
+        max_attempts=new.max_attempts, run_at=utc(new.run_at),  # type: ignore[arg-type]
+        created_at=utc(new.created_at),  # type: ignore[arg-type]
+        key=new.key, timeout=new.timeout,
+    )

@@ -1,0 +1,178 @@
+"""The one protocol every store implements, and the plain records that cross it.
+
+Each method is one atomic unit in the store (one transaction, one Lua script). Policy
+(validation, retries, logging) lives in the core; backends only persist, and every write
+they make about a job is conditional on the state it expects, so a stale writer gets
+"not applied" instead of overwriting a newer attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from jobq.job import JobError, Status, check_transition
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job to store. Arguments are already JSON text; times are epoch seconds."""
+
+    id: str
+    task: str
+    queue: str
+    args: str
+    kwargs: str
+    priority: int
+    max_attempts: int
+    run_at: float
+    created_at: float
+    status: Status
+    key: str | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job a worker now holds. ``attempts`` counts this attempt; ``token`` fences writes."""
+
+    id: str
+    task: str
+    queue: str
+    args: str
+    kwargs: str
+    attempts: int
+    max_attempts: int
+    timeout: float | None
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an attempt ended, reported under the claim's lease token.
+
+    status is one of succeeded, failed, scheduled (retry at ``run_at``), cancelled, or
+    pending (handed back unfinished by a stopping worker: the attempt is not counted).
+    """
+
+    job_id: str
+    token: str
+    status: Status
+    result: str | None = None
+    error: JobError | None = None
+    run_at: float | None = None
+
+    def __post_init__(self) -> None:
+        # An outcome is always a move out of ``running``; an illegal one cannot be built.
+        check_transition(Status.RUNNING, self.status)
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """What a heartbeat learnt: leases no longer held, and jobs asked to cancel."""
+
+    lost: frozenset[str] = frozenset()
+    cancel_requested: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ReapedJob:
+    """A job whose lease ran out: back to ``pending``, or ``failed`` when out of attempts."""
+
+    id: str
+    task: str
+    status: Status
+    worker_id: str | None
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    status: Status | None = None
+    task: str | None = None
+    queue: str | None = None
+    limit: int = 50
+    offset: int = 0
+    statuses: tuple[Status, ...] = field(default_factory=tuple)
+
+
+class Backend(Protocol):
+    """The store behind an ``App``."""
+
+    url: str
+
+    def migrate(self) -> int:
+        """Create or upgrade the schema; return the version now in place."""
+
+    def check_schema(self) -> None:
+        """Raise ``SchemaError`` unless the schema is exactly the version this jobq knows."""
+
+    def enqueue(self, jobs: Sequence[NewJob]) -> list[NewJob | str]:
+        """Store jobs in one unit. Per job: the job itself if stored, or the id of the live
+        job already holding its idempotency key."""
+
+    def claim(self, worker_id: str, queues: Sequence[str], limit: int,
+              lease: float) -> list[ClaimedJob]:
+        """Promote due scheduled jobs, then take up to ``limit`` pending jobs, highest
+        priority then oldest first, leasing them to ``worker_id`` for ``lease`` seconds."""
+
+    def heartbeat(self, leases: Sequence[tuple[str, str]], lease: float) -> Heartbeat:
+        """Renew the leases given as (job id, token) pairs."""
+
+    def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Record outcomes; per outcome, False when the lease was no longer held."""
+
+    def cancel(self, job_id: str) -> tuple[Any, bool]:
+        """Cancel a waiting job or ask a running one to stop. Returns (JobRecord or None,
+        whether anything changed)."""
+
+    def retry(self, job_id: str) -> Any:
+        """Move a failed or cancelled job back to pending with fresh attempts."""
+
+    def get(self, job_id: str) -> Any:
+        """The JobRecord with this id, or None."""
+
+    def list_jobs(self, query: JobFilter) -> list[Any]:
+        """JobRecords matching the filter, newest first."""
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Job counts by queue, then by status."""
+
+    def reap(self, now: float | None = None) -> list[ReapedJob]:
+        """Return jobs with expired leases to pending, or fail them when out of attempts."""
+
+    def purge(self, older_than: float, statuses: Iterable[Status]) -> int:
+        """Delete finished jobs in ``statuses`` that finished more than ``older_than``
+        seconds ago; return how many."""
+
+    def next_due(self, queues: Sequence[str]) -> float | None:
+        """When the earliest scheduled job in ``queues`` is due (epoch seconds), if any."""
+
+    def wait_for_work(self, timeout: float, wake: threading.Event | None = None) -> None:
+        """Block until work may have arrived, ``wake`` is set, or ``timeout`` passes."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def utc(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+def decode_json(text: str | None, default: Any) -> Any:
+    """Decode stored JSON; a corrupt value comes back as its raw text, never an exception."""
+    if text is None:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def make_error(type_: str | None, message: str | None, tb: str | None) -> JobError | None:
+    if type_ is None:
+        return None
+    return JobError(type_, message or "", tb or "")

@@ -1,0 +1,39 @@
+-- jobq's SQLite schema, version 1. Times are UTC epoch seconds (REAL).
+CREATE TABLE jobq_jobs (
+    seq              INTEGER PRIMARY KEY,          -- insertion order: "oldest first"
+    id               TEXT NOT NULL UNIQUE,
+    task             TEXT NOT NULL,
+    queue            TEXT NOT NULL,
+    args             TEXT NOT NULL,
+    kwargs           TEXT NOT NULL,
+    priority         INTEGER NOT NULL DEFAULT 0,
+    status           TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    max_attempts     INTEGER NOT NULL,
+    run_at           REAL NOT NULL,
+    created_at       REAL NOT NULL,
+    started_at       REAL,
+    finished_at      REAL,
+    lease_expires_at REAL,
+    lease_token      TEXT,
+    worker_id        TEXT,
+    key              TEXT,
+    result           TEXT,
+    error_type       TEXT,
+    error_message    TEXT,
+    error_traceback  TEXT,
+    timeout          REAL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+
+-- Partial indexes cover only live rows, so a claim stays fast however many finished
+-- jobs the table keeps.
+CREATE INDEX jobq_jobs_ready ON jobq_jobs (queue, priority DESC, seq) WHERE status = 'pending';
+CREATE INDEX jobq_jobs_due ON jobq_jobs (run_at) WHERE status = 'scheduled';
+CREATE INDEX jobq_jobs_leases ON jobq_jobs (lease_expires_at) WHERE status = 'running';
+CREATE INDEX jobq_jobs_finished ON jobq_jobs (finished_at)
+    WHERE status IN ('succeeded', 'failed', 'cancelled');
+CREATE INDEX jobq_jobs_status ON jobq_jobs (status, seq);
+-- An idempotency key is unique while its job is not finished.
+CREATE UNIQUE INDEX jobq_jobs_live_key ON jobq_jobs (key)
+    WHERE key IS NOT NULL AND status IN ('blocked', 'scheduled', 'pending', 'running');

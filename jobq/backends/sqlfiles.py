@@ -1,0 +1,61 @@
+"""Named SQL queries and numbered migrations, kept as files beside the backends.
+
+A query file holds blocks that start with ``-- name: <name>``; a block may declare the
+state change it makes with ``-- transition: <from>[,<from>…] -> <to>``, which is checked
+against the state machine when the file is loaded, so the SQL cannot drift from it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from jobq.job import check_transition
+
+_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$")
+_TRANSITION = re.compile(r"^--\s*transition:\s*([\w,\s]+?)\s*->\s*(\w+)\s*$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def _sql_dir(dialect: str) -> resources.abc.Traversable:
+    return resources.files("jobq.backends").joinpath("sql", dialect)
+
+
+def load_queries(dialect: str, filename: str = "queries.sql") -> dict[str, str]:
+    """Parse a named-query file; raise if a declared transition is illegal."""
+    text = _sql_dir(dialect).joinpath(filename).read_text(encoding="utf-8")
+    queries: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if match := _NAME.match(line):
+            current = queries.setdefault(match.group(1), [])
+            continue
+        if match := _TRANSITION.match(line):
+            for source in match.group(1).split(","):
+                check_transition(source.strip(), match.group(2))
+            continue
+        if current is not None and not line.lstrip().startswith("--"):
+            current.append(line)
+    return {name: "\n".join(lines).strip() for name, lines in queries.items()}
+
+
+def load_migrations(dialect: str) -> list[Migration]:
+    """Migrations named ``NNNN_description.sql``, in version order."""
+    folder = _sql_dir(dialect).joinpath("migrations")
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, rest = entry.name.partition("_")
+            found.append(Migration(int(number), rest[:-4], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    expected = list(range(1, len(found) + 1))
+    if [m.version for m in found] != expected:
+        raise RuntimeError(f"{dialect} migrations are not numbered 1..N: {found}")
+    return found

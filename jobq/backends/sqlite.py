@@ -1,0 +1,379 @@
+"""The embedded store: one SQLite file in WAL mode, safe for several worker processes.
+
+Every write runs in a ``BEGIN IMMEDIATE`` transaction, so claims from different
+processes serialise on SQLite's write lock and never hand one attempt to two workers.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from jobq.backends.base import (
+    ClaimedJob,
+    Heartbeat,
+    JobFilter,
+    NewJob,
+    Outcome,
+    ReapedJob,
+    decode_json,
+    make_error,
+    utc,
+)
+from jobq.backends.sqlfiles import load_migrations, load_queries
+from jobq.errors import BackendError, ConfigError, SchemaError
+from jobq.job import JobRecord, Status
+
+Q = load_queries("sqlite")
+MIGRATIONS = load_migrations("sqlite")
+SCHEMA_VERSION = MIGRATIONS[-1].version
+_FINISH = {
+    Status.SUCCEEDED: Q["finish_succeeded"],
+    Status.FAILED: Q["finish_failed"],
+    Status.SCHEDULED: Q["finish_scheduled"],
+    Status.CANCELLED: Q["finish_cancelled"],
+    Status.PENDING: Q["finish_pending"],
+}
+_SYNC_MODES = ("off", "normal", "full", "extra")
+
+
+def sqlite_path(url: str) -> tuple[str, dict[str, str]]:
+    """The file path and options of a ``sqlite:///relative`` or ``sqlite:////abs`` URL."""
+    parts = urlsplit(url)
+    if parts.scheme != "sqlite" or parts.netloc:
+        raise ConfigError(
+            f"{url!r} is not a SQLite URL; write sqlite:///relative/path.db or "
+            "sqlite:////absolute/path.db"
+        )
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    if not path:
+        raise ConfigError(f"{url!r} names no file; write sqlite:///jobq.db")
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return path, options
+
+
+def _record(row: sqlite3.Row) -> JobRecord:
+    return JobRecord(
+        id=row["id"],
+        task=row["task"],
+        queue=row["queue"],
+        args=decode_json(row["args"], []),
+        kwargs=decode_json(row["kwargs"], {}),
+        priority=row["priority"],
+        status=Status(row["status"]),
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        run_at=utc(row["run_at"]),  # type: ignore[arg-type]
+        created_at=utc(row["created_at"]),  # type: ignore[arg-type]
+        started_at=utc(row["started_at"]),
+        finished_at=utc(row["finished_at"]),
+        lease_expires_at=utc(row["lease_expires_at"]),
+        worker_id=row["worker_id"],
+        key=row["key"],
+        result=decode_json(row["result"], None),
+        error=make_error(row["error_type"], row["error_message"], row["error_traceback"]),
+        timeout=row["timeout"],
+        cancel_requested=bool(row["cancel_requested"]),
+    )
+
+
+class SQLiteBackend:
+    """``Backend`` on one SQLite file. One connection per process, shared under a lock."""
+
+    def __init__(self, url: str, *, busy_timeout: float = 60.0) -> None:
+        self.url = url
+        self.path, options = sqlite_path(url)
+        sync = options.get("synchronous", "normal").lower()
+        if sync not in _SYNC_MODES:
+            raise ConfigError(f"{url!r}: synchronous must be one of {_SYNC_MODES}, got {sync!r}")
+        self._synchronous = sync
+        self._busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        self._data_version = -1
+
+    # -- connection -------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        parent = Path(self.path).parent
+        if not parent.exists():
+            raise BackendError(f"cannot open {self.url}: folder {str(parent)!r} does not exist")
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            raise BackendError(f"cannot open {self.url}: {exc}") from exc
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        # A forked child must not reuse its parent's connection.
+        if self._conn is None or self._pid != os.getpid():
+            with self._lock:
+                if self._conn is None or self._pid != os.getpid():
+                    self._conn = self._connect()
+                    self._pid = os.getpid()
+                    self._ensure_schema(self._conn)
+        return self._conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction, holding the process-local lock."""
+        conn = self.conn
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    # -- schema -------------------------------------------------------------------------
+
+    def _version(self, conn: sqlite3.Connection) -> int:
+        row = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='jobq_schema'"
+        ).fetchone()
+        if row is None:
+            return 0
+        return int(conn.execute("SELECT MAX(version) FROM jobq_schema").fetchone()[0] or 0)
+
+    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        # The embedded store belongs to this application: create and upgrade it on first use.
+        try:
+            version = self._version(conn)
+        except sqlite3.DatabaseError as exc:
+            raise BackendError(f"{self.url} is not a usable SQLite database: {exc}") from exc
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"{self.url} has jobq schema version {version}, newer than this jobq knows "
+                f"({SCHEMA_VERSION}); upgrade jobq"
+            )
+        if version < SCHEMA_VERSION:
+            self._apply_migrations(conn)
+
+    def _apply_migrations(self, conn: sqlite3.Connection) -> int:
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS jobq_schema "
+                    "(version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
+                )
+                current = self._version(conn)
+                for migration in MIGRATIONS:
+                    if migration.version > current:
+                        for statement in migration.sql.split(";"):
+                            if statement.strip():
+                                conn.execute(statement)
+                        conn.execute(
+                            "INSERT INTO jobq_schema VALUES (?, ?)",
+                            (migration.version, time.time()),
+                        )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return SCHEMA_VERSION
+
+    def migrate(self) -> int:
+        return self._apply_migrations(self.conn)
+
+    def check_schema(self) -> None:
+        version = self._version(self.conn)
+        if version != SCHEMA_VERSION:
+            raise SchemaError(
+                f"{self.url} has jobq schema version {version}, expected {SCHEMA_VERSION}; "
+                "run `jobq migrate`"
+            )
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def enqueue(self, jobs: Sequence[NewJob]) -> list[NewJob | str]:
+        rows = [
+            (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status.value,
+             j.max_attempts, j.run_at, j.created_at, j.key, j.timeout)
+            for j in jobs
+        ]
+        with self._write() as conn:
+            if not any(j.key for j in jobs):
+                conn.executemany(Q["insert"], rows)
+                return list(jobs)
+            out: list[NewJob | str] = []
+            for job, row in zip(jobs, rows, strict=True):
+                if conn.execute(Q["insert"], row).rowcount:
+                    out.append(job)
+                else:
+                    existing = conn.execute(Q["live_id_by_key"], (job.key,)).fetchone()
+                    if existing is None:
+                        raise BackendError(f"job id {job.id} already exists")
+                    out.append(existing[0])
+            return out
+
+    def claim(
+        self, worker_id: str, queues: Sequence[str], limit: int, lease: float
+    ) -> list[ClaimedJob]:
+        now = time.time()
+        token = uuid.uuid4().hex
+        sql = Q["claim"].replace("{queues}", ",".join("?" * len(queues)))
+        params = (now, worker_id, token, now + lease, *queues, limit)
+        with self._write() as conn:
+            conn.execute(Q["promote_due"], (now,))
+            rows = conn.execute(sql, params).fetchall()
+        rows.sort(key=lambda r: (-r["priority"], r["seq"]))
+        return [
+            ClaimedJob(r["id"], r["task"], r["queue"], r["args"], r["kwargs"], r["attempts"],
+                       r["max_attempts"], r["timeout"], token)
+            for r in rows
+        ]
+
+    def heartbeat(self, leases: Sequence[tuple[str, str]], lease: float) -> Heartbeat:
+        expires = time.time() + lease
+        lost, cancel = set(), set()
+        with self._write() as conn:
+            for job_id, token in leases:
+                row = conn.execute(Q["heartbeat"], (expires, job_id, token)).fetchone()
+                if row is None:
+                    lost.add(job_id)
+                elif row[0]:
+                    cancel.add(job_id)
+        return Heartbeat(frozenset(lost), frozenset(cancel))
+
+    def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        now = time.time()
+        applied = []
+        with self._write() as conn:
+            for o in outcomes:
+                err = o.error
+                params = {
+                    "id": o.job_id, "token": o.token, "now": now, "result": o.result,
+                    "run_at": o.run_at, "etype": err.type if err else None,
+                    "emessage": err.message if err else None,
+                    "etraceback": err.traceback if err else None,
+                }
+                applied.append(conn.execute(_FINISH[o.status], params).rowcount == 1)
+        return applied
+
+    def cancel(self, job_id: str) -> tuple[JobRecord | None, bool]:
+        with self._write() as conn:
+            changed = conn.execute(Q["cancel_waiting"], (time.time(), job_id)).rowcount == 1
+            if not changed:
+                changed = conn.execute(Q["cancel_running"], (job_id,)).rowcount == 1
+            row = conn.execute(Q["get"], (job_id,)).fetchone()
+        return (_record(row) if row else None), changed
+
+    def retry(self, job_id: str) -> JobRecord | None:
+        try:
+            with self._write() as conn:
+                conn.execute(Q["retry"], {"id": job_id, "now": time.time()})
+                row = conn.execute(Q["get"], (job_id,)).fetchone()
+        except sqlite3.IntegrityError:
+            raise BackendError(
+                f"job {job_id} cannot run again: another live job holds its idempotency key"
+            ) from None
+        return _record(row) if row else None
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            row = self.conn.execute(Q["get"], (job_id,)).fetchone()
+        return _record(row) if row else None
+
+    def list_jobs(self, query: JobFilter) -> list[JobRecord]:
+        where: list[str] = []
+        params: list[object] = []
+        statuses = list(query.statuses) + ([query.status] if query.status else [])
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            params.extend(s.value for s in statuses)
+        if query.task:
+            where.append("task = ?")
+            params.append(query.task)
+        if query.queue:
+            where.append("queue = ?")
+            params.append(query.queue)
+        sql = "SELECT * FROM jobq_jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq DESC LIMIT ? OFFSET ?"
+        with self._lock:
+            rows = self.conn.execute(sql, (*params, query.limit, query.offset)).fetchall()
+        return [_record(r) for r in rows]
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        with self._lock:
+            for queue, status, count in self.conn.execute(Q["stats"]):
+                out.setdefault(queue, {})[status] = count
+        return out
+
+    def reap(self, now: float | None = None) -> list[ReapedJob]:
+        params = {"now": time.time() if now is None else now}
+        with self._write() as conn:
+            back = conn.execute(Q["reap_to_pending"], params).fetchall()
+            dead = conn.execute(Q["reap_to_failed"], params).fetchall()
+        return [ReapedJob(r[0], r[1], Status.PENDING, r[2]) for r in back] + [
+            ReapedJob(r[0], r[1], Status.FAILED, r[2]) for r in dead
+        ]
+
+    def purge(self, older_than: float, statuses: Iterable[Status], batch: int = 500) -> int:
+        wanted = [s.value for s in statuses]
+        if not wanted:
+            return 0
+        sql = Q["purge"].replace("{statuses}", ",".join("?" * len(wanted)))
+        cutoff = time.time() - older_than
+        total = 0
+        while True:
+            # Small batches keep the write lock short for the workers sharing the file.
+            with self._write() as conn:
+                deleted = conn.execute(sql, (*wanted, cutoff, batch)).rowcount
+            total += deleted
+            if deleted < batch:
+                return total
+
+    def next_due(self, queues: Sequence[str]) -> float | None:
+        sql = Q["next_due"].replace("{queues}", ",".join("?" * len(queues)))
+        with self._lock:
+            value = self.conn.execute(sql, tuple(queues)).fetchone()[0]
+        return None if value is None else float(value)
+
+    def wait_for_work(self, timeout: float, wake: threading.Event | None = None) -> None:
+        # PRAGMA data_version changes when another connection commits: a cheap way to
+        # notice a new job without re-running the claim query.
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            start = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        # Poll fast at first (a busy system), slower once it has been quiet for a while.
+        quiet_since = time.monotonic()
+        while (now := time.monotonic()) < deadline:
+            time.sleep(0.001 if now - quiet_since < 1.0 else 0.004)
+            if wake is not None and wake.is_set():
+                return
+            with self._lock:
+                if self.conn.execute("PRAGMA data_version").fetchone()[0] != start:
+                    return
+
+
+def connect(url: str, **options: Any) -> SQLiteBackend:
+    return SQLiteBackend(url, **options)

@@ -1,0 +1,79 @@
+"""Every exception jobq raises: one root, a shallow tree, messages that say what to do."""
+
+from __future__ import annotations
+
+
+class JobqError(Exception):
+    """Root of every error jobq raises on purpose."""
+
+
+class ConfigError(JobqError, ValueError):
+    """A setting, option or argument is wrong; the message names it."""
+
+
+class BackendError(JobqError):
+    """The store could not be reached or refused the operation."""
+
+
+class SchemaError(BackendError):
+    """The store's schema is missing, newer than this jobq, or needs a migration."""
+
+
+class UnknownTask(JobqError, LookupError):
+    """No task is registered under the given name."""
+
+
+class TaskNotImportable(JobqError, ImportError):
+    """The worker could not import the module or attribute named by --app or a task."""
+
+
+class SerializationError(JobqError, TypeError):
+    """Arguments or a result could not be encoded as JSON."""
+
+
+class IllegalTransition(JobqError):
+    """A job was asked to move between two states the state machine does not connect."""
+
+
+class JobNotFound(JobqError, LookupError):
+    """No job has the given id."""
+
+
+class JobFailed(JobqError):
+    """Raised by ``Job.result()`` when the job ended ``failed``."""
+
+    def __init__(self, job_id: str, error_type: str, message: str, traceback: str = "") -> None:
+        super().__init__(f"job {job_id} failed: {error_type}: {message}")
+        self.job_id = job_id
+        self.error_type = error_type
+        self.error_message = message
+        self.traceback = traceback
+
+
+class JobCancelled(JobqError):
+    """Raised by ``Job.result()`` when the job was cancelled."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} was cancelled")
+        self.job_id = job_id
+
+
+class Timeout(JobqError):
+    """A task ran past its time limit."""
+
+
+class WorkerLost(JobqError):
+    """The worker running a job stopped heartbeating; its lease ran out."""
+
+
+class Retry(JobqError):
+    """Raise inside a task to run it again later, counting an attempt.
+
+    ``delay`` (seconds) overrides the task's backoff for this retry.
+    """
+
+    def __init__(self, delay: float | None = None, reason: str = "") -> None:
+        if delay is not None and delay < 0:
+            raise ConfigError(f"Retry(delay={delay!r}): the delay must be zero or positive")
+        super().__init__(reason or (f"retry requested in {delay}s" if delay else "retry requested"))
+        self.delay = delay

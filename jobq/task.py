@@ -1,0 +1,164 @@
+"""Tasks: registered functions, their default options, and calls waiting to be enqueued."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+
+from jobq.errors import ConfigError
+from jobq.retry import Backoff, RetryPolicy
+
+if TYPE_CHECKING:
+    from jobq.app import App
+    from jobq.job import Job
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _check_seconds(name: str, value: float | None) -> None:
+    if value is not None and (not isinstance(value, int | float) or value < 0):
+        raise ConfigError(f"{name} must be zero or a positive number of seconds, got {value!r}")
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """A task's defaults, fixed by ``@app.task(...)``."""
+
+    queue: str = "default"
+    priority: int = 0
+    retries: int = 0
+    timeout: float | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+    retry_on: tuple[type[BaseException], ...] = (Exception,)
+    dont_retry_on: tuple[type[BaseException], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.retries, int) or self.retries < 0:
+            raise ConfigError(f"retries must be a whole number ≥ 0, got {self.retries!r}")
+        _check_seconds("timeout", self.timeout)
+        if self.timeout == 0:
+            raise ConfigError("timeout must be positive seconds or None, got 0")
+        if not isinstance(self.priority, int):
+            raise ConfigError(f"priority must be an int, got {self.priority!r}")
+        if not self.queue or not isinstance(self.queue, str):
+            raise ConfigError(f"queue must be a non-empty string, got {self.queue!r}")
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(self.retries, self.backoff, self.retry_on, self.dont_retry_on)
+
+
+@dataclass(frozen=True)
+class EnqueueOptions:
+    """Per-enqueue overrides from ``task.with_options(...)``."""
+
+    delay: float | None = None
+    at: datetime | None = None
+    priority: int | None = None
+    queue: str | None = None
+    key: str | None = None
+    connection: Any = None
+
+    def __post_init__(self) -> None:
+        _check_seconds("delay", self.delay)
+        if self.delay is not None and self.at is not None:
+            raise ConfigError("give either delay= or at=, not both")
+        if self.at is not None and not isinstance(self.at, datetime):
+            raise ConfigError(f"at= must be a datetime, got {type(self.at).__name__}")
+        if self.key is not None and (not isinstance(self.key, str) or not self.key):
+            raise ConfigError(f"key= must be a non-empty string, got {self.key!r}")
+        if self.queue is not None and (not isinstance(self.queue, str) or not self.queue):
+            raise ConfigError(f"queue= must be a non-empty string, got {self.queue!r}")
+        if self.priority is not None and not isinstance(self.priority, int):
+            raise ConfigError(f"priority= must be an int, got {self.priority!r}")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One invocation of a task, not yet enqueued: ``task.call(...)``."""
+
+    task: Task[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    options: EnqueueOptions = field(default_factory=EnqueueOptions)
+
+    def enqueue(self) -> Job:
+        return self.task.app.enqueue_call(self)
+
+
+class TaskWithOptions(Generic[P, R]):
+    """A task plus per-enqueue options; ``enqueue`` and ``call`` as on the task."""
+
+    def __init__(self, task: Task[P, R], options: EnqueueOptions) -> None:
+        self._task = task
+        self._options = options
+
+    def with_options(self, **options: Any) -> TaskWithOptions[P, R]:
+        return TaskWithOptions(self._task, replace(self._options, **options))
+
+    def call(self, *args: P.args, **kwargs: P.kwargs) -> Call:
+        return Call(self._task, args, kwargs, self._options)
+
+    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+        return self._task.app.enqueue_call(Call(self._task, args, kwargs, self._options))
+
+
+class Task(Generic[P, R]):
+    """A function registered on an ``App``. Calling it runs it here and now."""
+
+    def __init__(self, app: App, fn: Callable[P, R], name: str, options: TaskOptions) -> None:
+        self.app = app
+        self.fn = fn
+        self.name = name
+        self.options = options
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name}>"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.fn(*args, **kwargs)
+
+    def call(self, *args: P.args, **kwargs: P.kwargs) -> Call:
+        """A call to enqueue later: with ``app.enqueue_many`` or in a workflow."""
+        return Call(self, args, kwargs)
+
+    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+        """Store a job that runs this task with these arguments; return its handle at once."""
+        return self.app.enqueue_call(Call(self, args, kwargs))
+
+    def with_options(
+        self,
+        *,
+        delay: float | None = None,
+        at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        key: str | None = None,
+        connection: Any = None,
+    ) -> TaskWithOptions[P, R]:
+        """Override options for one enqueue: ``task.with_options(delay=60).enqueue(...)``."""
+        return TaskWithOptions(
+            self, EnqueueOptions(delay, at, priority, queue, key, connection)
+        )
+
+
+def task_name(fn: Callable[..., Any]) -> str:
+    """The default registered name: ``module.qualname``."""
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def check_exception_types(name: str, value: Sequence[Any] | type[BaseException]) -> tuple[
+    type[BaseException], ...
+]:
+    items = (value,) if isinstance(value, type) else tuple(value)
+    for item in items:
+        if not (isinstance(item, type) and issubclass(item, BaseException)):
+            raise ConfigError(f"{name} must be exception classes, got {item!r}")
+    return items

@@ -1,0 +1,78 @@
+"""Turning a finished attempt into the job's next state, and logging the change."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from jobq.backends.base import Outcome
+from jobq.errors import UnknownTask
+from jobq.job import JobError, Status
+from jobq.retry import RetryPolicy
+from jobq.worker.execution import Attempt, CorruptJob
+
+log = logging.getLogger("jobq.worker")
+
+# Failures that no retry can mend.
+_NEVER_RETRIED = (CorruptJob, UnknownTask)
+
+
+def error_of(exc: BaseException, tb: str = "") -> JobError:
+    message = str(exc) or exc.__class__.__doc__ or ""
+    return JobError(type(exc).__name__, message.strip(), tb)
+
+
+def decide(attempt: Attempt, now: float | None = None) -> Outcome:
+    """The outcome of a finished attempt: success, retry later, cancelled, or failed."""
+    claimed = attempt.claimed
+    exc = attempt.exception
+    if exc is None:
+        return Outcome(claimed.id, claimed.token, Status.SUCCEEDED, result=attempt.result)
+    error = error_of(exc, attempt.traceback)
+    if attempt.running.cancel_requested:
+        return Outcome(claimed.id, claimed.token, Status.CANCELLED, error=error)
+    delay: float | None = None
+    if attempt.task is not None and not isinstance(exc, _NEVER_RETRIED):
+        policy: RetryPolicy = attempt.task.options.policy
+        delay = policy.next_delay(exc, claimed.attempts, claimed.max_attempts)
+    if delay is None:
+        return Outcome(claimed.id, claimed.token, Status.FAILED, error=error)
+    run_at = (time.time() if now is None else now) + delay
+    return Outcome(claimed.id, claimed.token, Status.SCHEDULED, error=error, run_at=run_at)
+
+
+def released(attempt: Attempt) -> Outcome:
+    """Hand an unfinished job back to the queue (worker stopping)."""
+    return Outcome(attempt.claimed.id, attempt.claimed.token, Status.PENDING)
+
+
+def log_outcome(attempt: Attempt, outcome: Outcome, applied: bool) -> None:
+    claimed = attempt.claimed
+    extra: dict[str, Any] = {
+        "job_id": claimed.id, "task": claimed.task, "action": outcome.status.value,
+        "attempt": claimed.attempts,
+    }
+    if not applied:
+        log.warning(
+            "job %s (%s): result discarded, its lease was taken over by another attempt",
+            claimed.id, claimed.task, extra={**extra, "action": "lease_lost"},
+        )
+        return
+    if outcome.status is Status.SUCCEEDED:
+        log.info("job %s (%s) succeeded", claimed.id, claimed.task, extra=extra)
+    elif outcome.status is Status.SCHEDULED:
+        err = outcome.error
+        log.warning(
+            "job %s (%s) attempt %d/%d failed (%s: %s); retry in %.1fs", claimed.id,
+            claimed.task, claimed.attempts, claimed.max_attempts, err and err.type,
+            err and err.message, (outcome.run_at or 0) - time.time(), extra=extra,
+        )
+    elif outcome.status is Status.FAILED:
+        err = outcome.error
+        log.error("job %s (%s) failed after %d attempt(s): %s: %s", claimed.id, claimed.task,
+                  claimed.attempts, err and err.type, err and err.message, extra=extra)
+    elif outcome.status is Status.CANCELLED:
+        log.info("job %s (%s) cancelled while running", claimed.id, claimed.task, extra=extra)
+    else:
+        log.info("job %s (%s) handed back to the queue", claimed.id, claimed.task, extra=extra)

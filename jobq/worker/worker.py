@@ -1,0 +1,318 @@
+"""The worker: claim → run → finish, with heartbeats and the reaper beside it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from jobq.backends.base import ClaimedJob, Outcome
+from jobq.errors import BackendError, ConfigError, JobqError, Timeout, UnknownTask
+from jobq.job import Status
+from jobq.worker.context import RunningJob
+from jobq.worker.execution import Attempt
+from jobq.worker.outcomes import decide, log_outcome, released
+from jobq.worker.pool import ThreadPool
+from jobq.worker.side_loops import SideLoop
+from jobq.worker.signals import stop_signals
+
+if TYPE_CHECKING:
+    from jobq.app import App
+
+log = logging.getLogger("jobq.worker")
+
+POOLS = ("thread",)
+BURST_HORIZON = 60.0  # burst mode waits for scheduled jobs (retries) due this soon
+
+
+class Worker:
+    """Runs jobs from ``queues`` with ``concurrency`` threads until stopped.
+
+    grace: seconds a stopping worker lets running jobs finish before handing them back.
+    prefetch: jobs claimed beyond ``concurrency``, so threads never wait for the store.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        concurrency: int = 4,
+        pool: str = "thread",
+        queues: Sequence[str] | None = None,
+        burst: bool = False,
+        grace: float = 30.0,
+        prefetch: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigError(f"concurrency must be a whole number ≥ 1, got {concurrency!r}")
+        if pool not in POOLS:
+            raise ConfigError(f"unknown pool {pool!r}; available: {', '.join(POOLS)}")
+        if grace < 0:
+            raise ConfigError(f"grace must be zero or more seconds, got {grace!r}")
+        if isinstance(queues, str):
+            queues = [q.strip() for q in queues.split(",") if q.strip()]
+        self.app = app
+        self.backend = app.backend
+        self.concurrency = concurrency
+        self.queues = list(queues or [app.settings.default_queue])
+        self.burst = burst
+        self.grace = grace
+        self.capacity = concurrency + (4 * concurrency if prefetch is None else prefetch)
+        self.lease = app.settings.lease
+        self.id = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._attempts: dict[str, Attempt] = {}
+        self._attempts_lock = threading.Lock()
+        self._done: queue.SimpleQueue[Attempt] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._lost: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._unreported: list[tuple[Attempt, Outcome]] = []
+        self._stop_requested_at: float | None = None
+        self._stop_now = False
+        self._crash: tuple[str, BaseException] | None = None
+        self._pool = ThreadPool(concurrency, self._on_attempt_done, name=f"jobq-{os.getpid()}")
+        self._side_loops = [
+            SideLoop("heartbeat", self.lease / 4, self._heartbeat, self._on_side_crash),
+            SideLoop("reaper", min(self.lease / 2, 5.0), self._reap, self._on_side_crash),
+        ]
+        if app.settings.retention is not None:
+            self._side_loops.append(
+                SideLoop("retention", 60.0, self._prune, self._on_side_crash)
+            )
+
+    # -- public ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Work until stopped (or, in burst mode, until nothing is left to do)."""
+        self.backend.check_schema()
+        log.info("worker %s started: queues=%s concurrency=%d store=%s", self.id,
+                 ",".join(self.queues), self.concurrency, self.app,
+                 extra={"action": "worker_start"})
+        for loop in self._side_loops:
+            loop.start()
+        try:
+            with stop_signals(self._on_signal):
+                self._reap()
+                self._loop()
+        finally:
+            self._shut_down()
+        if self._crash is not None:
+            name, exc = self._crash
+            raise JobqError(f"worker stopped: its {name} loop crashed: {exc!r}") from exc
+
+    def stop(self, graceful: bool = True) -> None:
+        """Ask the worker to stop; safe from any thread."""
+        if graceful and self._stop_requested_at is None:
+            self._stop_requested_at = time.monotonic()
+        else:
+            self._stop_now = True
+        self._wake.set()
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop_now:
+            self._wake.clear()
+            self._collect()
+            self._report()
+            if self._stop_requested_at is not None:
+                if self._drain_step():
+                    return
+                continue
+            claimed = self._claim()
+            if claimed is None:  # the store failed; _claim waited before returning
+                continue
+            if claimed:
+                continue
+            if self.burst and self._burst_done():
+                return
+            self._idle_wait()
+
+    def _claim(self) -> list[ClaimedJob] | None:
+        free = self.capacity - len(self._attempts)
+        # Claim in batches: wait for a thread's worth of free room unless all is idle.
+        if free < min(self.concurrency, self.capacity) and self._attempts:
+            return []
+        try:
+            claimed = self.backend.claim(self.id, self.queues, free, self.lease)
+        except BackendError as exc:
+            log.warning("claim failed, retrying: %s", exc, extra={"action": "claim_error"})
+            self._wake.wait(1.0)
+            return None
+        for job in claimed:
+            self._start(job)
+        return claimed
+
+    def _start(self, job: ClaimedJob) -> None:
+        task = self.app.tasks.get(job.task)
+        running = RunningJob(job.id, job.task, job.queue, job.attempts, job.max_attempts)
+        attempt = Attempt(job, task, running)
+        if task is None:
+            attempt.exception = UnknownTask(
+                f"no task named {job.task!r} is registered in the worker's app; import the "
+                "module that defines it in the module given to --app"
+            )
+        with self._attempts_lock:
+            self._attempts[job.id] = attempt
+        log.info("job %s (%s) started, attempt %d/%d", job.id, job.task, job.attempts,
+                 job.max_attempts, extra={"job_id": job.id, "task": job.task,
+                                          "action": Status.RUNNING.value,
+                                          "attempt": job.attempts})
+        self._pool.submit(attempt)
+
+    def _on_attempt_done(self, attempt: Attempt) -> None:
+        self._done.put(attempt)
+        self._wake.set()
+
+    def _collect(self) -> None:
+        """Turn finished, timed-out and lost attempts into outcomes to report."""
+        while True:
+            try:
+                attempt = self._done.get_nowait()
+            except queue.Empty:
+                break
+            self._unreported.append((attempt, decide(attempt)))
+        while True:
+            try:
+                job_id = self._lost.get_nowait()
+            except queue.Empty:
+                break
+            lost = self._forget(job_id)
+            if lost is not None:
+                self._pool.abandon(lost)
+        now = time.monotonic()
+        for attempt in list(self._attempts.values()):
+            deadline = attempt.deadline
+            if deadline is not None and now >= deadline and self._pool.abandon(attempt):
+                attempt.exception = Timeout(
+                    f"{attempt.claimed.task} ran past its {attempt.claimed.timeout}s time limit"
+                )
+                self._unreported.append((attempt, decide(attempt)))
+
+    def _report(self) -> None:
+        if not self._unreported:
+            return
+        batch = self._unreported
+        try:
+            applied = self.backend.finish([outcome for _, outcome in batch])
+        except BackendError as exc:
+            # Keep the outcomes and try again: the leases still protect the jobs.
+            log.warning("could not record %d outcome(s), retrying: %s", len(batch), exc,
+                        extra={"action": "finish_error"})
+            self._wake.wait(1.0)
+            return
+        self._unreported = []
+        for (attempt, outcome), ok in zip(batch, applied, strict=True):
+            self._forget(attempt.claimed.id)
+            log_outcome(attempt, outcome, ok)
+
+    def _forget(self, job_id: str) -> Attempt | None:
+        with self._attempts_lock:
+            return self._attempts.pop(job_id, None)
+
+    def _burst_done(self) -> bool:
+        if self._attempts or self._unreported:
+            return False
+        due = self.backend.next_due(self.queues)
+        return due is None or due - time.time() > BURST_HORIZON
+
+    def _idle_wait(self) -> None:
+        timeout = 1.0
+        deadlines = [a.deadline for a in self._attempts.values() if a.deadline is not None]
+        if deadlines:
+            timeout = max(0.0, min(timeout, min(deadlines) - time.monotonic()))
+        if len(self._attempts) >= self.capacity or (
+            self._attempts and len(self._attempts) > self.capacity - self.concurrency
+        ):
+            self._wake.wait(timeout)
+            return
+        try:
+            self.backend.wait_for_work(timeout, self._wake)
+        except BackendError as exc:
+            log.warning("waiting for work failed: %s", exc, extra={"action": "wait_error"})
+            self._wake.wait(1.0)
+
+    # -- stopping ----------------------------------------------------------------------
+
+    def _on_signal(self, signum: int) -> None:
+        first = self._stop_requested_at is None
+        self.stop(graceful=first)
+        if first:
+            log.warning("stopping: finishing running jobs for up to %.0fs (signal again to "
+                        "stop now)", self.grace, extra={"action": "worker_stopping"})
+
+    def _drain_step(self) -> bool:
+        """One step of a graceful stop; True when nothing is left in hand."""
+        assert self._stop_requested_at is not None
+        for attempt in list(self._attempts.values()):
+            if not attempt.started and self._pool.abandon(attempt):
+                self._unreported.append((attempt, released(attempt)))
+        self._report()
+        if not self._attempts and not self._unreported:
+            return True
+        left = self._stop_requested_at + self.grace - time.monotonic()
+        if left <= 0:
+            self._release_all()
+            return True
+        self._wake.wait(min(left, 1.0))
+        return False
+
+    def _release_all(self) -> None:
+        for attempt in list(self._attempts.values()):
+            if self._pool.abandon(attempt):
+                self._unreported.append((attempt, released(attempt)))
+        self._collect()
+        self._report()
+
+    def _shut_down(self) -> None:
+        for loop in self._side_loops:
+            loop.stop()
+        if self._attempts or self._unreported:
+            self._release_all()
+        self._pool.shutdown()
+        log.info("worker %s stopped", self.id, extra={"action": "worker_stop"})
+
+    def _on_side_crash(self, name: str, exc: BaseException) -> None:
+        self._crash = (name, exc)
+        self.stop(graceful=False)
+
+    # -- side loop ticks (other threads) -----------------------------------------------
+
+    def _heartbeat(self) -> None:
+        with self._attempts_lock:
+            leases = [(a.claimed.id, a.claimed.token) for a in self._attempts.values()]
+        if not leases:
+            return
+        reply = self.backend.heartbeat(leases, self.lease)
+        for job_id in reply.lost:
+            log.warning("job %s: lease lost (taken over after a stall); abandoning it", job_id,
+                        extra={"job_id": job_id, "action": "lease_lost"})
+            self._lost.put(job_id)
+        for job_id in reply.cancel_requested:
+            attempt = self._attempts.get(job_id)
+            if attempt is not None and not attempt.running.cancel_requested:
+                log.info("job %s: cancel requested", job_id,
+                         extra={"job_id": job_id, "action": "cancel_requested"})
+                attempt.request_cancel()
+        if reply.lost:
+            self._wake.set()
+
+    def _reap(self) -> None:
+        for job in self.backend.reap():
+            extra: dict[str, Any] = {"job_id": job.id, "task": job.task,
+                                     "action": f"reaped_{job.status.value}"}
+            log.warning("job %s (%s): worker %s stopped heartbeating; job is now %s", job.id,
+                        job.task, job.worker_id, job.status.value, extra=extra)
+
+    def _prune(self) -> None:
+        retention = self.app.settings.retention
+        if retention is not None:
+            count = self.backend.purge(retention, (Status.SUCCEEDED,))
+            if count:
+                log.info("pruned %d succeeded job(s) older than %.0fs", count, retention,
+                         extra={"action": "prune"})
