@@ -237,17 +237,23 @@ class App:
 
     def retry(self, job_id: str) -> Job:
         """Run a failed or cancelled job again, with a fresh set of attempts."""
-        record = self.backend.retry(job_id)
+        record = self.backend.get(job_id)
         if record is None:
             raise JobNotFound(f"no job with id {job_id!r}")
-        if record.status is not Status.PENDING:
-            raise ConfigError(
-                f"job {job_id} is {record.status.value}; only failed or cancelled jobs can be "
-                "retried"
-            )
-        log.info("retry %s", job_id, extra={"job_id": job_id, "task": record.task,
-                                             "action": "retry"})
-        return Job(self, record)
+        # The store's write is conditional, so a pending job would come back unchanged and
+        # look retried: check first to say why nothing happened.
+        if record.status in (Status.FAILED, Status.CANCELLED):
+            record = self.backend.retry(job_id)
+            if record is None:
+                raise JobNotFound(f"job {job_id!r} was deleted while being retried")
+            if record.status is Status.PENDING:
+                log.info("retry %s", job_id, extra={"job_id": job_id, "task": record.task,
+                                                     "action": "retry"})
+                return Job(self, record)
+        raise ConfigError(
+            f"job {job_id} is {record.status.value}; only failed or cancelled jobs can be "
+            "retried"
+        )
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a job by id (see ``Job.cancel``)."""

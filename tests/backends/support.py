@@ -1,0 +1,56 @@
+"""Small helpers shared by the contract suite: waiting on a condition, claiming, finishing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jobq
+from jobq.backends.base import ClaimedJob, Outcome
+from jobq.job import JobError, Status
+
+WORKER = "worker-a"
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01,
+               what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def claim(app: jobq.App, limit: int = 10, queues: Sequence[str] = ("default",),
+          worker: str = WORKER, lease: float | None = None) -> list[ClaimedJob]:
+    """Claim through the protocol, as a worker would."""
+    return app.backend.claim(worker, list(queues), limit,
+                             app.settings.lease if lease is None else lease)
+
+
+def claim_one(app: jobq.App, **kwargs: Any) -> ClaimedJob:
+    claimed = claim(app, limit=1, **kwargs)
+    assert len(claimed) == 1, f"expected one job to claim, got {claimed}"
+    return claimed[0]
+
+
+def finish(app: jobq.App, claimed: ClaimedJob, status: Status, **fields: Any) -> bool:
+    """Report one outcome under ``claimed``'s lease; True if the store applied it."""
+    (applied,) = app.backend.finish([Outcome(claimed.id, claimed.token, status, **fields)])
+    return applied
+
+
+def fail(app: jobq.App, claimed: ClaimedJob, message: str = "boom") -> bool:
+    return finish(app, claimed, Status.FAILED,
+                  error=JobError("ValueError", message, "Traceback: ValueError: " + message))
+
+
+def snapshot(app: jobq.App) -> dict[str, Any]:
+    """Every stored record by id, to compare before and after a call that must change
+    nothing."""
+    return {job.id: job.record for job in app.jobs(limit=10_000)}

@@ -1,0 +1,270 @@
+"""Contract: claiming, leases, heartbeats, fencing tokens and the reaper."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import jobq
+from jobq import Status
+from jobq.backends.base import ClaimedJob
+from tests.backends.support import claim, claim_one, fail, finish, snapshot
+
+
+@pytest.fixture
+def noop(app: jobq.App) -> Any:
+    @app.task(name="noop", retries=2)
+    def noop(n: int = 0) -> int:
+        return n
+
+    return noop
+
+
+def _future(app: jobq.App, seconds: float = 60.0) -> float:
+    """A time at which every lease taken now has run out."""
+    return time.time() + app.settings.lease + seconds
+
+
+# -- claim -----------------------------------------------------------------------------------
+
+
+def test_claim_leases_the_job_to_the_worker(app: jobq.App, noop: Any) -> None:
+    job = noop.enqueue(5)
+    before = time.time()
+    claimed = claim_one(app, worker="w-1", lease=30.0)
+    assert isinstance(claimed, ClaimedJob)
+    assert (claimed.id, claimed.task, claimed.queue) == (job.id, "noop", "default")
+    assert jobq.serializer.loads(claimed.args) == [5]
+    assert jobq.serializer.loads(claimed.kwargs) == {}
+    assert (claimed.attempts, claimed.max_attempts) == (1, 3)
+    assert claimed.token
+
+    record = app.get_job(job.id)
+    assert record is not None
+    assert record.status is Status.RUNNING
+    assert record.attempts == 1
+    assert record.record.worker_id == "w-1"
+    assert record.started_at is not None and record.started_at.timestamp() >= before - 1
+    lease_end = record.record.lease_expires_at
+    assert lease_end is not None
+    assert lease_end.timestamp() == pytest.approx(time.time() + 30.0, abs=5)
+    assert claim(app) == []  # a running job is not claimed again
+
+
+def test_claim_honours_the_batch_limit(app: jobq.App, noop: Any) -> None:
+    app.enqueue_many([noop.call(i) for i in range(7)])
+    sizes = [len(claim(app, limit=3)) for _ in range(4)]
+    assert sizes == [3, 3, 1, 0]
+
+
+def test_claim_takes_only_the_named_queues(app: jobq.App, noop: Any) -> None:
+    default = noop.enqueue()
+    mail = noop.with_options(queue="mail").enqueue()
+    sms = noop.with_options(queue="sms").enqueue()
+    assert claim(app, queues=["nothing"]) == []
+    assert [c.id for c in claim(app, queues=["mail"])] == [mail.id]
+    got = {c.id for c in claim(app, queues=["default", "sms", "mail"])}
+    assert got == {default.id, sms.id}
+
+
+def test_claims_from_one_batch_share_a_lease_but_each_job_is_claimed_once(
+    app: jobq.App, noop: Any
+) -> None:
+    app.enqueue_many([noop.call(i) for i in range(4)])
+    first, second = claim(app, limit=2), claim(app, limit=2)
+    assert len({c.id for c in first + second}) == 4
+
+
+def test_two_apps_claiming_concurrently_never_share_a_job(
+    make_app: Callable[..., jobq.App]
+) -> None:
+    apps = [make_app(lease=30.0), make_app(lease=30.0)]
+    for a in apps:
+        a.task(name="noop")(lambda: None)
+    total = 150
+    apps[0].enqueue_many([apps[0].tasks["noop"].call() for _ in range(total)])
+    seen: list[str] = []
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def hammer(a: jobq.App, worker: str) -> None:
+        try:
+            while True:
+                got = claim(a, limit=3, worker=worker)
+                if not got:
+                    return
+                with lock:
+                    seen.extend(c.id for c in got)
+        except BaseException as exc:  # surfaced below: a thread must not hide a failure
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=hammer, args=(apps[i % 2], f"w{i}")) for i in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert not any(t.is_alive() for t in threads)
+    dupes = [job_id for job_id, n in Counter(seen).items() if n > 1]
+    assert dupes == []
+    assert len(seen) == total
+    assert apps[1].stats()["default"].get("running") == total
+
+
+# -- heartbeat and fencing -------------------------------------------------------------------
+
+
+def test_heartbeat_extends_the_lease(app: jobq.App, noop: Any) -> None:
+    job = noop.enqueue()
+    claimed = claim_one(app, lease=1.0)
+    reply = app.backend.heartbeat([(claimed.id, claimed.token)], 120.0)
+    assert reply.lost == frozenset() and reply.cancel_requested == frozenset()
+    record = app.get_job(job.id)
+    assert record is not None and record.record.lease_expires_at is not None
+    assert record.record.lease_expires_at.timestamp() == pytest.approx(time.time() + 120, abs=5)
+    # The renewed lease outlives the original one: the reaper leaves it alone.
+    assert app.backend.reap(now=time.time() + 30) == []
+    assert app.get_job(job.id).status is Status.RUNNING  # type: ignore[union-attr]
+
+
+def test_heartbeat_with_a_wrong_token_or_finished_job_reports_it_lost(
+    app: jobq.App, noop: Any
+) -> None:
+    noop.enqueue()
+    noop.enqueue()
+    running, done = claim(app, limit=2)
+    assert finish(app, done, Status.SUCCEEDED, result="0")
+    reply = app.backend.heartbeat(
+        [(running.id, "not-the-token"), (done.id, done.token), ("no-such-job", "x")], 30.0
+    )
+    assert reply.lost == {running.id, done.id, "no-such-job"}
+    assert app.get_job(running.id).status is Status.RUNNING  # type: ignore[union-attr]
+
+
+def test_finish_with_a_wrong_token_is_not_applied(app: jobq.App, noop: Any) -> None:
+    noop.enqueue()
+    claimed = claim_one(app)
+    before = snapshot(app)
+    forged = ClaimedJob(**{**_fields(claimed), "token": "forged"})
+    for status in (Status.SUCCEEDED, Status.FAILED, Status.SCHEDULED, Status.CANCELLED,
+                   Status.PENDING):
+        extra: dict[str, Any] = {"run_at": time.time()} if status is Status.SCHEDULED else {}
+        assert finish(app, forged, status, **extra) is False
+    assert snapshot(app) == before
+
+
+def test_finish_reports_per_outcome_in_one_call(app: jobq.App, noop: Any) -> None:
+    from jobq.backends.base import Outcome
+
+    a, b = noop.enqueue(), noop.enqueue()
+    ca, cb = claim(app, limit=2)
+    applied = app.backend.finish([
+        Outcome(ca.id, ca.token, Status.SUCCEEDED, result="1"),
+        Outcome(cb.id, "stale", Status.SUCCEEDED, result="2"),
+    ])
+    assert applied == [True, False]
+    assert app.get_job(a.id).status is Status.SUCCEEDED  # type: ignore[union-attr]
+    assert app.get_job(b.id).status is Status.RUNNING  # type: ignore[union-attr]
+
+
+def test_finish_twice_is_applied_once(app: jobq.App, noop: Any) -> None:
+    job = noop.enqueue()
+    claimed = claim_one(app)
+    assert finish(app, claimed, Status.SUCCEEDED, result='"first"')
+    assert finish(app, claimed, Status.FAILED) is False
+    assert job.result(timeout=1) == "first"
+
+
+# -- the reaper ------------------------------------------------------------------------------
+
+
+def test_reap_leaves_live_leases_alone(app: jobq.App, noop: Any) -> None:
+    noop.enqueue()
+    claim_one(app, lease=60.0)
+    before = snapshot(app)
+    assert app.backend.reap() == []
+    assert snapshot(app) == before
+
+
+def test_an_expired_lease_returns_the_job_to_pending_with_the_attempt_counted(
+    app: jobq.App, noop: Any
+) -> None:
+    job = noop.enqueue()
+    claimed = claim_one(app, worker="dead-worker", lease=1.0)
+    reaped = app.backend.reap(now=_future(app))
+    assert [(r.id, r.task, r.status, r.worker_id) for r in reaped] == [
+        (job.id, "noop", Status.PENDING, "dead-worker")
+    ]
+    record = app.get_job(job.id)
+    assert record is not None
+    assert record.status is Status.PENDING
+    assert record.attempts == 1
+    assert app.backend.reap(now=_future(app)) == []  # reaped once
+
+    again = claim_one(app, worker="live-worker")
+    assert again.attempts == 2
+    assert again.token != claimed.token
+
+
+def test_an_expired_lease_on_the_last_attempt_fails_the_job_with_worker_lost(
+    app: jobq.App,
+) -> None:
+    @app.task(name="fragile")  # retries=0: one attempt in all
+    def fragile() -> None: ...
+
+    job = fragile.enqueue()
+    claim_one(app, worker="dead-worker")
+    reaped = app.backend.reap(now=_future(app))
+    assert [(r.id, r.status) for r in reaped] == [(job.id, Status.FAILED)]
+    record = app.get_job(job.id)
+    assert record is not None
+    assert record.status is Status.FAILED
+    assert record.error is not None and record.error.type == "WorkerLost"
+    assert record.error.message
+    assert record.finished_at is not None
+    with pytest.raises(jobq.JobFailed) as info:
+        job.result(timeout=1)
+    assert info.value.error_type == "WorkerLost"
+    assert claim(app) == []
+
+
+def test_reap_counts_attempts_until_the_last_one_fails(app: jobq.App, noop: Any) -> None:
+    job = noop.enqueue()  # three attempts in all
+    statuses = []
+    for _ in range(3):
+        claim_one(app)
+        (reaped,) = app.backend.reap(now=_future(app))
+        statuses.append(reaped.status)
+    assert statuses == [Status.PENDING, Status.PENDING, Status.FAILED]
+    record = app.get_job(job.id)
+    assert record is not None and record.attempts == 3
+
+
+def test_a_stale_worker_cannot_overwrite_the_newer_attempt(app: jobq.App, noop: Any) -> None:
+    job = noop.enqueue()
+    stale = claim_one(app, worker="stalled")
+    app.backend.reap(now=_future(app))
+    fresh = claim_one(app, worker="fresh")
+
+    assert finish(app, stale, Status.SUCCEEDED, result='"stale"') is False
+    assert app.backend.heartbeat([(stale.id, stale.token)], 30.0).lost == {stale.id}
+    record = app.get_job(job.id)
+    assert record is not None
+    assert record.status is Status.RUNNING and record.record.worker_id == "fresh"
+
+    assert fail(app, fresh, "the newer attempt's error")
+    assert finish(app, stale, Status.SUCCEEDED, result='"stale"') is False
+    record = app.get_job(job.id)
+    assert record is not None and record.status is Status.FAILED
+    assert record.error is not None and record.error.message == "the newer attempt's error"
+
+
+def _fields(claimed: ClaimedJob) -> dict[str, Any]:
+    return {name: getattr(claimed, name) for name in ClaimedJob.__slots__}
