@@ -8,11 +8,11 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar, overload
 
-from jobq.backends import open_backend
+from jobq.backends import backend_kind, open_backend
 from jobq.backends.base import Backend, JobFilter, NewJob
 from jobq.config import Settings, load_settings, redact_url
 from jobq.errors import ConfigError, JobNotFound, UnknownTask
-from jobq.job import Job, JobRecord, Status
+from jobq.job import FINISHED, Job, JobRecord, Status
 from jobq.retry import Backoff
 from jobq.serializer import encode_call
 from jobq.task import Call, EnqueueOptions, Task, TaskOptions, check_exception_types, task_name
@@ -30,6 +30,7 @@ class App:
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
         self.settings: Settings = load_settings({"url": url, **options})
+        backend_kind(self.settings.url)  # a wrong scheme fails here, not at first enqueue
         self.tasks: dict[str, Task[..., Any]] = {}
         self._backend: Backend | None = None
 
@@ -93,7 +94,7 @@ class App:
         if not callable(fn):
             raise ConfigError(f"@app.task needs a function, got {fn!r}")
         options = TaskOptions(
-            queue=queue or self.settings.default_queue,
+            queue=self.settings.default_queue if queue is None else queue,
             priority=priority,
             retries=retries,
             timeout=timeout,
@@ -132,12 +133,7 @@ class App:
         run_at = now
         if opts.delay:
             run_at = now + opts.delay
-        elif opts.at is not None:
-            if opts.at.tzinfo is None:
-                raise ConfigError(
-                    f"at={opts.at!r} has no timezone; pass an aware datetime such as "
-                    "datetime.now(UTC) + timedelta(minutes=5)"
-                )
+        elif opts.at is not None:  # EnqueueOptions made sure it is timezone-aware
             run_at = opts.at.timestamp()
         args, kwargs = encode_call(task.name, call.args, call.kwargs)
         return NewJob(
@@ -197,6 +193,8 @@ class App:
                 raise ConfigError(
                     f"enqueue_many takes task.call(...) values, got {type(call).__name__}"
                 )
+            if call.task.app is not self:
+                raise ConfigError(f"task {call.task.name!r} belongs to another App")
             if call.options.connection is not None:
                 raise ConfigError("enqueue_many does not take connection=; enqueue one by one")
         now = time.time()
@@ -220,14 +218,10 @@ class App:
         offset: int = 0,
     ) -> list[Job]:
         """Jobs matching the filters, newest first."""
-        if limit < 0 or offset < 0:
-            raise ConfigError("limit and offset must be zero or more")
-        try:
-            wanted = None if status is None else Status(status)
-        except ValueError:
-            raise ConfigError(
-                f"unknown status {status!r}; use one of {[s.value for s in Status]}"
-            ) from None
+        for name, value in (("limit", limit), ("offset", offset)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be a whole number ≥ 0, got {value!r}")
+        wanted = None if status is None else _status(status)
         query = JobFilter(status=wanted, task=task, queue=queue, limit=limit, offset=offset)
         return [Job(self, r) for r in self.backend.list_jobs(query)]
 
@@ -266,9 +260,8 @@ class App:
     def purge(self, older_than: float = 0.0,
               statuses: Iterable[Status | str] = (Status.SUCCEEDED,)) -> int:
         """Delete finished jobs that finished more than ``older_than`` seconds ago."""
-        wanted = [Status(s) for s in statuses]
-        live = [s.value for s in wanted if s not in (Status.SUCCEEDED, Status.FAILED,
-                                                     Status.CANCELLED)]
+        wanted = [_status(s) for s in ([statuses] if isinstance(statuses, str) else statuses)]
+        live = [s.value for s in wanted if s not in FINISHED]
         if live:
             raise ConfigError(f"only finished jobs can be purged, not {live}")
         if older_than < 0:
@@ -291,6 +284,15 @@ class App:
 
         Worker(self, concurrency=concurrency, pool=pool, queues=queues, burst=burst,
                **options).run()
+
+
+def _status(value: Status | str) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        raise ConfigError(
+            f"unknown status {value!r}; use one of {', '.join(s.value for s in Status)}"
+        ) from None
 
 
 def _record_of(new: NewJob, call: Call) -> JobRecord:

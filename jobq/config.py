@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from jobq.errors import ConfigError
 
@@ -33,24 +35,49 @@ class Settings:
     default_queue: str = "default"
 
     def __post_init__(self) -> None:
-        if self.lease <= 0:
-            raise ConfigError(f"lease must be a positive number of seconds, got {self.lease!r}")
-        if self.retention is not None and self.retention <= 0:
+        for name in ("url", "schema", "prefix", "default_queue"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
+        if not _SCHEMA_NAME.match(self.schema):
             raise ConfigError(
-                f"retention must be positive seconds or None, got {self.retention!r}"
+                f"schema must be a plain SQL name (letters, digits, _), got {self.schema!r}"
             )
+        _check_seconds("lease", self.lease)
+        if self.retention is not None:
+            _check_seconds("retention", self.retention)
+
+
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def _check_seconds(name: str, value: object) -> None:
+    # bool is an int to Python, but lease=True is a mistake, not one second.
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or value <= 0):
+        raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
 _ENV = {"url": "JOBQ_URL", "lease": "JOBQ_LEASE", "schema": "JOBQ_SCHEMA",
         "prefix": "JOBQ_PREFIX", "retention": "JOBQ_RETENTION"}
 _TEXT = ("url", "schema", "prefix")
+# Options where an explicit None means something ("keep forever"), not "not given".
+_NONE_MEANS_NONE = ("retention",)
+_OFF = ("none", "off", "never", "forever")
 
 
-def _parse_float(name: str, text: str) -> float:
+def _from_env(name: str, text: str) -> Any:
+    if name in _TEXT:
+        return text
+    if name in _NONE_MEANS_NONE and text.strip().lower() in _OFF:
+        return None
     try:
         return float(text)
     except ValueError:
-        raise ConfigError(f"${_ENV[name]}={text!r} is not a number") from None
+        off = f" or {'/'.join(_OFF)}" if name in _NONE_MEANS_NONE else ""
+        raise ConfigError(
+            f"${_ENV[name]}={text!r} is not a number; give seconds, such as 30{off}"
+        ) from None
 
 
 def load_settings(
@@ -58,7 +85,9 @@ def load_settings(
 ) -> Settings:
     """Build ``Settings`` from explicit options, then $JOBQ_*, then defaults.
 
-    An unknown option raises ``ConfigError`` naming the nearest valid one.
+    An option given as None counts as not given, except ``retention=None``, which keeps
+    finished jobs forever. An unknown option raises ``ConfigError`` naming the nearest
+    valid one.
     """
     options = dict(options or {})
     env = os.environ if environ is None else environ
@@ -68,12 +97,12 @@ def load_settings(
             near = difflib.get_close_matches(name, valid, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else f"; valid options: {valid}"
             raise ConfigError(f"unknown option {name!r}{hint}")
+    given = {k: v for k, v in options.items() if v is not None or k in _NONE_MEANS_NONE}
     values: dict[str, Any] = {}
     for name, var in _ENV.items():
-        if options.get(name) is None and env.get(var):
-            raw = env[var]
-            values[name] = raw if name in _TEXT else _parse_float(name, raw)
-    values.update({k: v for k, v in options.items() if v is not None})
+        if name not in given and env.get(var):
+            values[name] = _from_env(name, env[var])
+    values.update(given)
     return replace(Settings(), **values)
 
 
@@ -84,10 +113,29 @@ def app_reference(environ: Mapping[str, str] | None = None) -> str | None:
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, safe to print."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = (parts.username or "")
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+    """The URL with any password replaced by ``***``, safe to print.
+
+    Covers the password in the user part (``user:pw@host``) and in the query
+    (``?password=pw``, as libpq accepts). A URL too malformed to parse is cut down to
+    its scheme, since it may hold a password where a parser cannot find it.
+    """
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        return f"{scheme}://***" if scheme else "***"
+    if password is not None:
+        host = parts.netloc.rsplit("@", 1)[-1]
+        url = url.replace(parts.netloc, f"{parts.username or ''}:***@{host}", 1)
+    if parts.query:
+        pairs = [p.partition("=") for p in parts.query.split("&")]
+        query = "&".join(
+            f"{k}{eq}***" if k.lower() in _SECRET_PARAMS and eq else f"{k}{eq}{v}"
+            for k, eq, v in pairs
+        )
+        url = url.replace(f"?{parts.query}", f"?{query}", 1)
+    return url
+
+
+_SECRET_PARAMS = ("password", "passwd", "pwd", "sslpassword")

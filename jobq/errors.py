@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class JobqError(Exception):
     """Root of every error jobq raises on purpose."""
@@ -73,7 +75,12 @@ class Retry(JobqError):
     """
 
     def __init__(self, delay: float | None = None, reason: str = "") -> None:
-        if delay is not None and delay < 0:
-            raise ConfigError(f"Retry(delay={delay!r}): the delay must be zero or positive")
+        if delay is not None and (
+            isinstance(delay, bool) or not isinstance(delay, int | float)
+            or not math.isfinite(delay) or delay < 0
+        ):
+            raise ConfigError(
+                f"Retry(delay={delay!r}): the delay must be zero or a positive number of seconds"
+            )
         super().__init__(reason or (f"retry requested in {delay}s" if delay else "retry requested"))
         self.delay = delay

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -23,17 +24,25 @@ class Backoff:
     jitter: bool = True
 
     def __post_init__(self) -> None:
-        if self.base < 0 or self.cap < 0:
-            raise ConfigError(f"Backoff base and cap must not be negative, got {self}")
+        for name in ("base", "cap", "factor"):
+            value = getattr(self, name)
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not math.isfinite(value) or value < 0):
+                raise ConfigError(
+                    f"Backoff {name} must be a finite number of seconds ≥ 0, got {value!r}"
+                )
         if self.factor < 1:
             raise ConfigError(f"Backoff factor must be at least 1, got {self.factor}")
 
     def ceiling(self, retry_number: int) -> float:
         """The longest the given retry (1-based) may wait."""
         exponent = max(retry_number - 1, 0)
-        # Guard the power: a large exponent would overflow long before the cap matters.
-        if exponent > 64:
-            return self.cap
+        if self.base == 0 or self.cap == 0:
+            return 0.0
+        # Compare in logarithms: base * factor ** exponent overflows a float for a large
+        # retry number long before it could matter against the cap.
+        if math.log(self.base) + exponent * math.log(self.factor) >= math.log(self.cap):
+            return float(self.cap)
         return float(min(self.cap, self.base * self.factor**exponent))
 
     def delay(self, retry_number: int, rng: random.Random | None = None) -> float:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
@@ -20,8 +21,28 @@ R = TypeVar("R")
 
 
 def _check_seconds(name: str, value: float | None) -> None:
-    if value is not None and (not isinstance(value, int | float) or value < 0):
+    if value is None:
+        return
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or value < 0):
         raise ConfigError(f"{name} must be zero or a positive number of seconds, got {value!r}")
+
+
+# Priorities fit a 32-bit integer column in every store.
+PRIORITY_RANGE = (-(2**31), 2**31 - 1)
+
+
+def _check_int(name: str, value: object) -> None:
+    # bool is an int to Python, but priority=True is a mistake.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+
+
+def _check_priority(name: str, value: object) -> None:
+    _check_int(name, value)
+    low, high = PRIORITY_RANGE
+    if not low <= value <= high:  # type: ignore[operator]
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -37,13 +58,13 @@ class TaskOptions:
     dont_retry_on: tuple[type[BaseException], ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.retries, int) or self.retries < 0:
+        _check_int("retries", self.retries)
+        if self.retries < 0:
             raise ConfigError(f"retries must be a whole number ≥ 0, got {self.retries!r}")
         _check_seconds("timeout", self.timeout)
         if self.timeout == 0:
             raise ConfigError("timeout must be positive seconds or None, got 0")
-        if not isinstance(self.priority, int):
-            raise ConfigError(f"priority must be an int, got {self.priority!r}")
+        _check_priority("priority", self.priority)
         if not self.queue or not isinstance(self.queue, str):
             raise ConfigError(f"queue must be a non-empty string, got {self.queue!r}")
 
@@ -69,12 +90,17 @@ class EnqueueOptions:
             raise ConfigError("give either delay= or at=, not both")
         if self.at is not None and not isinstance(self.at, datetime):
             raise ConfigError(f"at= must be a datetime, got {type(self.at).__name__}")
+        if self.at is not None and self.at.utcoffset() is None:
+            raise ConfigError(
+                f"at={self.at!r} has no timezone; pass an aware datetime such as "
+                "datetime.now(UTC) + timedelta(minutes=5)"
+            )
         if self.key is not None and (not isinstance(self.key, str) or not self.key):
             raise ConfigError(f"key= must be a non-empty string, got {self.key!r}")
         if self.queue is not None and (not isinstance(self.queue, str) or not self.queue):
             raise ConfigError(f"queue= must be a non-empty string, got {self.queue!r}")
-        if self.priority is not None and not isinstance(self.priority, int):
-            raise ConfigError(f"priority= must be an int, got {self.priority!r}")
+        if self.priority is not None:
+            _check_priority("priority=", self.priority)
 
 
 @dataclass(frozen=True)
@@ -157,7 +183,10 @@ def task_name(fn: Callable[..., Any]) -> str:
 def check_exception_types(name: str, value: Sequence[Any] | type[BaseException]) -> tuple[
     type[BaseException], ...
 ]:
-    items = (value,) if isinstance(value, type) else tuple(value)
+    if isinstance(value, type | BaseException | str) or not isinstance(value, Iterable):
+        items: tuple[Any, ...] = (value,)
+    else:
+        items = tuple(value)
     for item in items:
         if not (isinstance(item, type) and issubclass(item, BaseException)):
             raise ConfigError(f"{name} must be exception classes, got {item!r}")

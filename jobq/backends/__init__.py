@@ -19,15 +19,20 @@ _SCHEMES = {
 _EXTRAS = {"postgres": "jobq[postgres]", "redis": "jobq[redis]"}
 
 
-def open_backend(settings: Settings) -> Backend:
-    """The backend for ``settings.url``. Connects lazily, on first use."""
-    scheme = urlsplit(settings.url).scheme
-    kind = _SCHEMES.get(scheme)
+def backend_kind(url: str) -> str:
+    """The backend module for ``url``'s scheme; ``ConfigError`` if jobq has none."""
+    kind = _SCHEMES.get(urlsplit(url).scheme)
     if kind is None:
         raise ConfigError(
-            f"unsupported jobq URL {redact_url(settings.url)!r}: the scheme must be one of "
+            f"unsupported jobq URL {redact_url(url)!r}: the scheme must be one of "
             f"{sorted(_SCHEMES)} (e.g. sqlite:///jobq.db, postgresql://host/db, redis://host)"
         )
+    return kind
+
+
+def open_backend(settings: Settings) -> Backend:
+    """The backend for ``settings.url``. Connects lazily, on first use."""
+    kind = backend_kind(settings.url)
     if kind == "sqlite":
         from jobq.backends.sqlite import SQLiteBackend
 
@@ -37,7 +42,9 @@ def open_backend(settings: Settings) -> Backend:
         module = importlib.import_module(f"jobq.backends.{kind}")
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("jobq"):
-            raise ConfigError(f"the {kind} backend is not available in this jobq") from exc
+            raise ConfigError(
+                f"{redact_url(settings.url)}: the {kind} backend is not available in this jobq"
+            ) from exc
         raise ConfigError(
             f"{redact_url(settings.url)} needs the {kind} extra: pip install '{_EXTRAS[kind]}' "
             f"(missing module {exc.name!r})"

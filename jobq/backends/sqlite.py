@@ -235,6 +235,8 @@ class SQLiteBackend:
     def claim(
         self, worker_id: str, queues: Sequence[str], limit: int, lease: float
     ) -> list[ClaimedJob]:
+        if limit <= 0 or not queues:
+            return []  # and never LIMIT -1, which SQLite reads as "no limit"
         now = time.time()
         token = uuid.uuid4().hex
         sql = Q["claim"].replace("{queues}", ",".join("?" * len(queues)))
@@ -353,6 +355,8 @@ class SQLiteBackend:
                 return total
 
     def next_due(self, queues: Sequence[str]) -> float | None:
+        if not queues:
+            return None
         sql = Q["next_due"].replace("{queues}", ",".join("?" * len(queues)))
         with self._lock:
             value = self.conn.execute(sql, tuple(queues)).fetchone()[0]
