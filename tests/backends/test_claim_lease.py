@@ -62,6 +62,14 @@ def test_claim_honours_the_batch_limit(app: jobq.App, noop: Any) -> None:
     assert sizes == [3, 3, 1, 0]
 
 
+def test_claim_of_nothing_takes_nothing(app: jobq.App, noop: Any) -> None:
+    noop.enqueue()
+    before = snapshot(app)
+    assert claim(app, limit=0) == []
+    assert claim(app, queues=[]) == []
+    assert snapshot(app) == before
+
+
 def test_claim_takes_only_the_named_queues(app: jobq.App, noop: Any) -> None:
     default = noop.enqueue()
     mail = noop.with_options(queue="mail").enqueue()
@@ -72,7 +80,7 @@ def test_claim_takes_only_the_named_queues(app: jobq.App, noop: Any) -> None:
     assert got == {default.id, sms.id}
 
 
-def test_claims_from_one_batch_share_a_lease_but_each_job_is_claimed_once(
+def test_consecutive_claims_never_return_the_same_job(
     app: jobq.App, noop: Any
 ) -> None:
     app.enqueue_many([noop.call(i) for i in range(4)])

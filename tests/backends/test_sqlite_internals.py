@@ -1,0 +1,151 @@
+"""What only the SQLite store promises: its file, pragmas, schema and migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+import jobq
+from jobq.backends import sqlite as sqlite_backend
+from jobq.backends.sqlfiles import Migration
+from jobq.backends.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteBackend, sqlite_path
+from jobq.errors import ConfigError, SchemaError
+
+
+@contextmanager
+def _raw(url: str) -> Iterator[sqlite3.Connection]:
+    """A plain connection to the store's file, behind jobq's back; commits on exit."""
+    conn = sqlite3.connect(sqlite_path(url)[0])
+    try:
+        with conn:
+            yield conn
+    finally:
+        conn.close()
+
+
+def _schema(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    """Every table and index jobq made, with its SQL, ignoring the version table's rows."""
+    return sorted(conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+    ).fetchall())
+
+
+@pytest.fixture
+def app(sqlite_url: str) -> jobq.App:
+    app = jobq.App(sqlite_url)
+
+    @app.task(name="noop")
+    def noop() -> None: ...
+
+    return app
+
+
+def test_sqlite_paths() -> None:
+    assert sqlite_path("sqlite:///jobq.db") == ("jobq.db", {})
+    assert sqlite_path("sqlite:////var/lib/jobq.db") == ("/var/lib/jobq.db", {})
+    assert sqlite_path("sqlite:///a/b.db?synchronous=full") == ("a/b.db", {"synchronous": "full"})
+
+
+def test_the_store_is_one_file_in_wal_mode(app: jobq.App, sqlite_url: str) -> None:
+    app.tasks["noop"].enqueue()
+    path = Path(sqlite_path(sqlite_url)[0])
+    assert path.exists()
+    with _raw(sqlite_url) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert app.backend.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # normal
+
+
+@pytest.mark.parametrize(("mode", "level"), [("off", 0), ("normal", 1), ("FULL", 2),
+                                             ("extra", 3)])
+def test_synchronous_option(tmp_path: Path, mode: str, level: int) -> None:
+    backend = SQLiteBackend(f"sqlite:///{tmp_path / 'x.db'}?synchronous={mode}")
+    assert backend.conn.execute("PRAGMA synchronous").fetchone()[0] == level
+    backend.close()
+
+
+def test_a_bad_synchronous_option_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"synchronous must be one of .*'sometimes'"):
+        jobq.App(f"sqlite:///{tmp_path / 'x.db'}?synchronous=sometimes").get_job("x")
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_the_schema_version_is_recorded(app: jobq.App, sqlite_url: str) -> None:
+    assert app.migrate() == SCHEMA_VERSION
+    with _raw(sqlite_url) as conn:
+        versions = [r[0] for r in conn.execute("SELECT version FROM jobq_schema ORDER BY 1")]
+    assert versions == list(range(1, SCHEMA_VERSION + 1))
+    app.backend.check_schema()
+
+
+def test_migrate_twice_changes_nothing_and_keeps_jobs(app: jobq.App, sqlite_url: str) -> None:
+    job = app.tasks["noop"].enqueue()
+    with _raw(sqlite_url) as conn:
+        before = _schema(conn)
+    assert app.migrate() == SCHEMA_VERSION
+    assert app.migrate() == SCHEMA_VERSION
+    with _raw(sqlite_url) as conn:
+        assert _schema(conn) == before
+        assert conn.execute("SELECT COUNT(*) FROM jobq_schema").fetchone()[0] == SCHEMA_VERSION
+    assert app.get_job(job.id) is not None
+
+
+def test_migrations_rebuild_the_schema_a_store_gets_on_first_use(
+    app: jobq.App, sqlite_url: str, tmp_path: Path
+) -> None:
+    app.get_job("x")  # the store creates its schema on first use
+    by_hand = sqlite3.connect(tmp_path / "by_hand.db")
+    by_hand.execute("CREATE TABLE jobq_schema (version INTEGER PRIMARY KEY, "
+                    "applied_at REAL NOT NULL)")
+    for migration in MIGRATIONS:
+        by_hand.executescript(migration.sql)
+    with _raw(sqlite_url) as conn:
+        assert _schema(conn) == _schema(by_hand)
+    by_hand.close()
+
+
+def test_a_store_with_a_newer_schema_is_refused(sqlite_url: str) -> None:
+    jobq.App(sqlite_url).get_job("x")
+    with _raw(sqlite_url) as conn:
+        conn.execute("INSERT INTO jobq_schema VALUES (?, ?)", (SCHEMA_VERSION + 1, time.time()))
+    with pytest.raises(SchemaError, match=r"newer than this jobq knows.*upgrade jobq"):
+        jobq.App(sqlite_url).get_job("x")
+
+
+def test_an_older_store_is_upgraded_on_first_use(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = jobq.App(sqlite_url)
+    old.task(name="noop")(lambda: None)
+    job = old.enqueue("noop")
+    old.close()
+    extra = Migration(SCHEMA_VERSION + 1, "test_column",
+                      "ALTER TABLE jobq_jobs ADD COLUMN test_note TEXT")
+    monkeypatch.setattr(sqlite_backend, "MIGRATIONS", [*MIGRATIONS, extra])
+    monkeypatch.setattr(sqlite_backend, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    new = jobq.App(sqlite_url)
+    assert new.get_job(job.id) is not None  # the job survived the upgrade
+    new.backend.check_schema()
+    with _raw(sqlite_url) as conn:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(jobq_jobs)")]
+        assert "test_note" in columns
+        assert conn.execute("SELECT MAX(version) FROM jobq_schema").fetchone()[0] == (
+            SCHEMA_VERSION + 1
+        )
+    new.close()
+
+
+def test_a_corrupt_row_reads_back_without_failing(app: jobq.App, sqlite_url: str) -> None:
+    job = app.tasks["noop"].enqueue()
+    with _raw(sqlite_url) as conn:
+        conn.execute("UPDATE jobq_jobs SET args = 'garbage', kwargs = '{', status = "
+                     "'succeeded', result = '[unterminated' WHERE id = ?", (job.id,))
+    record = app.get_job(job.id)
+    assert record is not None
+    assert (record.record.args, record.record.kwargs) == ("garbage", "{")
+    assert record.result(timeout=1) == "[unterminated"
+    assert [j.id for j in app.jobs()] == [job.id]
