@@ -14,7 +14,8 @@ class RunningJob:
     """The job the current task is running for.
 
     ``attempts`` counts this attempt (1 on the first run); ``cancel_requested`` turns true
-    when someone calls ``cancel()`` on the job, so a long task can stop cooperatively.
+    when someone calls ``cancel()`` on the job, or when the worker has given up on this
+    attempt (time limit passed, lease lost), so a long task can stop cooperatively.
     """
 
     id: str

@@ -7,11 +7,12 @@ happens comes back as an ``Attempt`` for the worker loop to turn into an outcome
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
 import traceback
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +22,18 @@ from jobq.serializer import encode_result
 from jobq.task import Task
 from jobq.worker.context import RunningJob, _current
 
+# A coroutine gets its Timeout raised inside it at the limit; the loop abandons its thread
+# only if it is still running this much later (it blocked the event loop, or swallowed
+# the Timeout and carried on).
+ASYNC_MARGIN = 1.0
+
 
 class CorruptJob(JobqError):
     """The stored job cannot be decoded (damaged or written by something else)."""
+
+
+def timeout_error(claimed: ClaimedJob) -> Timeout:
+    return Timeout(f"{claimed.task} ran past its {claimed.timeout}s time limit")
 
 
 @dataclass
@@ -45,15 +55,21 @@ class Attempt:
 
     @property
     def deadline(self) -> float | None:
+        """When the loop gives up on this attempt (monotonic), if it has a time limit."""
         timeout = self.claimed.timeout
         if timeout is None or not self.started:
             return None
-        return self.started + timeout
+        margin = ASYNC_MARGIN if self.task is not None and self.task.is_async else 0.0
+        return self.started + timeout + margin
 
     def request_cancel(self) -> None:
+        """Ask the task to stop: it sees ``cancel_requested``; a coroutine is cancelled."""
         self.running._cancel.set()
-        if self.async_task is not None and self.loop is not None:
-            self.loop.call_soon_threadsafe(self.async_task.cancel)
+        task, loop = self.async_task, self.loop
+        if task is not None and loop is not None:
+            # A closed loop raises RuntimeError: its coroutine has ended anyway.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(task.cancel)
 
 
 def decode_arguments(claimed: ClaimedJob) -> tuple[list[Any], dict[str, Any]]:
@@ -77,16 +93,72 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+def close_thread_loop() -> None:
+    """Close the calling thread's event loop, if it made one (a pool thread exiting)."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_thread_loops, "loop", None)
+    if loop is not None and not loop.is_closed():
+        loop.close()
+    _thread_loops.loop = None
+
+
+class _TimeLimited:
+    """Awaits a coroutine, turning the cancellation its time limit causes into a
+    ``Timeout`` raised inside it, where the task can catch it and clean up."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], claimed: ClaimedJob,
+                 task: asyncio.Task[Any]) -> None:
+        self._coro = coro
+        self._claimed = claimed
+        self._task = task
+        self.expired = False
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        inner = self._coro.__await__()
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                yielded = inner.send(value) if error is None else inner.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            value, error = None, None
+            try:
+                value = yield yielded
+            except GeneratorExit:
+                inner.close()
+                raise
+            except asyncio.CancelledError as exc:
+                error = exc
+                if self.expired:
+                    # The cancel was ours: undo its count, so asyncio.timeout() and task
+                    # groups inside the task still tell their own cancels apart.
+                    self.expired = False
+                    self._task.uncancel()
+                    error = timeout_error(self._claimed)
+            except BaseException as exc:
+                error = exc
+
+
 async def _run_coroutine(attempt: Attempt, coro: Coroutine[Any, Any, Any]) -> Any:
-    attempt.async_task = asyncio.current_task()
-    attempt.loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    attempt.async_task, attempt.loop = task, loop
+    if attempt.running.cancel_requested and task is not None:
+        task.cancel()  # asked before the coroutine could be reached
     timeout = attempt.claimed.timeout
-    if timeout is None:
+    if timeout is None or task is None:
         return await coro
+    limited = _TimeLimited(coro, attempt.claimed, task)
+
+    def expire() -> None:
+        limited.expired = True
+        task.cancel()
+
+    timer = loop.call_later(timeout, expire)
     try:
-        return await asyncio.wait_for(coro, timeout)
-    except TimeoutError:
-        raise Timeout(f"{attempt.claimed.task} ran past its {timeout}s time limit") from None
+        return await limited
+    finally:
+        timer.cancel()
 
 
 def run_attempt(attempt: Attempt) -> None:

@@ -23,13 +23,19 @@ def error_of(exc: BaseException, tb: str = "") -> JobError:
     return JobError(type(exc).__name__, message.strip(), tb)
 
 
-def decide(attempt: Attempt, now: float | None = None) -> Outcome:
-    """The outcome of a finished attempt: success, retry later, cancelled, or failed."""
+def decide(attempt: Attempt, failure: BaseException | None = None,
+           now: float | None = None) -> Outcome:
+    """The outcome of an attempt: success, retry later, cancelled, or failed.
+
+    ``failure`` is how the loop ended an attempt it gave up on (its time limit); the
+    attempt's own result and exception are then ignored, as its thread may still write
+    them.
+    """
     claimed = attempt.claimed
-    exc = attempt.exception
+    exc = attempt.exception if failure is None else failure
     if exc is None:
         return Outcome(claimed.id, claimed.token, Status.SUCCEEDED, result=attempt.result)
-    error = error_of(exc, attempt.traceback)
+    error = error_of(exc, attempt.traceback if failure is None else "")
     if attempt.running.cancel_requested:
         return Outcome(claimed.id, claimed.token, Status.CANCELLED, error=error)
     delay: float | None = None
@@ -40,6 +46,11 @@ def decide(attempt: Attempt, now: float | None = None) -> Outcome:
         return Outcome(claimed.id, claimed.token, Status.FAILED, error=error)
     run_at = (time.time() if now is None else now) + delay
     return Outcome(claimed.id, claimed.token, Status.SCHEDULED, error=error, run_at=run_at)
+
+
+def cancelled(attempt: Attempt) -> Outcome:
+    """A job asked to cancel before its attempt started: it never runs."""
+    return Outcome(attempt.claimed.id, attempt.claimed.token, Status.CANCELLED)
 
 
 def released(attempt: Attempt) -> Outcome:

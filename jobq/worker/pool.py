@@ -1,4 +1,4 @@
-"""Pools run attempts. The worker loop needs only: submit, abandon, shutdown.
+"""Pools run attempts. The worker loop needs only: start, submit, abandon, shutdown.
 
 ``ThreadPool`` keeps ``size`` threads busy. A thread whose attempt the loop abandoned
 (time limit passed, lease lost) cannot be killed in Python; it is replaced at once so
@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from jobq.worker.execution import Attempt, run_attempt
+from jobq.worker.execution import Attempt, close_thread_loop, run_attempt
 
 log = logging.getLogger("jobq.worker")
 
@@ -22,6 +22,9 @@ _STOP = None
 
 
 class ThreadPool:
+    """``size`` threads running submitted attempts; ``on_done`` hears of each one that
+    finished and was not abandoned."""
+
     def __init__(self, size: int, on_done: Callable[[Attempt], None], name: str = "jobq") -> None:
         self.size = size
         self._on_done = on_done
@@ -30,11 +33,16 @@ class ThreadPool:
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
         self._serial = 0
-        for _ in range(size):
+        self._closing = False
+
+    def start(self) -> None:
+        for _ in range(self.size):
             self._spawn()
 
     def _spawn(self) -> None:
         with self._lock:
+            if self._closing:
+                return
             self._serial += 1
             thread = threading.Thread(
                 target=self._serve, name=f"{self._name}-{self._serial}", daemon=True
@@ -44,36 +52,44 @@ class ThreadPool:
 
     def _serve(self) -> None:
         me = threading.current_thread()
-        while True:
-            attempt = self._inbox.get()
-            if attempt is _STOP:
-                break
-            with attempt.lock:
-                if attempt.abandoned:  # given up on before it started
-                    continue
-                attempt.started = time.monotonic()
-            run_attempt(attempt)
-            with attempt.lock:
-                abandoned = attempt.abandoned
-            if abandoned:
-                # A replacement already took this thread's place.
-                log.info("abandoned job %s finished late; its result is discarded",
-                         attempt.claimed.id)
-                break
-            self._on_done(attempt)
-        with self._lock:
-            self._threads.discard(me)
+        try:
+            while (attempt := self._inbox.get()) is not None:  # None: _STOP
+                with attempt.lock:
+                    if attempt.abandoned:  # given up on before it started
+                        continue
+                    attempt.started = time.monotonic()
+                run_attempt(attempt)
+                with attempt.lock:
+                    abandoned = attempt.abandoned
+                if abandoned:
+                    # A replacement already took this thread's place.
+                    log.info("abandoned job %s finished late; its result is discarded",
+                             attempt.claimed.id, extra={"job_id": attempt.claimed.id,
+                                                        "action": "late_result_discarded"})
+                    break
+                self._on_done(attempt)
+        finally:
+            close_thread_loop()
+            with self._lock:
+                self._threads.discard(me)
 
     def submit(self, attempt: Attempt) -> None:
         self._inbox.put(attempt)
 
-    def abandon(self, attempt: Attempt) -> bool:
-        """Give up on a running attempt; return False if it had already finished."""
+    def abandon(self, attempt: Attempt, *, running: bool = True) -> bool:
+        """Give up on an attempt that has not finished; True if it was given up.
+
+        With ``running=False`` only an attempt no thread has started is given up, and
+        then it never starts. A started one keeps its thread, which a new thread
+        replaces.
+        """
         with attempt.lock:
             if attempt.finished or attempt.abandoned:
                 return False
-            attempt.abandoned = True
             started = bool(attempt.started)
+            if started and not running:
+                return False
+            attempt.abandoned = True
         if started:
             self._spawn()
         return True
@@ -81,6 +97,7 @@ class ThreadPool:
     def shutdown(self) -> None:
         """Ask idle threads to exit; busy ones exit after their attempt (they are daemons)."""
         with self._lock:
+            self._closing = True
             count = len(self._threads)
         for _ in range(count):
             self._inbox.put(_STOP)

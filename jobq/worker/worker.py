@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from jobq.backends.base import ClaimedJob, Outcome
-from jobq.errors import BackendError, ConfigError, JobqError, Timeout, UnknownTask
+from jobq.errors import BackendError, ConfigError, JobqError, UnknownTask
 from jobq.job import Status
 from jobq.worker.context import RunningJob
-from jobq.worker.execution import Attempt
-from jobq.worker.outcomes import decide, log_outcome, released
+from jobq.worker.execution import Attempt, timeout_error
+from jobq.worker.outcomes import cancelled, decide, log_outcome, released
 from jobq.worker.pool import ThreadPool
 from jobq.worker.side_loops import SideLoop
 from jobq.worker.signals import stop_signals
@@ -93,6 +93,7 @@ class Worker:
         log.info("worker %s started: queues=%s concurrency=%d store=%s", self.id,
                  ",".join(self.queues), self.concurrency, self.app,
                  extra={"action": "worker_start"})
+        self._pool.start()
         for loop in self._side_loops:
             loop.start()
         try:
@@ -129,9 +130,12 @@ class Worker:
                 continue
             if claimed:
                 continue
-            if self.burst and self._burst_done():
-                return
-            self._idle_wait()
+            due = None
+            if self.burst:
+                done, due = self._burst_done()
+                if done:
+                    return
+            self._idle_wait(due)
 
     def _claim(self) -> list[ClaimedJob] | None:
         free = self.capacity - len(self._attempts)
@@ -183,16 +187,24 @@ class Worker:
             except queue.Empty:
                 break
             lost = self._forget(job_id)
-            if lost is not None:
-                self._pool.abandon(lost)
+            if lost is not None and self._pool.abandon(lost):
+                lost.request_cancel()  # its outcome no longer counts: let it stop early
         now = time.monotonic()
         for attempt in list(self._attempts.values()):
+            if attempt.running.cancel_requested and self._pool.abandon(attempt, running=False):
+                self._unreported.append((attempt, cancelled(attempt)))  # never started
+                continue
             deadline = attempt.deadline
             if deadline is not None and now >= deadline and self._pool.abandon(attempt):
-                attempt.exception = Timeout(
-                    f"{attempt.claimed.task} ran past its {attempt.claimed.timeout}s time limit"
-                )
-                self._unreported.append((attempt, decide(attempt)))
+                self._time_out(attempt)
+
+    def _time_out(self, attempt: Attempt) -> None:
+        claimed = attempt.claimed
+        log.warning("job %s (%s) ran past its %ss time limit; its thread is abandoned",
+                    claimed.id, claimed.task, claimed.timeout,
+                    extra={"job_id": claimed.id, "task": claimed.task, "action": "timeout"})
+        self._unreported.append((attempt, decide(attempt, timeout_error(claimed))))
+        attempt.request_cancel()  # decided first: a task that checks it may stop early
 
     def _report(self) -> None:
         if not self._unreported:
@@ -215,14 +227,21 @@ class Worker:
         with self._attempts_lock:
             return self._attempts.pop(job_id, None)
 
-    def _burst_done(self) -> bool:
+    def _burst_done(self) -> tuple[bool, float | None]:
+        """Whether a burst worker is done, and when the next scheduled job is due."""
         if self._attempts or self._unreported:
-            return False
-        due = self.backend.next_due(self.queues)
-        return due is None or due - time.time() > BURST_HORIZON
+            return False, None
+        try:
+            due = self.backend.next_due(self.queues)
+        except BackendError as exc:
+            log.warning("could not read the schedule: %s", exc, extra={"action": "wait_error"})
+            return False, None
+        return due is None or due - time.time() > BURST_HORIZON, due
 
-    def _idle_wait(self) -> None:
+    def _idle_wait(self, due: float | None = None) -> None:
         timeout = 1.0
+        if due is not None:  # a burst worker waiting for a retry: wake when it is due
+            timeout = max(0.0, min(timeout, due - time.time()))
         deadlines = [a.deadline for a in self._attempts.values() if a.deadline is not None]
         if deadlines:
             timeout = max(0.0, min(timeout, min(deadlines) - time.monotonic()))
@@ -245,12 +264,16 @@ class Worker:
         if first:
             log.warning("stopping: finishing running jobs for up to %.0fs (signal again to "
                         "stop now)", self.grace, extra={"action": "worker_stopping"})
+        else:
+            log.warning("stopping now: handing running jobs back to the queue",
+                        extra={"action": "worker_stopping_now"})
 
     def _drain_step(self) -> bool:
         """One step of a graceful stop; True when nothing is left in hand."""
         assert self._stop_requested_at is not None
         for attempt in list(self._attempts.values()):
-            if not attempt.started and self._pool.abandon(attempt):
+            # Prefetched jobs go back at once, their attempt not counted.
+            if self._pool.abandon(attempt, running=False):
                 self._unreported.append((attempt, released(attempt)))
         self._report()
         if not self._attempts and not self._unreported:
@@ -272,8 +295,13 @@ class Worker:
     def _shut_down(self) -> None:
         for loop in self._side_loops:
             loop.stop()
-        if self._attempts or self._unreported:
-            self._release_all()
+        try:
+            if self._attempts or self._unreported:
+                self._release_all()
+        except Exception:  # never mask why the loop ended; the leases will run out
+            log.exception("could not hand %d job(s) back to the queue; their leases will "
+                          "expire and another worker will take them", len(self._attempts),
+                          extra={"action": "release_error"})
         self._pool.shutdown()
         log.info("worker %s stopped", self.id, extra={"action": "worker_stop"})
 
