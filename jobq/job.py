@@ -211,4 +211,5 @@ class Job:
         if record is None:
             raise JobNotFound(f"no job with id {self.id!r}")
         self._record = record
-        return changed
+        # Asking a running job twice changes nothing in the store, but it is still asked.
+        return changed or (record.status is Status.RUNNING and record.cancel_requested)

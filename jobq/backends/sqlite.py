@@ -132,17 +132,40 @@ class SQLiteBackend:
         return self._conn
 
     @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """SQLite's own errors (locked past the busy timeout, disk full, a damaged file)
+        surface as ``BackendError`` naming the store, which workers wait out and retry.
+        IntegrityError passes through: callers turn it into their own message."""
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise BackendError(f"{self.url}: {exc}") from exc
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction, holding the process-local lock."""
-        conn = self.conn
-        with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+        with self._errors():
+            conn = self.conn
+            with self._lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    # Also after a failed COMMIT: an open transaction would block every
+                    # later write on this connection.
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._errors():
+            conn = self.conn
+            with self._lock:
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -199,10 +222,12 @@ class SQLiteBackend:
         return SCHEMA_VERSION
 
     def migrate(self) -> int:
-        return self._apply_migrations(self.conn)
+        with self._errors():
+            return self._apply_migrations(self.conn)
 
     def check_schema(self) -> None:
-        version = self._version(self.conn)
+        with self._read() as conn:
+            version = self._version(conn)
         if version != SCHEMA_VERSION:
             raise SchemaError(
                 f"{self.url} has jobq schema version {version}, expected {SCHEMA_VERSION}; "
@@ -298,8 +323,8 @@ class SQLiteBackend:
         return _record(row) if row else None
 
     def get(self, job_id: str) -> JobRecord | None:
-        with self._lock:
-            row = self.conn.execute(Q["get"], (job_id,)).fetchone()
+        with self._read() as conn:
+            row = conn.execute(Q["get"], (job_id,)).fetchone()
         return _record(row) if row else None
 
     def list_jobs(self, query: JobFilter) -> list[JobRecord]:
@@ -319,25 +344,27 @@ class SQLiteBackend:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY seq DESC LIMIT ? OFFSET ?"
-        with self._lock:
-            rows = self.conn.execute(sql, (*params, query.limit, query.offset)).fetchall()
+        with self._read() as conn:
+            rows = conn.execute(sql, (*params, query.limit, query.offset)).fetchall()
         return [_record(r) for r in rows]
 
     def stats(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
-        with self._lock:
-            for queue, status, count in self.conn.execute(Q["stats"]):
+        with self._read() as conn:
+            for queue, status, count in conn.execute(Q["stats"]):
                 out.setdefault(queue, {})[status] = count
         return out
 
     def reap(self, now: float | None = None) -> list[ReapedJob]:
         params = {"now": time.time() if now is None else now}
+        reaped: list[ReapedJob] = []
         with self._write() as conn:
-            back = conn.execute(Q["reap_to_pending"], params).fetchall()
-            dead = conn.execute(Q["reap_to_failed"], params).fetchall()
-        return [ReapedJob(r[0], r[1], Status.PENDING, r[2]) for r in back] + [
-            ReapedJob(r[0], r[1], Status.FAILED, r[2]) for r in dead
-        ]
+            for query, status in (("reap_to_cancelled", Status.CANCELLED),
+                                  ("reap_to_pending", Status.PENDING),
+                                  ("reap_to_failed", Status.FAILED)):
+                rows = conn.execute(Q[query], params).fetchall()
+                reaped.extend(ReapedJob(r[0], r[1], status, r[2]) for r in rows)
+        return reaped
 
     def purge(self, older_than: float, statuses: Iterable[Status], batch: int = 500) -> int:
         wanted = [s.value for s in statuses]
@@ -358,24 +385,24 @@ class SQLiteBackend:
         if not queues:
             return None
         sql = Q["next_due"].replace("{queues}", ",".join("?" * len(queues)))
-        with self._lock:
-            value = self.conn.execute(sql, tuple(queues)).fetchone()[0]
+        with self._read() as conn:
+            value = conn.execute(sql, tuple(queues)).fetchone()[0]
         return None if value is None else float(value)
 
     def wait_for_work(self, timeout: float, wake: threading.Event | None = None) -> None:
         # PRAGMA data_version changes when another connection commits: a cheap way to
         # notice a new job without re-running the claim query.
         deadline = time.monotonic() + timeout
-        with self._lock:
-            start = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        with self._read() as conn:
+            start = conn.execute("PRAGMA data_version").fetchone()[0]
         # Poll fast at first (a busy system), slower once it has been quiet for a while.
         quiet_since = time.monotonic()
         while (now := time.monotonic()) < deadline:
             time.sleep(0.001 if now - quiet_since < 1.0 else 0.004)
             if wake is not None and wake.is_set():
                 return
-            with self._lock:
-                if self.conn.execute("PRAGMA data_version").fetchone()[0] != start:
+            with self._read() as conn:
+                if conn.execute("PRAGMA data_version").fetchone()[0] != start:
                     return
 
 

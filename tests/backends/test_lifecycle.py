@@ -164,6 +164,44 @@ def test_cancel_a_running_job_is_reported_by_the_heartbeat(app: jobq.App, noop: 
     assert app.get_job(job.id).status is Status.CANCELLED  # type: ignore[union-attr]
 
 
+def test_cancel_a_running_job_twice(app: jobq.App, noop: Any) -> None:
+    job = noop.enqueue()
+    claimed = claim_one(app)
+    assert job.cancel() is True
+    assert job.cancel() is True  # still running, still asked to stop
+    reply = app.backend.heartbeat([(claimed.id, claimed.token)], 30.0)
+    assert reply.cancel_requested == {job.id}
+
+
+@pytest.mark.parametrize("end", [Status.SCHEDULED, Status.PENDING])
+def test_a_job_asked_to_cancel_is_not_run_again_after_its_attempt_ends(
+    app: jobq.App, noop: Any, end: Status
+) -> None:
+    job = noop.enqueue()
+    claimed = claim_one(app)
+    assert job.cancel()
+    # The attempt ended before the worker heard of the cancel: it reports a retry, or
+    # hands the job back while stopping. Neither may run the job again.
+    run_at = time.time() - 1 if end is Status.SCHEDULED else None
+    assert finish(app, claimed, end, run_at=run_at)
+    record = app.get_job(job.id)
+    assert record is not None and record.status is Status.CANCELLED
+    assert record.finished_at is not None
+    assert claim(app) == []
+
+
+def test_a_job_asked_to_cancel_whose_worker_died_is_cancelled_by_the_reaper(
+    app: jobq.App, noop: Any
+) -> None:
+    job = noop.enqueue()
+    claim_one(app, worker="dead-worker")
+    assert job.cancel()
+    reaped = app.backend.reap(now=time.time() + app.settings.lease + 60)
+    assert [(r.id, r.status) for r in reaped] == [(job.id, Status.CANCELLED)]
+    assert app.get_job(job.id).status is Status.CANCELLED  # type: ignore[union-attr]
+    assert claim(app) == []
+
+
 @pytest.mark.parametrize("outcome", [Status.SUCCEEDED, Status.FAILED, Status.CANCELLED])
 def test_cancel_a_finished_job_changes_nothing(
     app: jobq.App, noop: Any, outcome: Status
@@ -225,6 +263,19 @@ def test_retry_of_a_job_that_is_not_failed_or_cancelled_is_refused(
     with pytest.raises(jobq.JobqError, match=rf"{job.id}.*{state}.*failed or cancelled"):
         app.retry(job.id)
     assert snapshot(app) == before
+
+
+def test_retry_refused_while_another_live_job_holds_the_key(app: jobq.App, noop: Any) -> None:
+    first = noop.with_options(key="report:7").enqueue()
+    assert first.cancel()
+    second = noop.with_options(key="report:7").enqueue()
+    assert second.id != first.id
+    before = snapshot(app)
+    with pytest.raises(jobq.JobqError, match="idempotency key"):
+        app.retry(first.id)
+    assert snapshot(app) == before
+    assert second.cancel()
+    assert app.retry(first.id).status is Status.PENDING  # the key is free again
 
 
 def test_retry_of_an_unknown_job(app: jobq.App, noop: Any) -> None:

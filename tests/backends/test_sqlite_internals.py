@@ -14,7 +14,7 @@ import jobq
 from jobq.backends import sqlite as sqlite_backend
 from jobq.backends.sqlfiles import Migration
 from jobq.backends.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteBackend, sqlite_path
-from jobq.errors import ConfigError, SchemaError
+from jobq.errors import BackendError, ConfigError, SchemaError
 
 
 @contextmanager
@@ -149,3 +149,19 @@ def test_a_corrupt_row_reads_back_without_failing(app: jobq.App, sqlite_url: str
     assert (record.record.args, record.record.kwargs) == ("garbage", "{")
     assert record.result(timeout=1) == "[unterminated"
     assert [j.id for j in app.jobs()] == [job.id]
+
+
+def test_a_store_locked_past_the_busy_timeout_raises_backend_error(
+    app: jobq.App, sqlite_url: str
+) -> None:
+    job = app.tasks["noop"].enqueue()
+    impatient = SQLiteBackend(sqlite_url, busy_timeout=0.05)
+    with _raw(sqlite_url) as holder:
+        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        with pytest.raises(BackendError, match=r"jobq.db: database is locked"):
+            impatient.claim("w", ["default"], 1, 30.0)
+        holder.execute("ROLLBACK")
+    # The failed write left nothing half-done: the same backend works once the lock is gone.
+    (claimed,) = impatient.claim("w", ["default"], 1, 30.0)
+    assert claimed.id == job.id
+    impatient.close()

@@ -51,8 +51,12 @@ WHERE id = :id AND lease_token = :token AND status = 'running';
 
 -- name: finish_scheduled
 -- transition: running -> scheduled
+-- transition: running -> cancelled
+-- A job someone asked to cancel does not run again: its retry ends it as cancelled.
 UPDATE jobq_jobs
-SET status = 'scheduled', run_at = :run_at, error_type = :etype, error_message = :emessage,
+SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'scheduled' END,
+    finished_at = CASE WHEN cancel_requested THEN :now END,
+    run_at = :run_at, error_type = :etype, error_message = :emessage,
     error_traceback = :etraceback, lease_token = NULL, lease_expires_at = NULL
 WHERE id = :id AND lease_token = :token AND status = 'running';
 
@@ -64,10 +68,14 @@ WHERE id = :id AND lease_token = :token AND status = 'running';
 
 -- name: finish_pending
 -- transition: running -> pending
--- A stopping worker hands the job back unfinished: its attempt is not counted.
+-- transition: running -> cancelled
+-- A stopping worker hands the job back unfinished: its attempt is not counted. A job
+-- someone asked to cancel is not handed to another worker: it ends cancelled.
 UPDATE jobq_jobs
-SET status = 'pending', attempts = MAX(attempts - 1, 0), lease_token = NULL,
-    lease_expires_at = NULL, worker_id = NULL
+SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END,
+    finished_at = CASE WHEN cancel_requested THEN :now END,
+    attempts = MAX(attempts - 1, 0), lease_token = NULL, lease_expires_at = NULL,
+    worker_id = NULL
 WHERE id = :id AND lease_token = :token AND status = 'running';
 
 -- name: cancel_waiting
@@ -86,6 +94,14 @@ SET status = 'pending', attempts = 0, run_at = :now, finished_at = NULL, result 
     error_type = NULL, error_message = NULL, error_traceback = NULL, worker_id = NULL,
     cancel_requested = 0
 WHERE id = :id AND status IN ('failed', 'cancelled');
+
+-- name: reap_to_cancelled
+-- transition: running -> cancelled
+-- Its worker died after cancel() was asked: the job must not run again.
+UPDATE jobq_jobs
+SET status = 'cancelled', finished_at = :now, lease_token = NULL, lease_expires_at = NULL
+WHERE status = 'running' AND lease_expires_at < :now AND cancel_requested = 1
+RETURNING id, task, worker_id;
 
 -- name: reap_to_pending
 -- transition: running -> pending
