@@ -33,8 +33,8 @@ def test_killed_worker_loses_no_job_and_no_job_succeeds_twice(
     store_app: Callable[..., jobq.App], workers: Workers, run_dir: Path,
 ) -> None:
     app = store_app(lease=LEASE)
-    record = app.tasks["record"]
-    jobs = app.enqueue_many([record.call(str(run_dir), WORK) for _ in range(JOBS)])
+    task = app.tasks["record"]
+    jobs = app.enqueue_many([task.call(str(run_dir), WORK) for _ in range(JOBS)])
     victim = workers.start(lease=LEASE, name="victim", concurrency=4)
     survivor = workers.start(lease=LEASE, name="survivor", concurrency=4)
 

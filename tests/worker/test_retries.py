@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,9 @@ def test_retry_raised_by_the_task_waits_its_delay(app: jobq.App) -> None:
         if job.attempts == 1:
             raised_at.append(time.time())
             raise jobq.Retry(delay=0.3)
-        seen.append(app.get_job(job.id))  # type: ignore[arg-type]
+        record = app.get_job(job.id)
+        assert record is not None
+        seen.append(record)
         return "done"
 
     job = later.enqueue()
@@ -108,9 +111,9 @@ def test_retry_raised_on_the_last_attempt_fails_the_job(app: jobq.App) -> None:
     ],
 )
 def test_retry_on_and_dont_retry_on_choose_which_failures_run_again(
-    app: jobq.App, options: dict[str, object], raised: str, attempts: int
+    app: jobq.App, options: dict[str, Any], raised: str, attempts: int
 ) -> None:
-    @app.task(retries=2, backoff=NO_WAIT, **options)  # type: ignore[call-overload]
+    @app.task(retries=2, backoff=NO_WAIT, **options)
     def picky(kind: str) -> None:
         raise ERRORS[kind]("boom")
 
@@ -136,7 +139,9 @@ def test_backoff_between_attempts_stays_within_its_bounds(
     @app.task(retries=3, backoff=backoff)
     def failing() -> None:
         job = jobq.current_job()
-        records[job.attempts] = app.get_job(job.id)  # type: ignore[assignment]
+        record = app.get_job(job.id)
+        assert record is not None
+        records[job.attempts] = record
         raised_at[job.attempts] = time.time()
         raise OSError("unreachable")
 
