@@ -27,11 +27,23 @@ def open_store(backend: str, tmp_path: Path) -> Store:
         return Store(f"sqlite:///{tmp_path / 'jobq.db'}")
     if backend == "postgres":
         _check_postgres()
-        return Store(POSTGRES_URL, {"schema": unique_name("jobq_t")}, "postgres")
+        store = Store(POSTGRES_URL, {"schema": unique_name("jobq_t")}, "postgres")
+        _migrate(store)  # a PostgreSQL store is created by `jobq migrate`, never implicitly
+        return store
     if backend == "redis":
         _check_redis()
         return Store(REDIS_URL, {"prefix": unique_name("jobq_t") + ":"}, "redis")
     raise ValueError(backend)
+
+
+def _migrate(store: Store) -> None:
+    import jobq
+
+    app = jobq.App(store.url, **store.options)
+    try:
+        app.migrate()
+    finally:
+        app.close()
 
 
 def _check_postgres() -> None:

@@ -1,0 +1,430 @@
+"""The PostgreSQL store: many workers on many machines, one table in its own schema.
+
+Workers claim with ``FOR UPDATE SKIP LOCKED``, so they never wait for each other; they
+sleep on ``LISTEN`` and wake on the ``NOTIFY`` an enqueue sends, with a slow poll behind
+it. Every decision by time uses the server's clock. The schema is created and upgraded
+only by ``jobq migrate`` (``migrate()``): a store that is missing or on another version
+is refused with a message that says what to run. Queries live in
+``sql/postgres/queries.sql``, migrations in ``sql/postgres/migrations/``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from jobq.backends.base import (
+    ClaimedJob,
+    Heartbeat,
+    JobFilter,
+    NewJob,
+    Outcome,
+    ReapedJob,
+    decode_json,
+    make_error,
+    utc,
+)
+from jobq.backends.postgres_conn import (
+    MISSING,
+    Connection,
+    Listener,
+    Pool,
+    channel_for,
+    migrate_hint,
+    missing_schema_message,
+    quote_schema,
+    translated,
+)
+from jobq.backends.sqlfiles import load_migrations, load_queries
+from jobq.config import Settings, redact_url
+from jobq.errors import BackendError, ConfigError, SchemaError
+from jobq.job import JobRecord, Status
+
+QUERIES = load_queries("postgres")
+MIGRATIONS = load_migrations("postgres")
+SCHEMA_VERSION = MIGRATIONS[-1].version
+CHUNK = 10_000  # jobs per INSERT statement in a bulk enqueue
+PURGE_BATCH = 500
+
+
+def _columns(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
+    """A batch of jobs as the parallel arrays the insert queries unnest."""
+    return {
+        "ids": [j.id for j in jobs],
+        "tasks": [j.task for j in jobs],
+        "queues": [j.queue for j in jobs],
+        "args": [j.args for j in jobs],
+        "kwargs": [j.kwargs for j in jobs],
+        "priorities": [j.priority for j in jobs],
+        "statuses": [j.status.value for j in jobs],
+        "max_attempts": [j.max_attempts for j in jobs],
+        "run_ats": [utc(j.run_at) for j in jobs],
+        "created_ats": [utc(j.created_at) for j in jobs],
+        "keys": [j.key for j in jobs],
+        "timeouts": [j.timeout for j in jobs],
+    }
+
+
+def _outcome_columns(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:
+    return {
+        "ids": [o.job_id for o in outcomes],
+        "tokens": [o.token for o in outcomes],
+        "statuses": [o.status.value for o in outcomes],
+        "results": [o.result for o in outcomes],
+        "run_ats": [utc(o.run_at) for o in outcomes],
+        "etypes": [o.error.type if o.error else None for o in outcomes],
+        "emessages": [o.error.message if o.error else None for o in outcomes],
+        "etracebacks": [o.error.traceback if o.error else None for o in outcomes],
+    }
+
+
+def _record(row: dict[str, Any]) -> JobRecord:
+    def when(name: str) -> Any:
+        value = row[name]
+        return None if value is None else value.astimezone(UTC)
+
+    return JobRecord(
+        id=row["id"],
+        task=row["task"],
+        queue=row["queue"],
+        args=decode_json(row["args"], []),
+        kwargs=decode_json(row["kwargs"], {}),
+        priority=row["priority"],
+        status=Status(row["status"]),
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        run_at=when("run_at"),
+        created_at=when("created_at"),
+        started_at=when("started_at"),
+        finished_at=when("finished_at"),
+        lease_expires_at=when("lease_expires_at"),
+        worker_id=row["worker_id"],
+        key=row["key"],
+        result=decode_json(row["result"], None),
+        error=make_error(row["error_type"], row["error_message"], row["error_traceback"]),
+        timeout=row["timeout"],
+        cancel_requested=bool(row["cancel_requested"]),
+    )
+
+
+class PostgresBackend:
+    """``Backend`` on PostgreSQL: a small connection pool plus, in workers, one LISTEN
+    connection. Safe to share between threads; a forked child opens its own connections."""
+
+    def __init__(self, url: str, schema: str = "jobq", *, pool_size: int = 4) -> None:
+        self.url = url
+        self.schema = schema
+        self._quoted = quote_schema(schema)
+        self.q = {name: sql.replace("{schema}", self._quoted) for name, sql in QUERIES.items()}
+        self.channel = channel_for(schema)
+        self._pool = Pool(url, schema, max_size=pool_size)
+        self._lock = threading.Lock()
+        self._listener: Listener | None = None
+        self._listener_pid = 0
+        self._checked_pid = 0  # the process that found the schema at the right version
+
+    def __repr__(self) -> str:
+        return f"<PostgresBackend {redact_url(self.url)} schema={self.schema}>"
+
+    # -- connections and schema -------------------------------------------------------------
+
+    @contextmanager
+    def _conn(self) -> Iterator[Connection]:
+        """A pooled connection, once this process has seen the schema at our version."""
+        if self._checked_pid != os.getpid():
+            self.check_schema()
+        with self._pool.connection() as conn:
+            yield conn
+
+    def _version(self, conn: Connection) -> int:
+        found = conn.execute("SELECT to_regclass(%s)", [f"{self._quoted}.jobq_schema"])
+        if found.fetchone() == (None,):
+            return 0
+        row = conn.execute(f"SELECT max(version) FROM {self._quoted}.jobq_schema").fetchone()
+        return int(row[0] or 0) if row else 0
+
+    def check_schema(self) -> None:
+        with self._pool.connection() as conn:
+            version = self._version(conn)
+        if version == SCHEMA_VERSION:
+            self._checked_pid = os.getpid()
+            return
+        if version == 0:
+            raise SchemaError(missing_schema_message(self.url, self.schema))
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"schema {self.schema!r} of {redact_url(self.url)} is at jobq schema version "
+                f"{version}, newer than this jobq knows ({SCHEMA_VERSION}); upgrade jobq here "
+                f"to the version whose `jobq migrate` wrote it"
+            )
+        raise SchemaError(
+            f"schema {self.schema!r} of {redact_url(self.url)} is at jobq schema version "
+            f"{version}, this jobq needs {SCHEMA_VERSION}; {migrate_hint(self.url, self.schema)}"
+        )
+
+    def migrate(self) -> int:
+        """Create the schema or bring it up to this jobq's version, in one transaction.
+        Concurrent callers serialise on an advisory lock."""
+        lock = zlib.crc32(f"jobq.migrate.{self.schema}".encode())
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [lock])
+            if conn.execute("SELECT to_regnamespace(%s)", [self._quoted]).fetchone() == (None,):
+                conn.execute(f"CREATE SCHEMA {self._quoted}")
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._quoted}.jobq_schema "
+                "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            current = self._version(conn)
+            if current > SCHEMA_VERSION:
+                raise SchemaError(
+                    f"schema {self.schema!r} of {redact_url(self.url)} is at version {current}, "
+                    f"newer than this jobq knows ({SCHEMA_VERSION}); upgrade jobq"
+                )
+            for migration in MIGRATIONS:
+                if migration.version > current:
+                    conn.execute(migration.sql.replace("{schema}", self._quoted).encode())
+                    conn.execute(
+                        f"INSERT INTO {self._quoted}.jobq_schema (version) VALUES (%s)",
+                        [migration.version],
+                    )
+        self._checked_pid = os.getpid()
+        return SCHEMA_VERSION
+
+    def close(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+        if listener is not None and self._listener_pid == os.getpid():
+            listener.close()
+        self._pool.close()
+
+    # -- enqueue --------------------------------------------------------------------------
+
+    def enqueue(self, jobs: Sequence[NewJob]) -> list[NewJob | str]:
+        if not jobs:
+            return []
+        with self._conn() as conn:
+            if len(jobs) <= CHUNK and not any(j.key for j in jobs):
+                # The common case: one statement, atomic on its own.
+                conn.execute(self.q["insert"], {**_columns(jobs), "channel": self.channel})
+                return list(jobs)
+            with conn.transaction():
+                return self._store(conn, jobs)
+
+    def enqueue_in(self, connection: Any, jobs: Sequence[NewJob]) -> list[NewJob | str]:
+        """Store jobs through the caller's psycopg connection, inside its transaction:
+        nothing is committed here, and a rollback leaves no job and wakes no worker."""
+        if not isinstance(connection, psycopg.Connection):
+            raise ConfigError(
+                "connection= must be a psycopg 3 connection (psycopg.Connection) to the jobq "
+                f"database, got {type(connection).__name__}"
+            )
+        if self._checked_pid != os.getpid():
+            self.check_schema()
+        with translated(self.url, self.schema):
+            if connection.autocommit:  # no caller transaction: make the batch one unit
+                with connection.transaction():
+                    return self._store(connection, jobs)
+            return self._store(connection, jobs)
+
+    def _store(self, conn: Connection, jobs: Sequence[NewJob]) -> list[NewJob | str]:
+        """Insert jobs that may carry idempotency keys; the caller holds a transaction."""
+        out: dict[str, NewJob | str] = {}
+        todo, ready = list(jobs), False
+        for _ in range(5):
+            inserted: set[str] = set()
+            for start in range(0, len(todo), CHUNK):
+                rows = conn.execute(self.q["insert_keyed"], _columns(todo[start:start + CHUNK]))
+                for job_id, status in rows.fetchall():
+                    inserted.add(job_id)
+                    ready = ready or status == Status.PENDING.value
+            missing = [j for j in todo if j.id not in inserted]
+            out.update((j.id, j) for j in todo if j.id in inserted)
+            for job in missing:
+                if not job.key:
+                    raise BackendError(f"job id {job.id} already exists")
+            live = dict(conn.execute(
+                self.q["live_ids_by_key"], {"keys": [j.key for j in missing]}
+            ).fetchall()) if missing else {}
+            out.update((j.id, live[j.key]) for j in missing if j.key in live)
+            # A key whose job finished between the insert and the look-up is free again.
+            todo = [j for j in missing if j.key not in live]
+            if not todo:
+                break
+        else:
+            raise BackendError(f"could not store {len(todo)} job(s): their idempotency keys "
+                               "kept changing hands; try again")
+        if ready:
+            conn.execute(self.q["notify"], {"channel": self.channel})
+        return [out[j.id] for j in jobs]
+
+    # -- workers ----------------------------------------------------------------------------
+
+    def claim(
+        self, worker_id: str, queues: Sequence[str], limit: int, lease: float
+    ) -> list[ClaimedJob]:
+        if limit <= 0 or not queues:
+            return []
+        token = uuid.uuid4().hex
+        listener = self._listener
+        if listener is not None:
+            listener.claiming()
+        params = {"worker": worker_id, "token": token, "lease": lease,
+                  "queues": list(queues), "limit": limit, "channel": self.channel}
+        with self._conn() as conn:
+            with conn.pipeline():  # promote and claim: one round trip, one transaction
+                conn.execute(self.q["promote_due"], params)
+                cur = conn.execute(self.q["claim"], params)
+            rows = cur.fetchall()
+        rows.sort(key=lambda r: (-r[1], r[0]))
+        return [ClaimedJob(r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], token) for r in rows]
+
+    def heartbeat(self, leases: Sequence[tuple[str, str]], lease: float) -> Heartbeat:
+        if not leases:
+            return Heartbeat()
+        params = {"ids": [i for i, _ in leases], "tokens": [t for _, t in leases],
+                  "lease": lease}
+        with self._conn() as conn:
+            rows = conn.execute(self.q["heartbeat"], params).fetchall()
+        held = {job_id for job_id, _ in rows}
+        return Heartbeat(
+            lost=frozenset(job_id for job_id, _ in leases if job_id not in held),
+            cancel_requested=frozenset(job_id for job_id, cancel in rows if cancel),
+        )
+
+    def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        if not outcomes:
+            return []
+        with self._conn() as conn:
+            rows = conn.execute(self.q["finish"], _outcome_columns(outcomes)).fetchall()
+            if any(status == Status.PENDING.value for _, status in rows):
+                conn.execute(self.q["notify"], {"channel": self.channel})
+        applied = {job_id for job_id, _ in rows}
+        return [o.job_id in applied for o in outcomes]
+
+    def reap(self, now: float | None = None) -> list[ReapedJob]:
+        params = {"now": now}
+        outcomes = (("reap_to_cancelled", Status.CANCELLED), ("reap_to_pending", Status.PENDING),
+                    ("reap_to_failed", Status.FAILED))
+        with self._conn() as conn:
+            with conn.pipeline():  # one round trip, one transaction
+                cursors = [(conn.execute(self.q[name], params), status)
+                           for name, status in outcomes]
+            reaped = [ReapedJob(r[0], r[1], status, r[2])
+                      for cur, status in cursors for r in cur.fetchall()]
+            if any(r.status is Status.PENDING for r in reaped):
+                conn.execute(self.q["notify"], {"channel": self.channel})
+        return reaped
+
+    def next_due(self, queues: Sequence[str]) -> float | None:
+        with self._conn() as conn:
+            row = conn.execute(self.q["next_due"], {"queues": list(queues)}).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def wait_for_work(self, timeout: float, wake: threading.Event | None = None) -> None:
+        if wake is not None and wake.is_set():
+            return
+        self._get_listener().wait(max(timeout, 0.0), wake)
+
+    def _get_listener(self) -> Listener:
+        pid = os.getpid()
+        with self._lock:
+            if self._listener is None or self._listener_pid != pid:
+                self._listener = Listener(self.url, self.channel, self._has_work)
+                self._listener_pid = pid
+            return self._listener
+
+    def _has_work(self, conn: Connection) -> bool:
+        try:
+            row = conn.execute(self.q["has_work"]).fetchone()
+        except MISSING:
+            return True  # no schema: let the worker find out by claiming
+        return bool(row and row[0])
+
+    # -- operators ----------------------------------------------------------------------------
+
+    def cancel(self, job_id: str) -> tuple[JobRecord | None, bool]:
+        params = {"id": job_id}
+        with self._conn() as conn:
+            with conn.pipeline():
+                waiting = conn.execute(self.q["cancel_waiting"], params)
+                running = conn.execute(self.q["cancel_running"], params)
+                got = conn.cursor(row_factory=dict_row).execute(self.q["get"], params)
+            row = got.fetchone()
+        changed = waiting.rowcount == 1 or running.rowcount == 1
+        return (_record(row) if row else None), changed
+
+    def retry(self, job_id: str) -> JobRecord | None:
+        params = {"id": job_id}
+        with self._conn() as conn:
+            try:
+                with conn.pipeline():
+                    retried = conn.execute(self.q["retry"], params)
+                    got = conn.cursor(row_factory=dict_row).execute(self.q["get"], params)
+            except psycopg.errors.UniqueViolation:
+                raise BackendError(
+                    f"job {job_id} cannot run again: another live job holds its idempotency key"
+                ) from None
+            row = got.fetchone()
+            if retried.rowcount == 1:
+                conn.execute(self.q["notify"], {"channel": self.channel})
+        return _record(row) if row else None
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._conn() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            row = cur.execute(self.q["get"], {"id": job_id}).fetchone()
+        return _record(row) if row else None
+
+    def list_jobs(self, query: JobFilter) -> list[JobRecord]:
+        where: list[str] = []
+        statuses = [s.value for s in query.statuses] + (
+            [query.status.value] if query.status else [])
+        params: dict[str, Any] = {"statuses": statuses, "task": query.task,
+                                  "queue": query.queue, "limit": query.limit,
+                                  "offset": query.offset}
+        if statuses:
+            where.append("status = ANY(%(statuses)s::text[])")
+        if query.task:
+            where.append("task = %(task)s")
+        if query.queue:
+            where.append("queue = %(queue)s")
+        sql = self.q["list"].replace("{where}", "WHERE " + " AND ".join(where) if where else "")
+        with self._conn() as conn:
+            rows = conn.cursor(row_factory=dict_row).execute(sql, params).fetchall()
+        return [_record(r) for r in rows]
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        with self._conn() as conn:
+            for queue, status, count in conn.execute(self.q["stats"]).fetchall():
+                out.setdefault(queue, {})[status] = count
+        return out
+
+    def purge(self, older_than: float, statuses: Iterable[Status],
+              batch: int = PURGE_BATCH) -> int:
+        wanted = [Status(s).value for s in statuses]
+        if not wanted:
+            return 0
+        params = {"statuses": wanted, "older_than": older_than, "batch": batch}
+        total = 0
+        while True:
+            # Small batches: each is a short transaction that never blocks the workers.
+            with self._conn() as conn:
+                deleted = conn.execute(self.q["purge"], params).rowcount
+            total += deleted
+            if deleted < batch:
+                return total
+
+
+def connect(settings: Settings) -> PostgresBackend:
+    """The backend for a ``postgresql://`` URL; connects on first use."""
+    return PostgresBackend(settings.url, schema=settings.schema)

@@ -1,0 +1,254 @@
+-- jobq's named PostgreSQL queries. Every write about a job names the state it expects.
+--
+-- "{schema}" is replaced by the configured schema, quoted. Parameters use psycopg's
+-- %(name)s style; batches travel as parallel arrays and are unnested server-side, so a
+-- batch costs one statement. Times come from the server's clock (now()) wherever jobq
+-- decides something by time: due checks, lease expiry, reaping, retention; machines with
+-- skewed clocks then still agree. Rows a statement may have to wait for are locked in
+-- seq order everywhere, and the rest skip locked rows, so statements never deadlock.
+-- The live-state predicates are written out literally so that even a generic
+-- (prepared) plan can use the partial indexes.
+
+-- name: insert
+-- Stores a batch in one statement and notifies the store's channel once if any of the
+-- jobs is ready to run. Returns one row, a count nobody needs.
+WITH stored AS (
+    INSERT INTO {schema}.jobq_jobs
+        (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at,
+         key, timeout)
+    SELECT * FROM unnest(
+        %(ids)s::text[], %(tasks)s::text[], %(queues)s::text[], %(args)s::text[],
+        %(kwargs)s::text[], %(priorities)s::int[], %(statuses)s::text[],
+        %(max_attempts)s::int[], %(run_ats)s::timestamptz[], %(created_ats)s::timestamptz[],
+        %(keys)s::text[], %(timeouts)s::float8[])
+    RETURNING status
+)
+SELECT count(*) FROM (
+    SELECT pg_notify(%(channel)s, '') FROM stored WHERE status = 'pending' LIMIT 1
+) AS notified;
+
+-- name: insert_keyed
+-- As insert, but a job whose idempotency key a live job holds is skipped (the live-key
+-- unique index); returns the jobs actually stored.
+INSERT INTO {schema}.jobq_jobs
+    (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at,
+     key, timeout)
+SELECT * FROM unnest(
+    %(ids)s::text[], %(tasks)s::text[], %(queues)s::text[], %(args)s::text[],
+    %(kwargs)s::text[], %(priorities)s::int[], %(statuses)s::text[],
+    %(max_attempts)s::int[], %(run_ats)s::timestamptz[], %(created_ats)s::timestamptz[],
+    %(keys)s::text[], %(timeouts)s::float8[])
+ON CONFLICT DO NOTHING
+RETURNING id, status;
+
+-- name: live_ids_by_key
+SELECT key, id FROM {schema}.jobq_jobs
+WHERE key = ANY(%(keys)s::text[])
+  AND status IN ('blocked', 'scheduled', 'pending', 'running');
+
+-- name: notify
+SELECT pg_notify(%(channel)s, '');
+
+-- name: promote_due
+-- transition: scheduled -> pending
+-- Runs just before each claim, in the same round trip. Notifies when it promoted
+-- anything, since one claim may not take all of them.
+WITH due AS (
+    SELECT seq FROM {schema}.jobq_jobs
+    WHERE status = 'scheduled' AND run_at <= now()
+    ORDER BY run_at
+    LIMIT 1000
+    FOR UPDATE SKIP LOCKED
+), promoted AS (
+    UPDATE {schema}.jobq_jobs AS j SET status = 'pending'
+    FROM due WHERE j.seq = due.seq
+    RETURNING j.seq
+)
+SELECT count(*) FROM (
+    SELECT pg_notify(%(channel)s, '') FROM promoted LIMIT 1
+) AS notified;
+
+-- name: claim
+-- transition: pending -> running
+-- One lease token fences the whole batch; the lease runs on the server's clock. The
+-- rows are picked in a CTE, which runs exactly once: "seq IN (subquery … LIMIT n SKIP
+-- LOCKED)" may be re-run by the planner and take more than n.
+WITH picked AS (
+    SELECT seq FROM {schema}.jobq_jobs
+    WHERE status = 'pending' AND queue = ANY(%(queues)s::text[])
+    ORDER BY priority DESC, seq
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {schema}.jobq_jobs AS j
+SET status = 'running', attempts = j.attempts + 1, started_at = now(),
+    worker_id = %(worker)s, lease_token = %(token)s,
+    lease_expires_at = now() + %(lease)s::float8 * interval '1 second',
+    cancel_requested = false
+FROM picked WHERE j.seq = picked.seq
+RETURNING j.seq, j.priority, j.id, j.task, j.queue, j.args, j.kwargs, j.attempts,
+    j.max_attempts, j.timeout;
+
+-- name: heartbeat
+-- Renews the leases still held; a job missing from the result has lost its lease.
+WITH held AS (
+    SELECT j.seq FROM {schema}.jobq_jobs AS j
+    JOIN unnest(%(ids)s::text[], %(tokens)s::text[]) AS h(id, token)
+      ON j.id = h.id AND j.lease_token = h.token
+    WHERE j.status = 'running'
+    ORDER BY j.seq
+    FOR UPDATE OF j
+)
+UPDATE {schema}.jobq_jobs AS j
+SET lease_expires_at = now() + %(lease)s::float8 * interval '1 second'
+FROM held WHERE j.seq = held.seq
+RETURNING j.id, j.cancel_requested;
+
+-- name: finish
+-- transition: running -> succeeded
+-- transition: running -> failed
+-- transition: running -> scheduled
+-- transition: running -> cancelled
+-- transition: running -> pending
+-- Records a batch of outcomes, each fenced by its lease token; returns the ids applied
+-- and the status each job now has. succeeded stores the result; failed and scheduled (a
+-- retry) store the error, scheduled also the time of the next attempt; pending is a
+-- stopping worker handing the job back unfinished, so its attempt is not counted. A job
+-- someone asked to cancel is never retried nor handed back: it ends cancelled.
+WITH outcome AS (
+    SELECT * FROM unnest(
+        %(ids)s::text[], %(tokens)s::text[], %(statuses)s::text[], %(results)s::text[],
+        %(run_ats)s::timestamptz[], %(etypes)s::text[], %(emessages)s::text[],
+        %(etracebacks)s::text[])
+        AS o(id, token, status, result, run_at, etype, emessage, etraceback)
+), held AS (
+    -- Locking re-reads a row that changed meanwhile, so cancel_requested is current.
+    SELECT j.seq, j.cancel_requested, o.* FROM {schema}.jobq_jobs AS j
+    JOIN outcome AS o ON j.id = o.id AND j.lease_token = o.token
+    WHERE j.status = 'running'
+      AND o.status IN ('succeeded', 'failed', 'scheduled', 'cancelled', 'pending')
+    ORDER BY j.seq
+    FOR UPDATE OF j
+), decided AS (
+    SELECT held.*, CASE WHEN status IN ('scheduled', 'pending') AND cancel_requested
+                        THEN 'cancelled' ELSE status END AS final
+    FROM held
+)
+UPDATE {schema}.jobq_jobs AS j SET
+    status = d.final,
+    result = CASE WHEN d.status = 'succeeded' THEN d.result ELSE j.result END,
+    error_type = CASE WHEN d.status IN ('failed', 'scheduled') THEN d.etype
+                      ELSE j.error_type END,
+    error_message = CASE WHEN d.status IN ('failed', 'scheduled') THEN d.emessage
+                         ELSE j.error_message END,
+    error_traceback = CASE WHEN d.status IN ('failed', 'scheduled') THEN d.etraceback
+                           ELSE j.error_traceback END,
+    run_at = CASE WHEN d.status = 'scheduled' THEN d.run_at ELSE j.run_at END,
+    finished_at = CASE WHEN d.final IN ('succeeded', 'failed', 'cancelled') THEN now()
+                       ELSE j.finished_at END,
+    attempts = CASE WHEN d.status = 'pending' THEN greatest(j.attempts - 1, 0)
+                    ELSE j.attempts END,
+    worker_id = CASE WHEN d.status = 'pending' THEN NULL ELSE j.worker_id END,
+    lease_token = NULL,
+    lease_expires_at = NULL
+FROM decided AS d WHERE j.seq = d.seq
+RETURNING j.id, j.status;
+
+-- name: cancel_waiting
+-- transition: blocked, scheduled, pending -> cancelled
+UPDATE {schema}.jobq_jobs SET status = 'cancelled', finished_at = now()
+WHERE id = %(id)s AND status IN ('blocked', 'scheduled', 'pending');
+
+-- name: cancel_running
+UPDATE {schema}.jobq_jobs SET cancel_requested = true
+WHERE id = %(id)s AND status = 'running' AND NOT cancel_requested;
+
+-- name: retry
+-- transition: failed, cancelled -> pending
+UPDATE {schema}.jobq_jobs
+SET status = 'pending', attempts = 0, run_at = now(), finished_at = NULL, result = NULL,
+    error_type = NULL, error_message = NULL, error_traceback = NULL, worker_id = NULL,
+    cancel_requested = false
+WHERE id = %(id)s AND status IN ('failed', 'cancelled');
+
+-- name: reap_to_cancelled
+-- transition: running -> cancelled
+-- Its worker died after cancel() was asked: the job must not run again. Runs first, in
+-- the same transaction as the two below. %(now)s is NULL to use the server's clock (it
+-- is only given to simulate the future).
+WITH expired AS (
+    SELECT seq FROM {schema}.jobq_jobs
+    WHERE status = 'running'
+      AND lease_expires_at < coalesce(to_timestamp(%(now)s::float8), now())
+      AND cancel_requested
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {schema}.jobq_jobs AS j
+SET status = 'cancelled', finished_at = now(), lease_token = NULL, lease_expires_at = NULL
+FROM expired WHERE j.seq = expired.seq
+RETURNING j.id, j.task, j.worker_id;
+
+-- name: reap_to_pending
+-- transition: running -> pending
+WITH expired AS (
+    SELECT seq FROM {schema}.jobq_jobs
+    WHERE status = 'running'
+      AND lease_expires_at < coalesce(to_timestamp(%(now)s::float8), now())
+      AND attempts < max_attempts AND NOT cancel_requested
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {schema}.jobq_jobs AS j
+SET status = 'pending', lease_token = NULL, lease_expires_at = NULL
+FROM expired WHERE j.seq = expired.seq
+RETURNING j.id, j.task, j.worker_id;
+
+-- name: reap_to_failed
+-- transition: running -> failed
+WITH expired AS (
+    SELECT seq FROM {schema}.jobq_jobs
+    WHERE status = 'running'
+      AND lease_expires_at < coalesce(to_timestamp(%(now)s::float8), now())
+      AND attempts >= max_attempts AND NOT cancel_requested
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {schema}.jobq_jobs AS j
+SET status = 'failed', finished_at = now(), lease_token = NULL, lease_expires_at = NULL,
+    error_type = 'WorkerLost',
+    error_message = 'the worker running this job stopped heartbeating (killed or lost) on '
+        || 'its last allowed attempt',
+    error_traceback = ''
+FROM expired WHERE j.seq = expired.seq
+RETURNING j.id, j.task, j.worker_id;
+
+-- name: get
+SELECT * FROM {schema}.jobq_jobs WHERE id = %(id)s;
+
+-- name: list
+-- {where} is replaced by fixed conditions on status, task and queue (or nothing).
+SELECT * FROM {schema}.jobq_jobs {where}
+ORDER BY seq DESC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: stats
+SELECT queue, status, count(*) FROM {schema}.jobq_jobs GROUP BY queue, status;
+
+-- name: purge
+-- One small batch; the caller repeats until a batch comes back short.
+WITH old AS (
+    SELECT seq FROM {schema}.jobq_jobs
+    WHERE status IN ('succeeded', 'failed', 'cancelled')
+      AND status = ANY(%(statuses)s::text[])
+      AND finished_at < now() - %(older_than)s::float8 * interval '1 second'
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM {schema}.jobq_jobs AS j USING old WHERE j.seq = old.seq;
+
+-- name: next_due
+SELECT extract(epoch FROM min(run_at))::float8 FROM {schema}.jobq_jobs
+WHERE status = 'scheduled' AND queue = ANY(%(queues)s::text[]);
+
+-- name: has_work
+-- Asked after (re)connecting the LISTEN connection: is anything already waiting?
+SELECT EXISTS (SELECT 1 FROM {schema}.jobq_jobs WHERE status = 'pending')
+    OR EXISTS (SELECT 1 FROM {schema}.jobq_jobs
+               WHERE status = 'scheduled' AND run_at <= now());

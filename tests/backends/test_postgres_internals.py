@@ -1,0 +1,298 @@
+"""What only the PostgreSQL store promises: its own schema, versioned migrations that
+nothing applies implicitly, partial indexes a claim really uses, and clear refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import jobq
+from jobq.backends.sqlfiles import load_migrations
+from jobq.errors import BackendError, ConfigError, SchemaError
+from tests import isolation
+from tests.services import POSTGRES_URL, unique_name
+
+psycopg = pytest.importorskip("psycopg")
+from jobq.backends.postgres import SCHEMA_VERSION, PostgresBackend  # noqa: E402
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[isolation.Store]:
+    """A migrated store in a schema of its own."""
+    opened = isolation.open_store("postgres", tmp_path)
+    try:
+        yield opened
+    finally:
+        opened.drop()
+
+
+@pytest.fixture
+def app(store: isolation.Store) -> Iterator[jobq.App]:
+    app = jobq.App(store.url, **store.options)
+
+    @app.task(name="noop")
+    def noop() -> None: ...
+
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+@pytest.fixture
+def bare_schema() -> Iterator[str]:
+    """The name of a schema nobody has migrated (dropped afterwards if something made it)."""
+    isolation._check_postgres()  # skips (or fails, in CI) when the server is down
+    name = unique_name("jobq_t")
+    try:
+        yield name
+    finally:
+        isolation.Store(POSTGRES_URL, {"schema": name}, "postgres").drop()
+
+
+def _raw() -> Any:
+    return psycopg.connect(POSTGRES_URL, autocommit=True)
+
+
+def _scalar(sql: str, *params: Any) -> Any:
+    with _raw() as conn:
+        row = conn.execute(sql, params).fetchone()
+    return None if row is None else row[0]
+
+
+# -- where the tables live -------------------------------------------------------------------
+
+
+def test_tables_live_in_the_configured_schema_only(app: jobq.App, store: isolation.Store) -> None:
+    schema = store.options["schema"]
+    app.tasks["noop"].enqueue()
+    with _raw() as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            [schema],
+        ).fetchall()
+        assert sorted(tables) == [("jobq_jobs",), ("jobq_schema",)]
+        assert conn.execute(f'SELECT count(*) FROM "{schema}".jobq_jobs').fetchone() == (1,)
+
+
+def test_migrations_are_numbered_and_recorded(app: jobq.App, store: isolation.Store) -> None:
+    migrations = load_migrations("postgres")
+    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    assert migrations[-1].version == SCHEMA_VERSION
+    schema = store.options["schema"]
+    with _raw() as conn:
+        versions = conn.execute(f'SELECT version FROM "{schema}".jobq_schema ORDER BY 1')
+        assert [v for (v,) in versions] == [m.version for m in migrations]
+    # Migrating again changes nothing.
+    assert app.migrate() == SCHEMA_VERSION
+    assert _scalar(f'SELECT count(*) FROM "{schema}".jobq_schema') == len(migrations)
+
+
+def test_concurrent_migrations_of_a_new_schema_both_succeed(bare_schema: str) -> None:
+    apps = [jobq.App(POSTGRES_URL, schema=bare_schema) for _ in range(3)]
+    results: list[Any] = []
+
+    def migrate(app: jobq.App) -> None:
+        try:
+            results.append(app.migrate())
+        except Exception as exc:  # the assertion below shows it
+            results.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(a,)) for a in apps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for app in apps:
+        app.close()
+    assert results == [SCHEMA_VERSION] * 3
+    assert _scalar(f'SELECT count(*) FROM "{bare_schema}".jobq_schema') == SCHEMA_VERSION
+
+
+# -- refusing a schema it does not know --------------------------------------------------------
+
+
+def test_nothing_creates_the_schema_implicitly(bare_schema: str) -> None:
+    app = jobq.App(POSTGRES_URL, schema=bare_schema)
+
+    @app.task(name="noop")
+    def noop() -> None: ...
+
+    try:
+        with pytest.raises(SchemaError, match=r"jobq migrate --url .*127\.0\.0\.1") as info:
+            noop.enqueue()
+        assert bare_schema in str(info.value)
+        with pytest.raises(SchemaError, match="jobq migrate"):
+            app.run_worker(burst=True)
+        assert _scalar("SELECT to_regnamespace(%s)", bare_schema) is None
+        # Once migrated, the same App works.
+        assert app.migrate() == SCHEMA_VERSION
+        assert noop.enqueue().status is jobq.Status.PENDING
+    finally:
+        app.close()
+
+
+def test_a_newer_schema_version_is_refused(app: jobq.App, store: isolation.Store) -> None:
+    schema = store.options["schema"]
+    with _raw() as conn:
+        conn.execute(f'INSERT INTO "{schema}".jobq_schema (version) VALUES (%s)',
+                     [SCHEMA_VERSION + 1])
+    stale = jobq.App(store.url, **store.options)
+    try:
+        with pytest.raises(SchemaError, match="newer than this jobq knows") as info:
+            stale.backend.check_schema()
+        assert "jobq migrate" in str(info.value) and f"version {SCHEMA_VERSION + 1}" in str(
+            info.value)
+        with pytest.raises(SchemaError, match="newer"):
+            stale.run_worker(burst=True)
+        with pytest.raises(SchemaError, match="newer"):
+            stale.migrate()  # never downgrades
+    finally:
+        stale.close()
+
+
+def test_a_schema_with_no_recorded_version_asks_for_jobq_migrate(
+    app: jobq.App, store: isolation.Store
+) -> None:
+    schema = store.options["schema"]
+    with _raw() as conn:
+        conn.execute(f'DELETE FROM "{schema}".jobq_schema')
+    fresh = jobq.App(store.url, **store.options)
+    try:
+        with pytest.raises(SchemaError, match=f"JOBQ_SCHEMA={schema} jobq migrate"):
+            fresh.backend.check_schema()
+    finally:
+        fresh.close()
+
+
+def test_a_schema_dropped_under_a_running_app_says_to_migrate(
+    app: jobq.App, store: isolation.Store
+) -> None:
+    app.tasks["noop"].enqueue()
+    store.drop()
+    with pytest.raises(SchemaError, match="jobq migrate"):
+        app.tasks["noop"].enqueue()
+
+
+# -- indexes -------------------------------------------------------------------------------------
+
+
+def test_live_states_have_partial_indexes(app: jobq.App, store: isolation.Store) -> None:
+    with _raw() as conn:
+        rows = conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s",
+            [store.options["schema"]],
+        ).fetchall()
+    defs = dict(rows)
+    assert "WHERE (status = 'pending'::text)" in defs["jobq_jobs_ready"]
+    assert "(queue, priority DESC, seq)" in defs["jobq_jobs_ready"]
+    assert "WHERE (status = 'scheduled'::text)" in defs["jobq_jobs_due"]
+    assert "WHERE (status = 'running'::text)" in defs["jobq_jobs_leases"]
+    assert "UNIQUE" in defs["jobq_jobs_live_key"] and "running" in defs["jobq_jobs_live_key"]
+    assert "succeeded" in defs["jobq_jobs_finished"]
+
+
+def _plan(backend: PostgresBackend, query: str, params: dict[str, Any]) -> str:
+    with backend._pool.connection() as conn:
+        # A generic plan is what a prepared statement ends up with: it must use the
+        # partial indexes without seeing the parameter values.
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        try:
+            rows = conn.execute("EXPLAIN (FORMAT JSON) " + backend.q[query], params).fetchall()
+        finally:
+            conn.execute("RESET plan_cache_mode")
+    return json.dumps(rows[0][0])
+
+
+def test_a_claim_uses_the_ready_index_among_many_finished_jobs(
+    app: jobq.App, store: isolation.Store
+) -> None:
+    schema = store.options["schema"]
+    with _raw() as conn:
+        conn.execute(
+            f'INSERT INTO "{schema}".jobq_jobs (id, task, queue, args, kwargs, status, '
+            "max_attempts, run_at, created_at, finished_at) "
+            "SELECT 'done-' || i, 'noop', 'default', '[]', '{}', "
+            "(ARRAY['succeeded', 'failed', 'cancelled'])[1 + i % 3], 1, now(), now(), now() "
+            "FROM generate_series(1, 50000) AS i"
+        )
+        conn.execute(f'ANALYZE "{schema}".jobq_jobs')
+    for _ in range(5):
+        app.tasks["noop"].enqueue()
+    backend = app.backend
+    assert isinstance(backend, PostgresBackend)
+    params = {"worker": "w", "token": "t", "lease": 30.0, "queues": ["default"], "limit": 10,
+              "channel": backend.channel, "now": None, "statuses": ["succeeded"],
+              "older_than": 60.0, "batch": 500}
+    assert "jobq_jobs_ready" in _plan(backend, "claim", params)
+    assert "jobq_jobs_due" in _plan(backend, "promote_due", params)
+    assert "jobq_jobs_leases" in _plan(backend, "reap_to_pending", params)
+    assert "jobq_jobs_finished" in _plan(backend, "purge", params)
+    claimed = backend.claim("w", ["default"], 10, 30.0)
+    assert len(claimed) == 5
+
+
+# -- connections ------------------------------------------------------------------------------
+
+
+def test_an_unreachable_server_is_named_without_its_password() -> None:
+    app = jobq.App("postgresql://jobq:s3cret@127.0.0.1:1/test")
+
+    @app.task(name="noop")
+    def noop() -> None: ...
+
+    try:
+        with pytest.raises(BackendError) as info:
+            noop.enqueue()
+    finally:
+        app.close()
+    message = str(info.value)
+    assert "127.0.0.1:1" in message and "***" in message
+    assert "s3cret" not in message
+
+
+def test_nothing_connects_before_first_use() -> None:
+    app = jobq.App("postgresql://127.0.0.1:1/test")  # nobody listens on port 1
+    assert app.backend.url.endswith(":1/test")
+    app.close()
+
+
+def test_a_schema_name_that_is_not_an_identifier_is_refused() -> None:
+    with pytest.raises(ConfigError, match="schema"):
+        jobq.App(POSTGRES_URL, schema='jobq"; DROP TABLE x; --').backend  # noqa: B018
+
+
+def test_transactional_enqueue_needs_a_psycopg_connection(app: jobq.App) -> None:
+    with pytest.raises(ConfigError, match="psycopg"):
+        app.tasks["noop"].with_options(connection=object()).enqueue()
+    assert app.jobs() == []
+
+
+def test_a_forked_child_opens_its_own_connections(app: jobq.App) -> None:
+    job = app.tasks["noop"].enqueue()
+    backend = app.backend
+    assert isinstance(backend, PostgresBackend)
+    with backend._pool.connection() as held:  # the parent's session, open across the fork
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+            pid = os.fork()
+        if pid == 0:  # the child: use the store, then leave without running any cleanup
+            code = 1
+            try:
+                child = app.get_job(job.id)
+                app.tasks["noop"].enqueue()
+                app.close()
+                code = 0 if child is not None else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert held.execute("SELECT 1").fetchone() == (1,)  # the child left it alone
+    assert len(app.jobs()) == 2
