@@ -10,12 +10,20 @@ from typing import Any, TypeVar, overload
 
 from jobq.backends import backend_kind, open_backend
 from jobq.backends.base import Backend, JobFilter, NewJob
-from jobq.config import Settings, load_settings, redact_url
+from jobq.config import Settings, check_names, load_settings, redact_url
 from jobq.errors import ConfigError, JobNotFound, UnknownTask
 from jobq.job import FINISHED, Job, JobRecord, Status
 from jobq.retry import Backoff
 from jobq.serializer import encode_call
-from jobq.task import Call, EnqueueOptions, Task, TaskOptions, check_exception_types, task_name
+from jobq.task import (
+    TASK_OPTIONS,
+    Call,
+    EnqueueOptions,
+    Task,
+    TaskOptions,
+    check_exception_types,
+    task_name,
+)
 
 log = logging.getLogger("jobq")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,6 +82,7 @@ class App:
 
     def task(self, fn: Any = None, /, **options: Any) -> Any:  # type: ignore[misc]
         """Register a function as a task: ``@app.task`` or ``@app.task(retries=3, …)``."""
+        check_names("task option", options, TASK_OPTIONS)
         if fn is not None:
             return self._register(fn, **options)
         return lambda f: self._register(f, **options)

@@ -6,7 +6,7 @@ import difflib
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -91,12 +91,7 @@ def load_settings(
     """
     options = dict(options or {})
     env = os.environ if environ is None else environ
-    valid = [f.name for f in fields(Settings)]
-    for name in options:
-        if name not in valid:
-            near = difflib.get_close_matches(name, valid, n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else f"; valid options: {valid}"
-            raise ConfigError(f"unknown option {name!r}{hint}")
+    check_names("option", options, [f.name for f in fields(Settings)])
     given = {k: v for k, v in options.items() if v is not None or k in _NONE_MEANS_NONE}
     values: dict[str, Any] = {}
     for name, var in _ENV.items():
@@ -104,6 +99,16 @@ def load_settings(
             values[name] = _from_env(name, env[var])
     values.update(given)
     return replace(Settings(), **values)
+
+
+def check_names(what: str, given: Iterable[str], valid: Sequence[str]) -> None:
+    """Raise ``ConfigError`` for a name in ``given`` that is not in ``valid``, naming the
+    nearest valid one (a misspelt option must never be silently dropped)."""
+    for name in given:
+        if name not in valid:
+            near = difflib.get_close_matches(name, valid, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; valid options: {list(valid)}"
+            raise ConfigError(f"unknown {what} {name!r}{hint}")
 
 
 def app_reference(environ: Mapping[str, str] | None = None) -> str | None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
+from jobq.config import check_names
 from jobq.errors import ConfigError
 from jobq.retry import Backoff, RetryPolicy
 
@@ -103,6 +104,10 @@ class EnqueueOptions:
             _check_priority("priority=", self.priority)
 
 
+ENQUEUE_OPTIONS = tuple(f.name for f in fields(EnqueueOptions))
+TASK_OPTIONS = ("name", *(f.name for f in fields(TaskOptions)))
+
+
 @dataclass(frozen=True)
 class Call:
     """One invocation of a task, not yet enqueued: ``task.call(...)``."""
@@ -124,6 +129,7 @@ class TaskWithOptions(Generic[P, R]):
         self._options = options
 
     def with_options(self, **options: Any) -> TaskWithOptions[P, R]:
+        check_names("option", options, ENQUEUE_OPTIONS)
         return TaskWithOptions(self._task, replace(self._options, **options))
 
     def call(self, *args: P.args, **kwargs: P.kwargs) -> Call:

@@ -178,6 +178,18 @@ def test_bad_task_options(app: jobq.App, options: dict[str, Any], message: str) 
     assert "new_task" not in app.tasks
 
 
+def test_a_misspelt_task_option_names_the_nearest(app: jobq.App) -> None:
+    with pytest.raises(ConfigError, match=r"unknown task option 'retires'; did you mean "
+                                          r"'retries'\?"):
+        app.task(name="new_task", retires=3)(lambda: None)  # type: ignore[call-overload]
+    assert "new_task" not in app.tasks
+
+
+def test_a_misspelt_enqueue_option_names_the_nearest(app: jobq.App) -> None:
+    with pytest.raises(ConfigError, match=r"unknown option 'dealy'; did you mean 'delay'\?"):
+        app.tasks["resize"].with_options(queue="q").with_options(dealy=5).enqueue("a.png")
+
+
 def test_task_needs_a_function(app: jobq.App) -> None:
     with pytest.raises(ConfigError, match="needs a function"):
         app.task(name="x")(42)
@@ -234,7 +246,8 @@ def test_wrong_url_scheme_fails_at_once_and_hides_the_password(app: jobq.App) ->
 
 
 @pytest.mark.parametrize(
-    "url", ["postgresql://u:secret@127.0.0.1:1/x", "redis://:secret@127.0.0.1:1/0"]
+    "url", ["postgresql://u:secret@127.0.0.1:1/x", "postgresql://u@127.0.0.1:1/x?password=secret",
+            "redis://:secret@127.0.0.1:1/0"]
 )
 def test_unreachable_server_names_the_url_and_hides_the_password(
     app: jobq.App, url: str
