@@ -13,12 +13,27 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from jobq.worker.execution import Attempt, close_thread_loop, run_attempt
 
 log = logging.getLogger("jobq.worker")
 
 _STOP = None
+
+
+class Pool(Protocol):
+    """What the worker loop needs from a pool."""
+
+    size: int
+
+    def start(self) -> None: ...
+
+    def submit(self, attempt: Attempt) -> None: ...
+
+    def abandon(self, attempt: Attempt, *, running: bool = True) -> bool: ...
+
+    def shutdown(self) -> None: ...
 
 
 class ThreadPool:

@@ -18,7 +18,7 @@ from jobq.job import Status
 from jobq.worker.context import RunningJob
 from jobq.worker.execution import Attempt, timeout_error
 from jobq.worker.outcomes import cancelled, decide, log_outcome, released
-from jobq.worker.pool import ThreadPool
+from jobq.worker.pool import Pool, ThreadPool
 from jobq.worker.side_loops import SideLoop
 from jobq.worker.signals import stop_signals
 
@@ -75,7 +75,8 @@ class Worker:
         self._stop_requested_at: float | None = None
         self._stop_now = False
         self._crash: tuple[str, BaseException] | None = None
-        self._pool = ThreadPool(concurrency, self._on_attempt_done, name=f"jobq-{os.getpid()}")
+        self._pool: Pool = ThreadPool(concurrency, self._on_attempt_done,
+                                      name=f"jobq-{os.getpid()}")
         self._side_loops = [
             SideLoop("heartbeat", self.lease / 4, self._heartbeat, self._on_side_crash),
             SideLoop("reaper", min(self.lease / 2, 5.0), self._reap, self._on_side_crash),

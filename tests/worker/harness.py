@@ -111,7 +111,7 @@ class Workers:
 
     def start(self, lease: float = 2.0, **worker: Any) -> WorkerProcess:
         config = {"url": self.store.url, "options": {**self.store.options, "lease": lease},
-                  "worker": worker}
+                  "worker": worker, "parent": os.getpid()}
         name = worker.get("name") or f"w{len(self.started)}"
         process = WorkerProcess(config, self.tmp_path / f"worker-{name}.log")
         self.started.append(process)

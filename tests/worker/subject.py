@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,8 +89,20 @@ def build_app(url: str, options: dict[str, Any]) -> jobq.App:
     return app
 
 
+def _die_with(parent: int) -> None:
+    """Never outlive the test process, even one killed before its teardown ran."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
     config = json.loads(argv[1])
+    _die_with(config["parent"])
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = build_app(config["url"], config["options"])
