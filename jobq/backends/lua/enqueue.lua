@@ -1,0 +1,80 @@
+-- enqueue: store new jobs in one step, or point at the live job holding a job's
+-- idempotency key.
+-- ARGV: prefix, replay ("1" when re-sent after a lost reply), the client's clock,
+--       jobs as JSON: [[id, task, queue, args, kwargs, priority, status, max_attempts,
+--       run_at, created_at, key, timeout], ...] (numbers as text, "" for none)
+-- Writes: job:<id>, seq, status:<status>, ready:<queue> or scheduled:<queue>,
+--         key:<key>, counts, wake:<queue>.
+-- Returns {stored, i, existing_id, ...}: i is the 1-based position of a job whose key
+-- was held by the live job existing_id; every other job was stored.
+local replay = ARGV[2] == '1'
+-- Due times are kept on the server's clock: shift the client's by the measured skew.
+local skew = server_now() - tonumber(ARGV[3])
+local jobs = cjson.decode(ARGV[4])
+
+-- Refuse before writing anything: an id already taken is a caller bug, except when
+-- this is a re-send of a call whose reply was lost.
+local skip = {}
+for i, j in ipairs(jobs) do
+  local found = redis.call('HGET', job_key(j[1]), 'created_at')
+  if found then
+    if not (replay and found == j[10]) then
+      return redis.error_reply('jobq: job id ' .. j[1] .. ' already exists')
+    end
+    skip[i] = true
+  end
+end
+
+local out = {0}
+local seq = redis.call('INCRBY', P .. 'seq', #jobs) - #jobs
+local woken = {}
+for i, j in ipairs(jobs) do
+  seq = seq + 1
+  local id, queue, status, key = j[1], j[3], j[7], j[11]
+  local holder = nil
+  if not skip[i] and key ~= '' then
+    holder = redis.call('GET', P .. 'key:' .. key)
+    if holder then
+      local st = redis.pcall('HGET', job_key(holder), 'status')
+      if not LIVE[st] then
+        holder = nil -- a stale pointer (its job is gone or finished): the key is free
+      end
+    end
+  end
+  if holder then
+    out[#out + 1] = i
+    out[#out + 1] = holder
+  elseif not skip[i] then
+    local s = string.format('%d', seq)
+    local fields = {'id', id, 'task', j[2], 'queue', queue, 'args', j[4], 'kwargs', j[5],
+      'priority', j[6], 'status', status, 'attempts', '0', 'max_attempts', j[8],
+      'run_at', j[9], 'created_at', j[10], 'seq', s}
+    if key ~= '' then
+      fields[#fields + 1] = 'key'
+      fields[#fields + 1] = key
+      redis.call('SET', P .. 'key:' .. key, id)
+    end
+    if j[12] ~= '' then
+      fields[#fields + 1] = 'timeout'
+      fields[#fields + 1] = j[12]
+    end
+    redis.call('HSET', job_key(id), unpack(fields))
+    redis.call('ZADD', P .. 'status:' .. status, s, id)
+    if status == 'pending' then
+      redis.call('ZADD', ready_key(queue), ready_score(j[6]), ready_member(s, id))
+      woken[queue] = true
+    elseif status == 'scheduled' then
+      redis.call('ZADD', scheduled_key(queue), tonumber(j[9]) + skew, id)
+      woken[queue] = true -- idle workers learn the new due time
+    end
+    count(queue, status, 1)
+    out[1] = out[1] + 1
+  else
+    out[1] = out[1] + 1
+  end
+end
+flush_counts()
+for queue in pairs(woken) do
+  wake(queue)
+end
+return out

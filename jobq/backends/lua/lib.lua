@@ -1,0 +1,134 @@
+-- Helpers shared by every jobq script; the loader puts this file in front of each one.
+-- ARGV[1] is always the key prefix (default "jobq:"). keys.md lists every key.
+-- Scripts never raise half way: Redis does not roll a script back, so every check that
+-- can refuse comes before the first write, and job hashes are read with pcall so a
+-- foreign key of the wrong type is skipped, not fatal.
+local P = ARGV[1]
+local FINISHED = {succeeded = true, failed = true, cancelled = true}
+local LIVE = {blocked = true, scheduled = true, pending = true, running = true}
+
+-- The server's clock in epoch seconds: every client agrees on due times and leases.
+local function server_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+-- Times go into hashes as text with microseconds (Lua's tostring keeps only 14 digits).
+local function fmt_time(t)
+  return string.format('%.6f', t)
+end
+
+local function job_key(id)
+  return P .. 'job:' .. id
+end
+
+-- A ready-set member: the zero-padded insertion sequence, then the id. Members of equal
+-- score (equal priority) sort by their bytes, so equal priorities come out oldest first.
+local function ready_member(seq, id)
+  return string.rep('0', 16 - #seq) .. seq .. ':' .. id
+end
+
+local function id_of_member(member)
+  return string.sub(member, 18)
+end
+
+-- The score of a ready job: a higher priority sorts first.
+local function ready_score(priority)
+  return -(tonumber(priority) or 0)
+end
+
+-- A finished-index member carries the queue, so an index entry can still be counted
+-- down after retention's TTL has already removed the job hash itself.
+local function finished_member(id, queue)
+  return id .. '\0' .. queue
+end
+
+-- Count changes are summed and written once per script.
+local deltas = {}
+local function count(queue, status, n)
+  local field = status .. ':' .. queue
+  deltas[field] = (deltas[field] or 0) + n
+end
+
+local function flush_counts()
+  for field, n in pairs(deltas) do
+    if n ~= 0 and redis.call('HINCRBY', P .. 'counts', field, n) <= 0 then
+      redis.call('HDEL', P .. 'counts', field)
+    end
+  end
+end
+
+-- Move a job from one per-status index to another.
+local function restatus(id, queue, seq, from, to)
+  redis.call('ZREM', P .. 'status:' .. from, id)
+  redis.call('ZADD', P .. 'status:' .. to, seq, id)
+  count(queue, from, -1)
+  count(queue, to, 1)
+end
+
+-- Fields of a job hash by name; nil when the job is missing or the key is not a hash.
+local function read(id, fields)
+  local raw = redis.pcall('HMGET', job_key(id), unpack(fields))
+  if type(raw) ~= 'table' or raw.err then
+    return nil
+  end
+  local h, found = {}, false
+  for i, name in ipairs(fields) do
+    if raw[i] then
+      h[name] = raw[i]
+      found = true
+    end
+  end
+  if not found or not h.status then
+    return nil
+  end
+  h.queue = h.queue or ''
+  h.seq = h.seq or '0'
+  return h
+end
+
+-- The whole hash as a flat reply, or false for a key that is not a job hash.
+local function read_all(id)
+  local raw = redis.pcall('HGETALL', job_key(id))
+  if type(raw) ~= 'table' or raw.err then
+    return false
+  end
+  return raw
+end
+
+local function ready_key(queue)
+  return P .. 'ready:' .. queue
+end
+
+local function scheduled_key(queue)
+  return P .. 'scheduled:' .. queue
+end
+
+-- Tell idle workers of this queue that a job became ready (see wait_for_work).
+local function wake(queue)
+  redis.call('XADD', P .. 'wake:' .. queue, 'MAXLEN', '~', 100, '*', 'q', '1')
+end
+
+-- An idempotency key is held only while its job is live.
+local function release_key(id, key)
+  if key and key ~= '' then
+    local name = P .. 'key:' .. key
+    if redis.call('GET', name) == id then
+      redis.call('DEL', name)
+    end
+  end
+end
+
+-- The bookkeeping every finished job gets: finished index, key freed, TTL set.
+local function mark_finished(id, h, status, now, retention_ms)
+  redis.call('ZADD', P .. 'finished:' .. status, now, finished_member(id, h.queue))
+  release_key(id, h.key)
+  if retention_ms ~= '' then
+    redis.call('PEXPIRE', job_key(id), retention_ms)
+  end
+end
+
+-- Put a job into its queue's ready set.
+local function make_ready(id, h)
+  redis.call('ZADD', ready_key(h.queue), ready_score(h.priority), ready_member(h.seq, id))
+end

@@ -1,0 +1,385 @@
+"""The Redis store: job hashes and sorted-set indexes under one key prefix.
+
+Every change that touches more than one key is one Lua script (``lua/*.lua``; the keys
+are listed in ``lua/keys.md``), so a crash or a dropped connection between two commands
+cannot leave a job in no index or in two. Scripts read the server's clock (TIME), so
+workers on machines with skewed clocks agree on due times and leases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from jobq.backends.base import (
+    ClaimedJob,
+    Heartbeat,
+    JobFilter,
+    NewJob,
+    Outcome,
+    ReapedJob,
+)
+from jobq.backends.redis_conn import TRANSIENT, Connections, Script, load_scripts
+from jobq.backends.redis_records import newest_first, pairs, record_of
+from jobq.backends.redis_wake import WakeListener
+from jobq.config import Settings
+from jobq.errors import BackendError, SchemaError
+from jobq.job import FINISHED, JobRecord, Status
+
+SCHEMA_VERSION = 1
+REAP_BATCH = 500
+PURGE_BATCH = 500
+SWEEP_EVERY = 60.0  # seconds between drops of index entries whose job hash expired
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+_NOT_CLAIMED = -1  # a claim made while no listener was running
+_REAP_ORDER = {Status.CANCELLED: 0, Status.PENDING: 1, Status.FAILED: 2}
+
+
+def _num(value: float | int) -> str:
+    return repr(float(value))
+
+
+class RedisBackend:
+    """``Backend`` on Redis (``redis://`` or ``rediss://``). Connects on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.url
+        self.prefix = settings.prefix
+        self._default_queue = settings.default_queue
+        self._retention_ms = (
+            "" if settings.retention is None else str(max(1, round(settings.retention * 1000)))
+        )
+        self._retention = settings.retention
+        self._redis = Connections(settings.url)
+        self._scripts: dict[str, Script] = load_scripts()
+        self._schema_pid = 0
+        # A claim whose reply was lost: the next claim re-sends its token to recover the
+        # batch it may have leased, rather than leave it to expire.
+        self._lost_claim: tuple[str, str, tuple[str, ...]] | None = None
+        # Outcomes whose finish call failed: when re-sent they may find themselves applied.
+        self._maybe_finished: set[tuple[str, str]] = set()
+        self._listener: WakeListener | None = None
+        self._listener_lock = threading.Lock()
+        self._wait_queues: tuple[str, ...] = (settings.default_queue,)
+        self._claim_mark: int | None = None
+        self._due_at: float | None = None
+        self._last_sweep = 0.0
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        if self._schema_pid == os.getpid():
+            return
+        key = self.prefix + "schema"
+        _, found = self._redis.pipeline([("SET", key, SCHEMA_VERSION, "NX"), ("GET", key)])
+        self._check_version(found)
+        self._schema_pid = os.getpid()
+
+    def _check_version(self, found: Any) -> None:
+        try:
+            version = int(found)
+        except (TypeError, ValueError):
+            raise SchemaError(
+                f"{self._redis.safe_url} key {self.prefix}schema holds {found!r}, not a jobq "
+                "schema version; is another program using this key prefix?"
+            ) from None
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"{self._redis.safe_url} (prefix {self.prefix!r}) has jobq schema version "
+                f"{version}, newer than this jobq knows ({SCHEMA_VERSION}); upgrade jobq"
+            )
+        if version < SCHEMA_VERSION:
+            raise SchemaError(
+                f"{self._redis.safe_url} (prefix {self.prefix!r}) has jobq schema version "
+                f"{version}, expected {SCHEMA_VERSION}; run `jobq migrate`"
+            )
+
+    def _script(self, name: str, build: Any) -> Any:
+        self._ensure_schema()
+        return self._redis.script(self._scripts[name], build)
+
+    def _call(self, *args: Any) -> Any:
+        self._ensure_schema()
+        return self._redis.command(*args)
+
+    def _hashes(self, ids: Sequence[str]) -> list[JobRecord | None]:
+        replies = self._redis.pipeline([("HGETALL", self.prefix + "job:" + i) for i in ids])
+        return [
+            None if isinstance(r, Exception) or not r else record_of(i, pairs(r))
+            for i, r in zip(ids, replies, strict=True)
+        ]
+
+    def close(self) -> None:
+        with self._listener_lock:
+            if self._listener is not None:
+                self._listener.stop()
+                self._listener = None
+        self._redis.close()
+
+    # -- schema --------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        self._schema_pid = 0
+        self._ensure_schema()
+        return SCHEMA_VERSION
+
+    def check_schema(self) -> None:
+        self._ensure_schema()
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def enqueue(self, jobs: Sequence[NewJob]) -> list[NewJob | str]:
+        if not jobs:
+            return []
+        payload = _json.encode([
+            [j.id, j.task, j.queue, j.args, j.kwargs, str(j.priority), j.status.value,
+             str(j.max_attempts), _num(j.run_at), _num(j.created_at), j.key or "",
+             "" if j.timeout is None else _num(j.timeout)]
+            for j in jobs
+        ])
+        now = _num(time.time())
+        reply = self._script(
+            "enqueue", lambda replay: (self.prefix, "1" if replay else "0", now, payload)
+        )
+        out: list[NewJob | str] = list(jobs)
+        for i in range(1, len(reply), 2):
+            out[int(reply[i]) - 1] = reply[i + 1]
+        return out
+
+    def claim(
+        self, worker_id: str, queues: Sequence[str], limit: int, lease: float
+    ) -> list[ClaimedJob]:
+        queues = tuple(queues)
+        if limit <= 0 or not queues:
+            return []
+        lost = self._lost_claim
+        recovering = lost is not None and lost[1:] == (worker_id, queues)
+        token = lost[0] if lost is not None and recovering else uuid.uuid4().hex
+        self._note_claim(queues)
+
+        def build(replay: bool) -> tuple[Any, ...]:
+            again = "1" if replay or recovering else "0"
+            return (self.prefix, again, worker_id, token, str(limit), _num(lease), *queues)
+
+        try:
+            reply = self._script("claim", build)
+        except BackendError:
+            self._lost_claim = (token, worker_id, queues)
+            raise
+        self._lost_claim = None
+        server_now, due = float(reply[0]), reply[1]
+        self._due_at = None if not due else time.monotonic() + float(due) - server_now
+        fields = reply[2:]
+        return [
+            ClaimedJob(
+                id=fields[i], task=fields[i + 1], queue=fields[i + 2], args=fields[i + 3],
+                kwargs=fields[i + 4], attempts=int(fields[i + 5]),
+                max_attempts=int(fields[i + 6]),
+                timeout=float(fields[i + 7]) if fields[i + 7] else None, token=token,
+            )
+            for i in range(0, len(fields), 8)
+        ]
+
+    def heartbeat(self, leases: Sequence[tuple[str, str]], lease: float) -> Heartbeat:
+        if not leases:
+            return Heartbeat()
+        args = [self.prefix, _num(lease)]
+        for job_id, token in leases:
+            args += (job_id, token)
+        reply = self._script("heartbeat", lambda replay: args)
+        lost = int(reply[0])
+        return Heartbeat(frozenset(reply[1:1 + lost]), frozenset(reply[1 + lost:]))
+
+    def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        if not outcomes:
+            return []
+        maybe = self._maybe_finished
+
+        def build(replay: bool) -> tuple[str, ...]:
+            rows = []
+            for o in outcomes:
+                err = o.error
+                again = replay or (o.job_id, o.token) in maybe
+                rows.append([
+                    o.job_id, o.token, o.status.value, "" if o.result is None else o.result,
+                    err.type if err else "", err.message if err else "",
+                    err.traceback if err else "", "" if o.run_at is None else _num(o.run_at),
+                    "1" if again else "0",
+                ])
+            return (self.prefix, _num(time.time()), self._retention_ms, _json.encode(rows))
+
+        try:
+            reply = self._script("finish", build)
+        except BackendError:
+            if len(maybe) > 100_000:  # a store down for long: forget the oldest doubts
+                maybe.clear()
+            maybe.update((o.job_id, o.token) for o in outcomes)
+            raise
+        if maybe:
+            maybe.difference_update((o.job_id, o.token) for o in outcomes)
+        return [bool(flag) for flag in reply]
+
+    def cancel(self, job_id: str) -> tuple[JobRecord | None, bool]:
+        changed, flat = self._script(
+            "cancel", lambda replay: (self.prefix, job_id, self._retention_ms)
+        )
+        return (record_of(job_id, pairs(flat)) if flat else None), bool(changed)
+
+    def retry(self, job_id: str) -> JobRecord | None:
+        verdict, flat = self._script(
+            "retry", lambda replay: (self.prefix, job_id, _num(time.time()))
+        )
+        if verdict == "key_held":
+            raise BackendError(
+                f"job {job_id} cannot run again: another live job holds its idempotency key"
+            )
+        return record_of(job_id, pairs(flat)) if flat else None
+
+    def get(self, job_id: str) -> JobRecord | None:
+        self._ensure_schema()
+        (record,) = self._hashes([job_id])
+        return record
+
+    def list_jobs(self, query: JobFilter) -> list[JobRecord]:
+        if query.limit <= 0:
+            return []
+        self._ensure_schema()
+        wanted = set(query.statuses) | ({query.status} if query.status else set())
+        keys = [self.prefix + "status:" + s.value for s in (wanted or Status)]
+        chunk = min(max(query.offset + query.limit, 64), 1000)
+
+        def fetch(starts: list[tuple[str, int]]) -> list[list[Any]]:
+            return self._redis.pipeline([
+                ("ZREVRANGE", key, start, start + chunk - 1, "WITHSCORES")
+                for key, start in starts
+            ])
+
+        ids = newest_first(keys, fetch, chunk)
+        found: list[JobRecord] = []
+        skip = query.offset
+        while len(found) < query.limit:
+            batch = [job_id for _, job_id in zip(range(chunk), ids, strict=False)]
+            if not batch:
+                break
+            for record in self._hashes(batch):
+                if record is None or not _matches(record, query, wanted):
+                    continue
+                if skip:
+                    skip -= 1
+                elif len(found) < query.limit:
+                    found.append(record)
+        return found
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for field, value in pairs(self._call("HGETALL", self.prefix + "counts")).items():
+            status, _, queue = field.partition(":")
+            count = int(value)
+            if count > 0:
+                out.setdefault(queue, {})[status] = count
+        return out
+
+    def reap(self, now: float | None = None) -> list[ReapedJob]:
+        at = "" if now is None else _num(now)
+        reaped: list[ReapedJob] = []
+        while True:
+            reply = self._script(
+                "reap", lambda replay: (self.prefix, at, str(REAP_BATCH), self._retention_ms)
+            )
+            for i in range(0, len(reply), 4):
+                reaped.append(
+                    ReapedJob(reply[i], reply[i + 1], Status(reply[i + 2]), reply[i + 3] or None)
+                )
+            if len(reply) < 4 * REAP_BATCH:
+                break
+        self._sweep()
+        reaped.sort(key=lambda job: _REAP_ORDER[job.status])  # stable: expiry order within
+        return reaped
+
+    def _sweep(self) -> None:
+        """Drop the index entries of finished jobs that retention's TTL removed."""
+        if self._retention is None or time.monotonic() - self._last_sweep < SWEEP_EVERY:
+            return
+        self._last_sweep = time.monotonic()
+        self.purge(self._retention, FINISHED)
+
+    def purge(self, older_than: float, statuses: Iterable[Status]) -> int:
+        wanted = sorted(Status(s).value for s in statuses)
+        if not wanted:
+            return 0
+        total, cutoff = 0, ""
+        while True:
+            # Later rounds keep the first round's cutoff, so a busy store cannot keep the
+            # loop going with jobs that finished after the purge began.
+            args = (self.prefix, _num(older_than), cutoff, str(PURGE_BATCH), *wanted)
+            deleted, examined, cutoff = self._script("purge", lambda replay, a=args: a)
+            total += int(deleted)
+            if int(examined) == 0:
+                return total
+
+    def next_due(self, queues: Sequence[str]) -> float | None:
+        if not queues:
+            return None
+        value = self._script("next_due", lambda replay: (self.prefix, *queues))
+        return None if value is None else float(value)
+
+    # -- waiting for work ------------------------------------------------------------------
+
+    def _note_claim(self, queues: tuple[str, ...]) -> None:
+        self._wait_queues = queues
+        listener = self._listener
+        if listener is not None and listener.alive and listener.queues == queues:
+            self._claim_mark = listener.generation
+        else:
+            self._claim_mark = _NOT_CLAIMED
+
+    def _ensure_listener(self) -> tuple[WakeListener, bool]:
+        with self._listener_lock:
+            current = self._listener
+            if current is not None and current.alive and current.queues == self._wait_queues:
+                return current, False
+            if current is not None:
+                current.stop()
+            self._ensure_schema()
+            listener = WakeListener(self._redis, self.prefix, self._wait_queues)
+            try:
+                listener.start()
+            except TRANSIENT as exc:
+                raise BackendError(
+                    f"cannot reach Redis at {self._redis.safe_url}: {exc}"
+                ) from exc
+            self._listener = listener
+            return listener, True
+
+    def wait_for_work(self, timeout: float, wake: threading.Event | None = None) -> None:
+        event = wake or threading.Event()
+        if event.is_set():
+            return
+        listener, fresh = self._ensure_listener()
+        mark = self._claim_mark
+        if mark == _NOT_CLAIMED or (mark is not None and fresh):
+            # The last claim was made before this listener heard anything: a job may
+            # have come in between, so let the caller claim again first.
+            self._claim_mark = listener.generation
+            return
+        if self._due_at is not None:  # a scheduled job falls due sooner than the timeout
+            timeout = min(timeout, max(0.0, self._due_at - time.monotonic()))
+        listener.wait(listener.generation if mark is None else mark, timeout, event)
+
+
+def _matches(record: JobRecord, query: JobFilter, statuses: set[Status]) -> bool:
+    return (
+        (not statuses or record.status in statuses)
+        and (query.task is None or record.task == query.task)
+        and (query.queue is None or record.queue == query.queue)
+    )
+
+
+def connect(settings: Settings) -> RedisBackend:
+    """The Redis backend for ``settings`` (``redis://`` or ``rediss://`` URL)."""
+    return RedisBackend(settings)

@@ -1,0 +1,190 @@
+"""Connections and scripts for the Redis backend.
+
+Commands go straight through redis-py ``Connection`` objects kept in a small per-process
+stack: redis-py's full client path costs more than the round trip itself, and jobq needs
+one round trip per enqueue to stay fast. Every call is retried after a dropped connection
+with its ``replay`` flag set, so a script whose reply was lost can recognise its own
+earlier work instead of doing it twice (see the scripts in ``lua/``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Protocol, TypeVar, cast
+
+import redis
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
+from redis.retry import Retry
+
+from jobq.config import redact_url
+from jobq.errors import BackendError, ConfigError
+
+T = TypeVar("T")
+
+# Errors after which the connection is dropped and the call tried again.
+TRANSIENT: tuple[type[BaseException], ...] = (redis.ConnectionError, redis.TimeoutError, OSError)
+# Reconnect at once (a killed connection), then back off a little (a restarting server);
+# after that the caller hears BackendError and its own loop tries again later.
+RETRY_DELAYS = (0.0, 0.05, 0.25, 0.5)
+SOCKET_TIMEOUT = 30.0
+
+
+class Conn(Protocol):
+    """The part of a redis-py ``Connection`` jobq uses (redis-py leaves it untyped)."""
+
+    pid: int
+
+    def send_command(self, *args: Any, **kwargs: Any) -> None: ...
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None: ...
+    def pack_commands(self, commands: Any) -> Any: ...
+    def read_response(self, *args: Any, **kwargs: Any) -> Any: ...
+    def disconnect(self, *args: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class Script:
+    """A Lua script, prefixed with ``lib.lua``, and its SHA1 for EVALSHA."""
+
+    name: str
+    text: str
+    sha: str
+
+
+@cache
+def load_scripts() -> dict[str, Script]:
+    """Every script in ``lua/`` by name, each with the shared helpers in front."""
+    folder = resources.files("jobq.backends").joinpath("lua")
+    lib = folder.joinpath("lib.lua").read_text(encoding="utf-8")
+    scripts = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith(".lua") and entry.name != "lib.lua":
+            text = lib + "\n" + entry.read_text(encoding="utf-8")
+            name = entry.name[:-4]
+            scripts[name] = Script(name, text, hashlib.sha1(text.encode()).hexdigest())
+    return scripts
+
+
+class Connections:
+    """Connections to one Redis server for one process; thread-safe.
+
+    Nothing connects until the first command. A forked child never touches its parent's
+    sockets: it notices the new process id and opens its own.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.safe_url = redact_url(url)
+        try:
+            pool = redis.ConnectionPool.from_url(
+                # RESP2: the reply shapes the scripts and parsers here expect, on any server.
+                url, protocol=2, decode_responses=True, socket_connect_timeout=5.0,
+                socket_timeout=SOCKET_TIMEOUT, socket_keepalive=True,
+                retry=Retry(NoBackoff(), 0),  # jobq retries itself, knowing what is safe
+            )
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"bad Redis URL {self.safe_url!r}: {exc}") from None
+        self._class: Callable[..., Any] = pool.connection_class
+        self._kwargs: dict[str, Any] = dict(pool.connection_kwargs)
+        self._idle: list[Conn] = []
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def new_connection(self, socket_timeout: float | None = None) -> Conn:
+        """A connection of its own (not pooled), named after this process so operators
+        and tests can tell jobq's clients apart in CLIENT LIST."""
+        kwargs = {**self._kwargs, "client_name": f"jobq-{os.getpid()}"}
+        if socket_timeout is not None:
+            kwargs["socket_timeout"] = socket_timeout
+        return cast(Conn, self._class(**kwargs))
+
+    def _take(self) -> Conn:
+        if os.getpid() != self._pid:
+            with self._lock:
+                if os.getpid() != self._pid:
+                    self._idle = []  # the parent's sockets stay the parent's
+                    self._pid = os.getpid()
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return self.new_connection()
+
+    def _give(self, conn: Conn) -> None:
+        if conn.pid == os.getpid():
+            self._idle.append(conn)
+
+    def run(self, action: Callable[[Conn, bool], T]) -> T:
+        """Run ``action(connection, replay)``; ``replay`` is True when an earlier try may
+        have reached the server before its connection dropped."""
+        last: BaseException | None = None
+        for attempt, delay in enumerate(RETRY_DELAYS):
+            if delay:
+                time.sleep(delay)
+            conn = self._take()
+            try:
+                result = action(conn, attempt > 0)
+            except TRANSIENT as exc:
+                conn.disconnect()
+                self._give(conn)
+                last = exc
+                continue
+            except redis.RedisError as exc:
+                self._give(conn)
+                raise BackendError(f"Redis at {self.safe_url} refused: {exc}") from exc
+            except BaseException:
+                conn.disconnect()  # interrupted mid-reply: the stream is out of step
+                raise
+            self._give(conn)
+            return result
+        raise BackendError(f"cannot reach Redis at {self.safe_url}: {last}") from last
+
+    def command(self, *args: Any) -> Any:
+        """One command, retried after a dropped connection (reads and idempotent writes)."""
+        return self.run(lambda conn, _replay: execute(conn, *args))
+
+    def pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Several commands in one round trip; an error reply comes back as its exception."""
+        return self.run(lambda conn, _replay: pipeline(conn, commands))
+
+    def script(self, script: Script, build: Callable[[bool], Sequence[Any]]) -> Any:
+        """EVALSHA ``script`` with the arguments ``build(replay)`` returns."""
+        return self.run(lambda conn, replay: evalsha(conn, script, build(replay)))
+
+    def close(self) -> None:
+        idle, self._idle = self._idle, []
+        if self._pid == os.getpid():
+            for conn in idle:
+                conn.disconnect()
+
+
+def execute(conn: Conn, *args: Any) -> Any:
+    conn.send_command(*args)
+    return conn.read_response()
+
+
+def pipeline(conn: Conn, commands: Sequence[Sequence[Any]]) -> list[Any]:
+    conn.send_packed_command(conn.pack_commands(commands))
+    replies: list[Any] = []
+    for _ in commands:
+        try:
+            replies.append(conn.read_response())
+        except redis.ResponseError as exc:  # keep reading: the stream stays in step
+            replies.append(exc)
+    return replies
+
+
+def evalsha(conn: Conn, script: Script, args: Sequence[Any]) -> Any:
+    """Call a script by SHA; after a server restart or SCRIPT FLUSH, load it and call
+    again (NOSCRIPT means it did not run)."""
+    try:
+        return execute(conn, "EVALSHA", script.sha, 0, *args)
+    except NoScriptError:
+        execute(conn, "SCRIPT", "LOAD", script.text)
+        return execute(conn, "EVALSHA", script.sha, 0, *args)

@@ -1,0 +1,109 @@
+"""Job hashes as ``JobRecord`` values, and listing jobs newest first across the
+per-status indexes of the Redis backend."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from jobq.backends.base import decode_json, make_error, utc
+from jobq.job import JobError, JobRecord, Status
+
+EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+def pairs(flat: Sequence[Any] | None) -> dict[str, str]:
+    """A flat [field, value, ...] reply as a dict."""
+    if not flat:
+        return {}
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _number(text: str | None, kind: Callable[[str], Any], default: Any) -> Any:
+    if text is None or text == "":
+        return default
+    try:
+        return kind(text)
+    except ValueError:
+        return default
+
+
+def record_of(job_id: str, h: dict[str, str]) -> JobRecord:
+    """The record a job hash holds. A damaged or foreign hash never raises: it comes back
+    as a failed job whose error says what is wrong with it."""
+    problem = None
+    try:
+        status = Status(h.get("status", ""))
+    except ValueError:
+        status = Status.FAILED
+        problem = f"unknown status {h.get('status')!r}"
+    args = decode_json(h.get("args"), [])
+    kwargs = decode_json(h.get("kwargs"), {})
+    error = make_error(h.get("error_type"), h.get("error_message"), h.get("error_traceback"))
+    if problem is None and not h.get("task"):
+        problem = "no task name"
+    if problem is not None:
+        status = Status.FAILED
+        error = JobError("CorruptJob", f"job {job_id} is damaged in the store: {problem}")
+    return JobRecord(
+        id=job_id,
+        task=h.get("task", ""),
+        queue=h.get("queue", ""),
+        args=args if isinstance(args, list) else [args],
+        kwargs=kwargs if isinstance(kwargs, dict) else {},
+        priority=_number(h.get("priority"), int, 0),
+        status=status,
+        attempts=_number(h.get("attempts"), int, 0),
+        max_attempts=_number(h.get("max_attempts"), int, 1),
+        run_at=utc(_number(h.get("run_at"), float, None)) or EPOCH,
+        created_at=utc(_number(h.get("created_at"), float, None)) or EPOCH,
+        started_at=utc(_number(h.get("started_at"), float, None)),
+        finished_at=utc(_number(h.get("finished_at"), float, None)),
+        lease_expires_at=utc(_number(h.get("lease_expires_at"), float, None)),
+        worker_id=h.get("worker_id") or None,
+        key=h.get("key") or None,
+        result=decode_json(h.get("result"), None),
+        error=error,
+        timeout=_number(h.get("timeout"), float, None),
+        cancel_requested=h.get("cancel_requested") == "1",
+    )
+
+
+Fetch = Callable[[list[tuple[str, int]]], list[list[Any]]]
+
+
+def newest_first(keys: Sequence[str], fetch: Fetch, chunk: int) -> Iterator[str]:
+    """Job ids from several sorted sets (scored by insertion sequence), newest first.
+
+    ``fetch`` takes [(key, start), ...] and returns, per key, a flat ZREVRANGE … WITHSCORES
+    reply of up to ``chunk`` entries from ``start``: the first chunk of every key comes in
+    one round trip, later chunks only for the key that ran dry.
+    """
+    buffers: dict[str, list[tuple[float, str]]] = {}
+    offsets = dict.fromkeys(keys, 0)
+
+    def refill(wanted: list[str]) -> None:
+        for key, flat in zip(wanted, fetch([(k, offsets[k]) for k in wanted]), strict=True):
+            entries = [(-float(flat[i + 1]), flat[i]) for i in range(0, len(flat), 2)]
+            offsets[key] += len(entries)
+            buffers[key] = entries if len(entries) == chunk else [*entries, (0.0, "")]
+
+    refill(list(keys))
+    heap: list[tuple[float, str, str, int]] = []
+    for key in keys:
+        if buffers[key] and buffers[key][0][1]:
+            score, job_id = buffers[key][0]
+            heap.append((score, job_id, key, 0))
+    heapq.heapify(heap)
+    while heap:
+        _, job_id, key, index = heapq.heappop(heap)
+        yield job_id
+        index += 1
+        if index == len(buffers[key]):
+            refill([key])
+            index = 0
+        score, next_id = buffers[key][index] if buffers[key] else (0.0, "")
+        if next_id:  # "" marks the end of the key
+            heapq.heappush(heap, (score, next_id, key, index))
