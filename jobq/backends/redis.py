@@ -68,7 +68,7 @@ class RedisBackend:
         self._wait_queues: tuple[str, ...] = (settings.default_queue,)
         self._claim_mark: int | None = None
         self._due_at: float | None = None
-        self._last_sweep = 0.0
+        self._last_sweep = float("-inf")
 
     # -- plumbing ------------------------------------------------------------------------
 

@@ -8,9 +8,14 @@
 -- Returns {stored, i, existing_id, ...}: i is the 1-based position of a job whose key
 -- was held by the live job existing_id; every other job was stored.
 local replay = ARGV[2] == '1'
--- Due times are kept on the server's clock: shift the client's by the measured skew.
-local skew = server_now() - tonumber(ARGV[3])
 local jobs = cjson.decode(ARGV[4])
+-- Due times are kept on the server's clock: shift the client's by the measured skew
+-- (read only when a job is scheduled: TIME costs a call).
+local skew = nil
+local function due_score(run_at)
+  skew = skew or (server_now() - tonumber(ARGV[3]))
+  return tonumber(run_at) + skew
+end
 
 -- Refuse before writing anything: an id already taken is a caller bug, except when
 -- this is a re-send of a call whose reply was lost.
@@ -64,7 +69,7 @@ for i, j in ipairs(jobs) do
       redis.call('ZADD', ready_key(queue), ready_score(j[6]), ready_member(s, id))
       woken[queue] = true
     elseif status == 'scheduled' then
-      redis.call('ZADD', scheduled_key(queue), tonumber(j[9]) + skew, id)
+      redis.call('ZADD', scheduled_key(queue), due_score(j[9]), id)
       woken[queue] = true -- idle workers learn the new due time
     end
     count(queue, status, 1)

@@ -1,0 +1,278 @@
+"""What only the Redis store promises: its keys, its scripts, retention's TTL, reconnects.
+
+The contract suite checks behaviour; these tests look at the keys behind it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import jobq
+from jobq import Status
+from jobq.backends.base import JobFilter
+from jobq.backends.redis_conn import load_scripts
+from jobq.errors import BackendError, SchemaError
+from tests import isolation
+from tests.backends.support import claim, claim_one, fail, finish, wait_until
+from tests.redis.layout import check_layout, keys_of, raw_client
+from tests.redis.private import private_redis
+from tests.services import unique_name
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[isolation.Store]:
+    opened = isolation.open_store("redis", tmp_path)
+    try:
+        yield opened
+    finally:
+        opened.drop()
+
+
+@pytest.fixture
+def make(store: isolation.Store) -> Iterator[Callable[..., jobq.App]]:
+    apps: list[jobq.App] = []
+
+    def factory(**options: Any) -> jobq.App:
+        app = jobq.App(store.url, **{**store.options, "lease": 2.0, **options})
+        app.task(name="noop", retries=1)(lambda n=0: n)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        app.close()
+
+
+@pytest.fixture
+def app(make: Callable[..., jobq.App]) -> jobq.App:
+    return make()
+
+
+def _prefix(app: jobq.App) -> str:
+    return app.settings.prefix
+
+
+def _every_operation(app: jobq.App, after: Callable[[], None]) -> None:
+    """Run each kind of store operation once, calling ``after`` after each."""
+    noop = app.tasks["noop"]
+    done, failed, handed, keyed = (noop.enqueue(i) for i in range(4))
+    noop.with_options(key="k1").enqueue()
+    _, soon = app.enqueue_many([noop.call(9), noop.with_options(delay=0.05, key="k2").call()])
+    later = noop.with_options(delay=3600).enqueue()
+    after()
+    first = claim(app, limit=4)
+    after()
+    assert app.backend.heartbeat([(c.id, c.token) for c in first], 30.0).lost == frozenset()
+    by_id = {c.id: c for c in first}
+    assert finish(app, by_id[done.id], Status.SUCCEEDED, result="1")
+    assert fail(app, by_id[failed.id])
+    assert finish(app, by_id[handed.id], Status.PENDING)
+    assert finish(app, by_id[keyed.id], Status.SCHEDULED, run_at=time.time() - 1)
+    after()
+    assert later.cancel()
+    after()
+    app.retry(failed.id)
+    after()
+    wait_until(lambda: time.time() > soon.run_at.timestamp() + 0.05, what="a due time")
+    assert soon.id in {c.id for c in claim(app, limit=100)}  # promoted, then claimed
+    after()
+    assert app.backend.reap(now=time.time() + 3600)
+    after()
+    assert app.purge(older_than=0, statuses=["succeeded", "failed", "cancelled"]) >= 1
+    after()
+
+
+def test_every_operation_leaves_each_job_in_exactly_its_indexes(app: jobq.App) -> None:
+    client = raw_client()
+    checks: list[int] = []
+
+    def after() -> None:
+        checks.append(len(check_layout(client, _prefix(app))))
+
+    _every_operation(app, after)
+    assert len(checks) == 8 and checks[0] == 8 and checks[-1] < 8  # the purge removed some
+
+
+def test_keys_live_under_the_prefix_only(tmp_path: Path) -> None:
+    with private_redis(tmp_path) as server:  # a server of its own: every key is visible
+        prefix = unique_name("jobq_t") + ":"
+        app = jobq.App(server.url, prefix=prefix, lease=2.0)
+        app.task(name="noop", retries=1)(lambda n=0: n)
+        try:
+            _every_operation(app, lambda: None)
+            app.backend.wait_for_work(0.01)
+            app.stats()
+            app.jobs(limit=100)
+        finally:
+            app.close()
+        every_key = set(server.client().scan_iter(count=1000))
+        assert every_key and every_key == keys_of(server.client(), prefix)
+        assert all(key.startswith(prefix) for key in every_key)
+
+
+def test_scripts_are_called_by_sha_and_reloaded_after_script_flush(app: jobq.App) -> None:
+    client = raw_client()
+    noop = app.tasks["noop"]
+    noop.enqueue()
+    name = f"jobq-{os.getpid()}"
+    # CLIENT LIST shows each connection's last command: the enqueue was an EVALSHA.
+    assert "evalsha" in {c["cmd"] for c in client.client_list() if c["name"] == name}
+
+    client.script_flush()  # as after a server restart: no script is known any more
+    job = noop.enqueue()
+    assert job.id in {c.id for c in claim(app, limit=2)}
+    scripts = load_scripts()
+    assert client.script_exists(scripts["enqueue"].sha, scripts["claim"].sha) == [True, True]
+    assert all(c["cmd"] != "eval" for c in client.client_list() if c["name"] == name)
+
+
+def test_retention_sets_a_ttl_on_finished_records(make: Callable[..., jobq.App]) -> None:
+    app = make(retention=3600.0)
+    client = raw_client()
+    noop = app.tasks["noop"]
+    ok, bad, gone, running = (noop.enqueue(i) for i in range(4))
+    claimed = {c.id: c for c in claim(app, limit=4)}
+    assert finish(app, claimed[ok.id], Status.SUCCEEDED, result="0")
+    assert fail(app, claimed[bad.id])
+    assert finish(app, claimed[gone.id], Status.CANCELLED)
+
+    def ttl(job_id: str) -> int:
+        return int(client.pttl(f"{_prefix(app)}job:{job_id}"))
+
+    for job_id in (ok.id, bad.id, gone.id):
+        assert 3_500_000 < ttl(job_id) <= 3_600_000
+    assert ttl(running.id) == -1  # live jobs never expire
+
+    app.retry(bad.id)
+    assert ttl(bad.id) == -1  # running again: the TTL is gone
+
+
+def test_expired_records_leave_listing_and_stats(make: Callable[..., jobq.App]) -> None:
+    app = make(retention=0.3)
+    noop = app.tasks["noop"]
+    job, kept = noop.enqueue(1), noop.enqueue(2)
+    assert finish(app, claim_one(app), Status.SUCCEEDED, result="1")
+    wait_until(lambda: app.get_job(job.id) is None, what="the finished job to expire")
+    assert [j.id for j in app.jobs()] == [kept.id]
+    assert app.backend.reap() == []  # the reaper also drops the expired job's index entries
+    assert app.stats() == {"default": {"pending": 1}}
+    check_layout(raw_client(), _prefix(app))
+
+
+def test_a_re_sent_claim_gets_its_batch_back(app: jobq.App) -> None:
+    """A claim whose reply was lost is re-sent with the same token: it must hand back the
+    jobs it leased, not lease others and leave these to expire."""
+    backend: Any = app.backend
+    noop = app.tasks["noop"]
+    jobs = [noop.enqueue(i) for i in range(3)]
+    first = claim(app, limit=2)
+    backend._lost_claim = (first[0].token, "worker-a", ("default",))
+    again = claim(app, limit=2)
+    assert [c.id for c in again] == [c.id for c in first] == [j.id for j in jobs[:2]]
+    assert {c.token for c in again} == {first[0].token}
+    assert [c.id for c in claim(app, limit=2)] == [jobs[2].id]
+
+
+def test_a_re_sent_finish_reports_applied(app: jobq.App) -> None:
+    from jobq.backends.base import Outcome
+
+    app.tasks["noop"].enqueue()
+    claimed = claim_one(app)
+    outcome = Outcome(claimed.id, claimed.token, Status.SUCCEEDED, result="1")
+    assert app.backend.finish([outcome]) == [True]
+    assert app.backend.finish([outcome]) == [False]  # a second report is stale...
+    backend: Any = app.backend
+    backend._maybe_finished.add((claimed.id, claimed.token))
+    assert app.backend.finish([outcome]) == [True]  # ...unless its first reply was lost
+
+
+def test_a_damaged_or_foreign_hash_never_crashes_reads_or_claims(app: jobq.App) -> None:
+    client = raw_client()
+    prefix = _prefix(app)
+    noop = app.tasks["noop"]
+    good = noop.enqueue()
+    client.hset(f"{prefix}job:junk", mapping={"status": "exploded", "seq": "1"})
+    client.zadd(f"{prefix}status:pending", {"junk": 1})
+    client.set(f"{prefix}job:astring", "not a hash")
+    client.zadd(f"{prefix}status:pending", {"astring": 2})
+    client.zadd(f"{prefix}ready:default", {"0000000000000000:astring": -100})
+
+    listed = {r.id: r for r in app.backend.list_jobs(JobFilter(limit=10))}
+    assert listed["junk"].status is Status.FAILED
+    assert listed["junk"].error is not None and listed["junk"].error.type == "CorruptJob"
+    assert good.id in listed and "astring" not in listed
+    assert app.get_job("astring") is None
+    assert [c.id for c in claim(app)] == [good.id]  # the foreign entry is skipped
+
+
+def test_corrupt_arguments_fail_the_job_and_the_worker_goes_on(app: jobq.App) -> None:
+    client = raw_client()
+    noop = app.tasks["noop"]
+    bad, good = noop.enqueue(1), noop.enqueue(2)
+    client.hset(f"{_prefix(app)}job:{bad.id}", "args", "{not json")
+    app.run_worker(concurrency=1, burst=True)
+    assert good.result(timeout=5) == 2
+    record = app.get_job(bad.id)
+    assert record is not None and record.status is Status.FAILED
+    assert record.error is not None and record.error.type == "CorruptJob"
+
+
+def test_a_newer_or_foreign_schema_is_refused(app: jobq.App) -> None:
+    client = raw_client()
+    client.set(f"{_prefix(app)}schema", "99")
+    fresh = jobq.App(app.settings.url, prefix=_prefix(app))
+    with pytest.raises(SchemaError, match="newer than this jobq"):
+        fresh.backend.check_schema()
+    client.set(f"{_prefix(app)}schema", "hello")
+    other = jobq.App(app.settings.url, prefix=_prefix(app))
+    with pytest.raises(SchemaError, match="another program"):
+        other.get_job("x")
+    client.set(f"{_prefix(app)}schema", "1")
+    assert jobq.App(app.settings.url, prefix=_prefix(app)).migrate() == 1
+
+
+def test_nothing_connects_until_first_use_and_errors_name_the_url() -> None:
+    app = jobq.App("redis://:hunter2@127.0.0.1:1/0", prefix=unique_name("jobq_t") + ":")
+    backend = app.backend  # opening the backend makes no connection
+    with pytest.raises(BackendError, match=r"redis://:\*\*\*@127\.0\.0\.1:1/0") as info:
+        backend.get("x")
+    assert "hunter2" not in str(info.value)
+
+
+def test_a_forked_child_opens_its_own_connections(app: jobq.App) -> None:
+    noop = app.tasks["noop"]
+    parent_job = noop.enqueue(1)
+    pid = os.fork()
+    if pid == 0:  # the child: use the inherited App, then leave without cleanup
+        try:
+            child_job = noop.enqueue(2)
+            ok = app.get_job(child_job.id) is not None and len(app.jobs()) == 2
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The parent's connection was not disturbed by the child.
+    assert app.get_job(parent_job.id) is not None
+    assert len(app.jobs()) == 2
+
+
+def test_prefixes_keep_apps_apart(make: Callable[..., jobq.App], tmp_path: Path) -> None:
+    mine = make()
+    other_store = isolation.open_store("redis", tmp_path)
+    other = jobq.App(other_store.url, **other_store.options)
+    other.task(name="noop")(lambda: None)
+    try:
+        mine.tasks["noop"].enqueue()
+        assert other.jobs() == [] and other.stats() == {}
+        assert claim(other) == []
+        assert mine.stats() == {"default": {"pending": 1}}
+    finally:
+        other.close()
+        other_store.drop()

@@ -1,0 +1,72 @@
+"""Reading jobq's Redis keys behind its back, and checking they agree with each other.
+
+``check_layout`` asserts the invariants listed in ``jobq/backends/lua/keys.md``: after any
+operation every job sits in exactly the indexes its status calls for, and the counts and
+idempotency keys match. Run after every kind of operation, it shows each one leaves the
+store whole, which is what doing each one in a single script is for.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import redis
+
+from tests.services import REDIS_URL
+
+FINISHED = ("succeeded", "failed", "cancelled")
+STATUSES = ("blocked", "scheduled", "pending", "running", *FINISHED)
+
+
+def raw_client(url: str = REDIS_URL) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True)
+
+
+def keys_of(client: redis.Redis, prefix: str) -> set[str]:
+    return set(client.scan_iter(match=_glob(prefix) + "*", count=1000))
+
+
+def _glob(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[]\\" else c for c in text)
+
+
+def check_layout(client: redis.Redis, prefix: str) -> dict[str, dict[str, Any]]:
+    """Assert the store under ``prefix`` is consistent; return the job hashes by id."""
+    jobs: dict[str, dict[str, Any]] = {}
+    for key in keys_of(client, prefix + "job:"):
+        jobs[key[len(prefix) + 4:]] = client.hgetall(key)
+
+    for status in STATUSES:
+        indexed = set(client.zrange(prefix + "status:" + status, 0, -1))
+        holding = {i for i, h in jobs.items() if h["status"] == status}
+        assert indexed == holding, f"status:{status} holds {indexed}, jobs say {holding}"
+        for job_id in indexed:
+            score = client.zscore(prefix + "status:" + status, job_id)
+            assert score == int(jobs[job_id]["seq"])
+
+    queues = {h["queue"] for h in jobs.values()}
+    for queue in queues:
+        ready = {m[17:] for m in client.zrange(prefix + "ready:" + queue, 0, -1)}
+        assert ready == _ids(jobs, "pending", queue), f"ready:{queue}"
+        scheduled = set(client.zrange(prefix + "scheduled:" + queue, 0, -1))
+        assert scheduled == _ids(jobs, "scheduled", queue), f"scheduled:{queue}"
+    assert set(client.zrange(prefix + "leases", 0, -1)) == _ids(jobs, "running")
+    for status in FINISHED:
+        members = client.zrange(prefix + "finished:" + status, 0, -1)
+        assert {m.split("\0")[0] for m in members} == _ids(jobs, status), f"finished:{status}"
+
+    counts = Counter(f"{h['status']}:{h['queue']}" for h in jobs.values())
+    stored = {k: int(v) for k, v in client.hgetall(prefix + "counts").items()}
+    assert stored == dict(counts)
+
+    live_keys = {h["key"]: i for i, h in jobs.items()
+                 if h.get("key") and h["status"] not in FINISHED}
+    stored_keys = {k[len(prefix) + 4:]: client.get(k) for k in keys_of(client, prefix + "key:")}
+    assert stored_keys == live_keys
+    return jobs
+
+
+def _ids(jobs: dict[str, dict[str, Any]], status: str, queue: str | None = None) -> set[str]:
+    return {i for i, h in jobs.items()
+            if h["status"] == status and (queue is None or h["queue"] == queue)}

@@ -1,0 +1,92 @@
+"""A worker whose Redis connections are cut, or whose Redis restarts, goes on working
+and loses nothing."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import jobq
+from jobq import Status
+from tests.isolation import Store
+from tests.redis.layout import check_layout, raw_client
+from tests.redis.private import private_redis
+from tests.services import unique_name
+from tests.worker import subject
+from tests.worker.harness import Workers, wait_for
+
+pytestmark = pytest.mark.slow
+
+JOBS = 1000
+WORK = 0.01  # seconds per task: the drain lasts long enough to be cut many times
+LEASE = 2.0
+
+
+def _succeeded(app: jobq.App) -> int:
+    return app.stats().get("default", {}).get("succeeded", 0)
+
+
+def _kill_connections(pid: int) -> int:
+    """CLIENT KILL every connection of the worker process ``pid``; how many were cut."""
+    client = raw_client()
+    killed = 0
+    for info in client.client_list():
+        if info["name"] == f"jobq-{pid}":
+            killed += int(client.execute_command("CLIENT", "KILL", "ID", info["id"]))
+    return killed
+
+
+def test_a_worker_whose_connections_are_killed_drains_every_job(
+    store_app: Callable[..., jobq.App], workers: Workers, run_dir: Path,
+) -> None:
+    app = store_app(lease=LEASE)
+    task = app.tasks["record"]  # one attempt only: a lost claim would fail its jobs
+    jobs = app.enqueue_many([task.call(str(run_dir), WORK) for _ in range(JOBS)])
+    worker = workers.start(lease=LEASE, concurrency=4)
+
+    rounds = 0
+    for threshold in range(50, JOBS - 100, 100):
+        wait_for(lambda t=threshold: _succeeded(app) >= t, timeout=60,
+                 what=f"{threshold} jobs to succeed; worker log:\n{worker.log()}")
+        if _kill_connections(worker.pid):
+            rounds += 1
+    wait_for(lambda: _succeeded(app) == JOBS, timeout=120,
+             what=f"all {JOBS} jobs to succeed; worker log:\n{worker.log()}")
+    worker.send(signal.SIGTERM)
+    assert worker.wait(60) == 0, worker.log()
+
+    assert rounds >= 5, "the drain ended before the connections were cut a few times"
+    assert app.stats() == {"default": {"succeeded": JOBS}}
+    assert {job.refresh().status for job in jobs} == {Status.SUCCEEDED}
+    check_layout(raw_client(), app.settings.prefix)
+
+
+def test_a_worker_goes_on_after_redis_restarts(tmp_path: Path, run_dir: Path) -> None:
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    # appendfsync always: every acknowledged write survives the kill below.
+    with private_redis(folder, appendonly=True) as server:
+        store = Store(server.url, {"prefix": unique_name("jobq_t") + ":"}, "redis")
+        app = subject.build_app(store.url, {**store.options, "lease": LEASE})
+        started = Workers(store, tmp_path)
+        try:
+            total = 300
+            task = app.tasks["record"]
+            jobs = app.enqueue_many([task.call(str(run_dir), WORK) for _ in range(total)])
+            worker = started.start(lease=LEASE, concurrency=4)
+            wait_for(lambda: _succeeded(app) >= 50, timeout=60, what="the drain to start")
+            server.stop()  # SIGKILL: as a crash, with jobs running in the worker
+            server.start()
+            assert _succeeded(app) < total, "the drain ended before the restart"
+            wait_for(lambda: _succeeded(app) == total, timeout=120,
+                     what=f"all {total} jobs to succeed; worker log:\n{worker.log()}")
+            worker.send(signal.SIGTERM)
+            assert worker.wait(60) == 0, worker.log()
+            assert {job.refresh().status for job in jobs} == {Status.SUCCEEDED}
+            check_layout(server.client(), store.options["prefix"])
+        finally:
+            started.kill_all()
+            app.close()
