@@ -1,0 +1,158 @@
+"""Commands about the whole store and its workers: worker, stats, purge, migrate."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import threading
+from collections.abc import Callable
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from jobq.app import App
+from jobq.cli import render
+from jobq.cli.context import CliState, ConfigProblem, reports_errors
+from jobq.config import redact_url
+from jobq.errors import JobqError
+from jobq.job import FINISHED, Status
+from jobq.worker.worker import POOLS
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@click.command("worker")
+@click.option("--concurrency", "-c", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Jobs run at the same time.")
+@click.option("--pool", type=click.Choice(POOLS), default="thread", show_default=True,
+              help="What runs the jobs.")
+@click.option("--queues", "-q", metavar="A,B", help="Queues to take jobs from, comma-separated "
+              "(default: the app's default queue).")
+@click.option("--burst", is_flag=True, help="Stop when nothing is left to do.")
+@click.option("--grace", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="On SIGTERM/SIGINT, seconds running jobs get to finish before they are "
+              "handed back to the queue.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
+              default="INFO", show_default=True, help="INFO logs every state change.")
+@click.pass_obj
+@reports_errors
+def worker_command(state: CliState, concurrency: int, pool: str, queues: str | None,
+                   burst: bool, grace: float, log_level: str) -> None:
+    """Run jobs until SIGTERM/SIGINT (a second signal stops at once), or with --burst
+    until nothing is left. Needs --app."""
+    level = getattr(logging, log_level.upper())
+    logging.basicConfig(format=LOG_FORMAT, stream=sys.stderr)
+    logging.getLogger("jobq").setLevel(level)
+    app = state.open(create=True, need_tasks="worker")
+    names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
+    app.run_worker(concurrency=concurrency, pool=pool, queues=names, burst=burst, grace=grace)
+
+
+@click.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_obj
+@reports_errors
+def stats_command(state: CliState, as_json: bool) -> None:
+    """Count jobs by queue and state."""
+    data = render.stats_data(state.open().stats())
+    if as_json:
+        render.emit_json(data)
+    elif not data["queues"]:
+        click.echo("The store holds no jobs.")
+    else:
+        render.console().print(render.stats_table(data))
+
+
+def _statuses(ctx: click.Context, param: click.Parameter, value: str) -> list[Status]:
+    finished = sorted(s.value for s in FINISHED)
+    wanted = []
+    for name in (v.strip() for v in value.split(",")):
+        if name not in finished:
+            raise click.BadParameter(f"{name!r} is not one of {', '.join(finished)} (only "
+                                     "finished jobs can be purged)")
+        wanted.append(Status(name))
+    return wanted
+
+
+@click.command("purge")
+@click.option("--older-than", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              metavar="SECONDS", help="Only jobs that finished at least this long ago.")
+@click.option("--status", "statuses", default="succeeded", show_default=True,
+              callback=_statuses, metavar="S,S", help="Which finished jobs: any of "
+              "succeeded, failed, cancelled, comma-separated.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_obj
+@reports_errors
+def purge_command(state: CliState, older_than: float, statuses: list[Status], yes: bool,
+                  as_json: bool) -> None:
+    """Delete finished jobs for good."""
+    app = state.open()
+    names = ",".join(s.value for s in statuses)
+    at_most = _count(app, statuses)
+    if at_most == 0:
+        deleted = 0
+    else:
+        if not yes:
+            click.confirm(f"Delete {names} jobs that finished over {older_than:g}s ago (up to "
+                          f"{at_most:,})? This cannot be undone", abort=True, err=True)
+        deleted = _with_progress(app, statuses, at_most,
+                                 lambda: app.purge(older_than, statuses))
+    if as_json:
+        render.emit_json({"deleted": deleted, "statuses": [s.value for s in statuses],
+                          "older_than": older_than})
+    else:
+        click.echo(f"deleted {deleted:,} {names} job(s)")
+
+
+def _count(app: App, statuses: list[Status]) -> int:
+    totals = render.stats_data(app.stats())["total"]
+    return sum(int(totals[s.value]) for s in statuses)
+
+
+def _with_progress(app: App, statuses: list[Status], at_most: int,
+                   work: Callable[[], int]) -> int:
+    """Run ``work`` (a purge) in a thread and draw its progress on stderr.
+
+    The store deletes in small batches; progress is how far the matching count has
+    fallen, so it is exact for the jobs that qualify and may stop short of ``at_most``.
+    """
+    outcome: list[int] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as exc:
+            failure.append(exc)
+
+    out = render.console(stderr=True)
+    thread = threading.Thread(target=run, name="jobq-purge", daemon=True)
+    with Progress(TextColumn("deleting"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=out, transient=True,
+                  disable=not out.is_terminal) as progress:
+        bar = progress.add_task("purge", total=at_most)
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.2)
+            # A progress read may fail while the purge holds the store; the next one counts.
+            with contextlib.suppress(JobqError):
+                progress.update(bar, completed=max(0, at_most - _count(app, statuses)))
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+@click.command("migrate")
+@click.pass_obj
+def migrate_command(state: CliState) -> None:
+    """Create or upgrade the store's schema."""
+    app = state.app()
+    url = app.settings.url
+    try:
+        version = app.migrate()
+    except JobqError as exc:
+        raise ConfigProblem(state.describe(exc, url)) from None
+    click.echo(f"{redact_url(url)}: jobq schema at version {version}")

@@ -1,0 +1,216 @@
+"""What every command shares: finding the App, opening its store, and exit codes.
+
+A command runs in two phases. First the App is loaded and its store opened and checked;
+any problem there is a configuration or connection problem (exit 3). Then the command
+does its work; a ``JobqError`` there means the thing asked for failed (exit 1). Usage
+errors are click's (exit 2). Either way the user sees one line on stderr, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit
+
+import click
+
+from jobq.app import App
+from jobq.config import redact_url
+from jobq.errors import JobqError, TaskNotImportable
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 3
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class CommandFailed(click.ClickException):
+    """The thing asked for failed or was not found (exit code 1)."""
+
+    exit_code = EXIT_FAILED
+
+
+class ConfigProblem(click.ClickException):
+    """The app could not be loaded or the store could not be opened (exit code 3)."""
+
+    exit_code = EXIT_CONFIG
+
+
+def hide_password(message: str, url: str | None) -> str:
+    """``message`` with any spelling of ``url``'s password replaced by ``***``."""
+    if not url:
+        return message
+    redacted = redact_url(url)
+    if redacted == url:
+        return message
+    message = message.replace(url, redacted)
+    password = urlsplit(url).password
+    if password:
+        message = message.replace(f":{password}@", ":***@")
+    return message
+
+
+def load_app(reference: str) -> App:
+    """Import ``module:attr`` (with the current directory on ``sys.path``) and return the App.
+
+    Raises ``TaskNotImportable`` saying what was tried and what to do.
+    """
+    module_name, sep, attr = reference.partition(":")
+    if not sep or not module_name or not attr:
+        raise TaskNotImportable(
+            f"--app {reference!r} is not module:attr; write e.g. --app myapp:app for the "
+            "App named app in myapp.py"
+        )
+    cwd = os.getcwd()
+    # Like uvicorn and celery: the application usually sits in the folder jobq runs from.
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    module = _import(reference, module_name, cwd)
+    value: Any = module
+    for part in attr.split("."):
+        try:
+            value = getattr(value, part)
+        except AttributeError:
+            apps = sorted(n for n, v in vars(module).items() if isinstance(v, App))
+            hint = f"; the Apps it defines: {', '.join(apps)}" if apps else (
+                "; it defines no jobq.App at module level"
+            )
+            raise TaskNotImportable(
+                f"--app {reference}: module {module_name!r} has no attribute {attr!r}{hint}"
+            ) from None
+    if not isinstance(value, App):
+        raise TaskNotImportable(
+            f"--app {reference}: {attr!r} is a {type(value).__name__}, not a jobq.App; point "
+            "--app at the App instance (app = jobq.App(...))"
+        )
+    return value
+
+
+def _import(reference: str, module_name: str, cwd: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if missing and (module_name == missing or module_name.startswith(missing + ".")):
+            where = module_name.replace(".", "/")
+            raise TaskNotImportable(
+                f"--app {reference}: no module named {missing!r} (looked in {cwd} and on "
+                f"sys.path); run jobq from the folder that holds {where}.py, or add that "
+                "folder to PYTHONPATH"
+            ) from None
+        raise TaskNotImportable(
+            f"--app {reference}: importing {module_name!r} failed: {exc}; install what it "
+            "needs"
+        ) from None
+    except Exception as exc:
+        raise TaskNotImportable(
+            f"--app {reference}: importing {module_name!r} raised {type(exc).__name__}: {exc}; "
+            f"run python -c 'import {module_name}' to see the traceback"
+        ) from None
+
+
+def use_url(app: App, url: str) -> None:
+    """Point ``app`` at another store (``--url`` overrides the app's own URL)."""
+    app.close()
+    app.settings = dataclasses.replace(app.settings, url=url)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file a sqlite URL names, or None for other URLs and in-memory stores."""
+    if urlsplit(url).scheme != "sqlite":
+        return None
+    from jobq.backends.sqlite import sqlite_path
+
+    path, _ = sqlite_path(url)
+    if path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path)
+
+
+@dataclass
+class CliState:
+    """The global options, and the App they name (built once, on first use)."""
+
+    app_ref: str | None = None
+    url: str | None = None
+    _app: App | None = field(default=None, repr=False)
+
+    def app(self, *, need_tasks: str | None = None) -> App:
+        """The App of ``--app`` (its URL replaced by ``--url``), else one built from
+        ``--url`` / ``$JOBQ_URL``. ``need_tasks`` names a command that cannot work
+        without ``--app``."""
+        if need_tasks and not self.app_ref:
+            raise click.UsageError(
+                f"{need_tasks} needs the application's tasks: pass --app module:attr "
+                "(or set $JOBQ_APP)"
+            )
+        if self._app is None:
+            try:
+                if self.app_ref:
+                    app = load_app(self.app_ref)
+                    if self.url:
+                        use_url(app, self.url)
+                else:
+                    app = App(self.url)
+            except JobqError as exc:
+                raise ConfigProblem(hide_password(str(exc), self.url)) from None
+            self._app = app
+        return self._app
+
+    def open(self, *, create: bool = False, need_tasks: str | None = None) -> App:
+        """The App, its store opened and its schema checked.
+
+        Unless ``create``, a SQLite file that does not exist is refused rather than made:
+        a mistyped ``--url`` must not leave an empty store behind.
+        """
+        app = self.app(need_tasks=need_tasks)
+        url = app.settings.url
+        try:
+            path = _sqlite_file(url)
+            if path is not None and not create and not path.exists():
+                raise ConfigProblem(
+                    f"no jobq store at {redact_url(url)}: the file {str(path)!r} does not "
+                    "exist; check --url / $JOBQ_URL (or create it with `jobq migrate`)"
+                )
+            app.backend.check_schema()
+        except JobqError as exc:
+            raise ConfigProblem(self.describe(exc, url)) from None
+        return app
+
+    def describe(self, exc: BaseException, url: str) -> str:
+        """A store problem as one line that names the store, password hidden."""
+        message = hide_password(str(exc), url)
+        redacted = redact_url(url)
+        if redacted not in message:
+            message = f"{message} (store: {redacted})"
+        return message
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+
+
+def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Show a ``JobqError`` raised by a command's work as one line, exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except JobqError as exc:
+            state = click.get_current_context().find_object(CliState)
+            url = state._app.settings.url if state and state._app else None
+            raise CommandFailed(hide_password(str(exc), url)) from None
+
+    return wrapper
