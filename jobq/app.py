@@ -163,6 +163,11 @@ class App:
     def _job(self, call: Call, stored: NewJob | str) -> Job:
         if isinstance(stored, str):  # an idempotency key matched a live job
             job = self.get_job(stored)
+            if job is None and call.options.connection is not None:
+                # The match may be the caller's own uncommitted job: read it through it.
+                get_in = getattr(self.backend, "get_in", None)
+                record = get_in(call.options.connection, stored) if get_in else None
+                job = None if record is None else Job(self, record)
             if job is None:
                 raise JobNotFound(f"job {stored} vanished while being read")
             return job

@@ -235,6 +235,13 @@ class PostgresBackend:
                     return self._store(connection, jobs)
             return self._store(connection, jobs)
 
+    def get_in(self, connection: Any, job_id: str) -> JobRecord | None:
+        """Read a job through the caller's connection, so inside its transaction."""
+        with translated(self.url, self.schema):
+            cur = connection.cursor(row_factory=dict_row)
+            row = cur.execute(self.q["get"], {"id": job_id}).fetchone()
+        return _record(row) if row else None
+
     def _store(self, conn: Connection, jobs: Sequence[NewJob]) -> list[NewJob | str]:
         """Insert jobs that may carry idempotency keys; the caller holds a transaction."""
         out: dict[str, NewJob | str] = {}

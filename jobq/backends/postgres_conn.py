@@ -100,17 +100,15 @@ def _readable(fd: int) -> bool:
     return bool(select.select([fd], [], [], 0)[0])
 
 
-def check_alive(conn: Connection) -> None:
-    """Pool check that costs no round trip in the usual case.
+def is_alive(conn: Connection) -> bool:
+    """Whether an idle connection is usable, judged without a round trip.
 
     An idle connection has nothing to read unless the server has spoken on its own:
-    almost always to say it is closing it (a restart, ``pg_terminate_backend``). Only
-    then is a real query sent, which raises and makes the pool discard the connection.
+    almost always to say it is closing it (a restart, ``pg_terminate_backend``).
     """
     if conn.closed or conn.pgconn.status != pq.ConnStatus.OK:
-        raise psycopg.OperationalError("the connection is closed")
-    if _readable(conn.pgconn.socket):
-        ConnectionPool.check_connection(conn)
+        return False
+    return not _readable(conn.pgconn.socket)
 
 
 class Pool:
@@ -139,7 +137,7 @@ class Pool:
                 ) from exc
             pool: ConnectionPool[Connection] = ConnectionPool(
                 self.url, min_size=1, max_size=self._max_size, kwargs=self.options,
-                check=check_alive, timeout=self._timeout, open=False, name="jobq",
+                timeout=self._timeout, open=False, name="jobq",
             )
             pool.open()
         return pool
@@ -160,8 +158,25 @@ class Pool:
     @contextmanager
     def connection(self) -> Iterator[Connection]:
         """A pooled autocommit connection; psycopg errors come out as BackendError."""
-        with translated(self.url, self.schema), self.get().connection() as conn:
-            yield conn
+        with translated(self.url, self.schema):
+            pool = self.get()
+            conn = self._live_connection(pool)
+            try:
+                yield conn
+            finally:
+                pool.putconn(conn)
+
+    def _live_connection(self, pool: ConnectionPool[Connection]) -> Connection:
+        # Dead connections are closed and handed back, and the pool replaces them. (Not
+        # the pool's own ``check``: a failed check makes it back off for seconds, which
+        # starves a worker while sessions keep being terminated.)
+        for _ in range(self._max_size):
+            conn = pool.getconn()
+            if is_alive(conn):
+                return conn
+            conn.close()
+            pool.putconn(conn)
+        return pool.getconn()
 
     def close(self) -> None:
         with self._lock:
