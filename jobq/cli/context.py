@@ -47,8 +47,14 @@ class ConfigProblem(click.ClickException):
     exit_code = EXIT_CONFIG
 
 
+def one_line(message: str) -> str:
+    """A multi-line message (a driver's, say) folded onto one line."""
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
 def hide_password(message: str, url: str | None) -> str:
-    """``message`` with any spelling of ``url``'s password replaced by ``***``."""
+    """``message`` on one line, with any spelling of ``url``'s password replaced by ``***``."""
+    message = one_line(message)
     if not url:
         return message
     redacted = redact_url(url)

@@ -1,0 +1,93 @@
+"""Fixtures for the command-line tests: a store in tmp_path, the sample app pointed at it,
+and two ways to run ``jobq``: in-process (CliRunner) and as ``python -m jobq``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+import jobq
+from jobq.cli import cli
+from jobq.cli.context import use_url
+from jobq.cli.render import job_dict
+from tests.cli import sample_app
+
+REPO = Path(__file__).resolve().parents[2]
+APP = "tests.cli.sample_app:app"
+# The tests choose every setting themselves; none leaks in from the environment.
+CLEAN_ENV: dict[str, str | None] = {
+    name: None for name in os.environ if name.startswith("JOBQ_")
+} | {"COLUMNS": None}
+
+
+@dataclass
+class Jobq:
+    """Runs ``jobq`` in-process against one store."""
+
+    url: str
+
+    def __call__(self, *args: str, input: str | None = None,
+                 env: dict[str, str | None] | None = None) -> Result:
+        result = CliRunner().invoke(cli, list(args), input=input, env={**CLEAN_ENV,
+                                                                      **(env or {})})
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+    def on_store(self, *args: str, **kwargs: Any) -> Result:
+        """``jobq --url <the store> …``"""
+        return self(*("--url", self.url, *args), **kwargs)
+
+    def with_app(self, *args: str, **kwargs: Any) -> Result:
+        """``jobq --app tests.cli.sample_app:app --url <the store> …``"""
+        return self(*("--app", APP, "--url", self.url, *args), **kwargs)
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'jobs.db'}"
+
+
+@pytest.fixture
+def sample(url: str) -> Iterator[jobq.App]:
+    """The sample app on this test's store (created), to seed and inspect jobs."""
+    use_url(sample_app.app, url)
+    sample_app.app.migrate()
+    yield sample_app.app
+    sample_app.app.close()
+
+
+@pytest.fixture
+def run(url: str) -> Jobq:
+    return Jobq(url)
+
+
+def snapshot(url: str) -> list[dict[str, Any]]:
+    """Every stored job, every field: to show a failed command changed nothing."""
+    reader = jobq.App(url)
+    try:
+        return [job_dict(job.record) for job in reader.jobs(limit=10_000)]
+    finally:
+        reader.close()
+
+
+def python_m_jobq(*args: str, cwd: Path = REPO, timeout: float = 120,
+                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m jobq …`` in a child process, with no JOBQ_* settings inherited."""
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("JOBQ_")}
+    child_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "jobq", *args], cwd=cwd, env=child_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def burst(app: jobq.App) -> None:
+    """Work off everything due on the sample app, in this process."""
+    app.run_worker(concurrency=2, burst=True, queues=["default", "mail"])

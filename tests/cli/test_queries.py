@@ -1,0 +1,131 @@
+"""jobq jobs, show and stats: tables for people, stable JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import jobq
+from tests.cli import sample_app
+from tests.cli.conftest import Jobq, burst
+
+JOB_KEYS = {
+    "id", "task", "queue", "status", "priority", "attempts", "max_attempts", "args", "kwargs",
+    "key", "timeout", "result", "error", "run_at", "created_at", "started_at", "finished_at",
+    "lease_expires_at", "worker_id", "cancel_requested", "meta",
+}
+
+
+def parse_utc(text: str) -> datetime:
+    assert text.endswith("Z"), text
+    moment = datetime.fromisoformat(text)
+    assert moment.utcoffset() is not None and moment.utcoffset().total_seconds() == 0
+    return moment
+
+
+def seed(app: jobq.App) -> tuple[jobq.Job, jobq.Job, jobq.Job]:
+    """One succeeded add, one failed explode, one pending greet on the mail queue."""
+    ok = sample_app.add.enqueue(2, 3)
+    bad = sample_app.explode.enqueue("disk full")
+    burst(app)
+    waiting = sample_app.greet.with_options(delay=3600).enqueue("ada")
+    return ok.refresh(), bad.refresh(), waiting
+
+
+def test_jobs_lists_newest_first_with_state_and_error_type(run: Jobq, sample: jobq.App) -> None:
+    ok, bad, waiting = seed(sample)
+    result = run.on_store("jobs")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["id", "task", "queue", "status", "attempts", "created", "(UTC)",
+                                "error"]
+    rows = [line.split() for line in lines[1:]]
+    assert [r[0] for r in rows] == [waiting.id, bad.id, ok.id]
+    assert rows[0][1:5] == ["greet", "mail", "scheduled", "0/1"]
+    assert rows[1][1:5] == ["explode", "default", "failed", "1/1"] and rows[1][-1] == "ValueError"
+    assert rows[2][1:5] == ["tests.cli.sample_app.add", "default", "succeeded", "1/1"]
+
+
+def test_jobs_filters_and_limit(run: Jobq, sample: jobq.App) -> None:
+    ok, bad, waiting = seed(sample)
+
+    def ids(*args: str) -> list[str]:
+        result = run.on_store("jobs", "--json", *args)
+        assert result.exit_code == 0, result.output
+        return [job["id"] for job in json.loads(result.stdout)]
+
+    assert ids("--status", "failed") == [bad.id]
+    assert ids("--task", "tests.cli.sample_app.add") == [ok.id]
+    assert ids("--queue", "mail") == [waiting.id]
+    assert ids("--limit", "2") == [waiting.id, bad.id]
+    assert ids("--status", "running") == []
+    plain = run.on_store("jobs", "--status", "running")
+    assert plain.exit_code == 0 and "No jobs match." in plain.stdout
+
+
+def test_jobs_json_has_every_field_with_utc_timestamps(run: Jobq, sample: jobq.App) -> None:
+    _, bad, _ = seed(sample)
+    result = run.on_store("jobs", "--json", "--status", "failed")
+    (job,) = json.loads(result.stdout)
+    assert set(job) == JOB_KEYS
+    assert job["status"] == "failed" and job["args"] == ["disk full"] and job["kwargs"] == {}
+    assert job["error"]["type"] == "ValueError" and job["error"]["message"] == "disk full"
+    for field in ("run_at", "created_at", "started_at", "finished_at"):
+        assert parse_utc(job[field]) == getattr(bad, field)
+
+
+def test_show_prints_every_field_and_the_traceback(run: Jobq, sample: jobq.App) -> None:
+    _, bad, _ = seed(sample)
+    result = run.on_store("show", bad.id)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for label in ("task", "queue", "status", "attempts", "args", "kwargs", "created", "started",
+                  "finished", "worker", "result", "error", "traceback:"):
+        assert label in out, label
+    assert '["disk full"]' in out
+    assert "ValueError: disk full" in out
+    assert "Traceback (most recent call last)" in out and "raise ValueError(message)" in out
+
+
+def test_show_json_round_trips_result_and_error(run: Jobq, sample: jobq.App) -> None:
+    ok, bad, _ = seed(sample)
+    shown = json.loads(run.on_store("show", ok.id, "--json").stdout)
+    assert set(shown) == JOB_KEYS
+    assert shown["result"] == 5 and shown["error"] is None and shown["attempts"] == 1
+    failed = json.loads(run.on_store("show", bad.id, "--json").stdout)
+    assert failed["result"] is None
+    assert "raise ValueError(message)" in failed["error"]["traceback"]
+
+
+def test_show_unknown_id_exits_1_with_one_line(run: Jobq, sample: jobq.App) -> None:
+    result = run.on_store("show", "no-such-job")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        "Error: no job with id 'no-such-job'; `jobq jobs` lists the ids"
+    )
+
+
+def test_stats_table_and_json(run: Jobq, sample: jobq.App) -> None:
+    seed(sample)
+    table = run.on_store("stats")
+    assert table.exit_code == 0, table.output
+    header = next(line for line in table.stdout.splitlines() if "queue" in line)
+    for status in jobq.Status:
+        assert status.value in header
+    data = json.loads(run.on_store("stats", "--json").stdout)
+    statuses = {s.value: 0 for s in jobq.Status}
+    assert data == {
+        "queues": {
+            "default": statuses | {"succeeded": 1, "failed": 1},
+            "mail": statuses | {"scheduled": 1},
+        },
+        "total": statuses | {"succeeded": 1, "failed": 1, "scheduled": 1},
+    }
+
+
+def test_stats_of_an_empty_store(run: Jobq, sample: jobq.App) -> None:
+    assert json.loads(run.on_store("stats", "--json").stdout) == {
+        "queues": {}, "total": {s.value: 0 for s in jobq.Status},
+    }
+    assert "no jobs" in run.on_store("stats").stdout
