@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from jobq.app import App
 from jobq.cli import render
-from jobq.cli.context import CliState, ConfigProblem, reports_errors
+from jobq.cli.context import CliState, ConfigProblem, reports_errors, store_options
 from jobq.config import redact_url
 from jobq.errors import JobqError
 from jobq.job import FINISHED, Status
@@ -36,6 +36,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
               "handed back to the queue.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
               default="INFO", show_default=True, help="INFO logs every state change.")
+@store_options
 @click.pass_obj
 @reports_errors
 def worker_command(state: CliState, concurrency: int, pool: str, queues: str | None,
@@ -52,6 +53,7 @@ def worker_command(state: CliState, concurrency: int, pool: str, queues: str | N
 
 @click.command("stats")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@store_options
 @click.pass_obj
 @reports_errors
 def stats_command(state: CliState, as_json: bool) -> None:
@@ -84,6 +86,7 @@ def _statuses(ctx: click.Context, param: click.Parameter, value: str) -> list[St
               "succeeded, failed, cancelled, comma-separated.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@store_options
 @click.pass_obj
 @reports_errors
 def purge_command(state: CliState, older_than: float, statuses: list[Status], yes: bool,
@@ -146,6 +149,7 @@ def _with_progress(app: App, statuses: list[Status], at_most: int,
 
 
 @click.command("migrate")
+@store_options
 @click.pass_obj
 def migrate_command(state: CliState) -> None:
     """Create or upgrade the store's schema."""

@@ -33,6 +33,7 @@ EXIT_CONFIG = 3
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class CommandFailed(click.ClickException):
@@ -205,6 +206,24 @@ class CliState:
     def close(self) -> None:
         if self._app is not None:
             self._app.close()
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    state = ctx.find_object(CliState)
+    if value is not None and state is not None:
+        if param.name == "app_ref":
+            state.app_ref = value
+        else:
+            state.url = value
+
+
+def store_options(fn: F) -> F:
+    """``--app`` and ``--url`` after the command name too (``jobq jobs --url …``), as
+    users and error hints write them; they win over the ones before it."""
+    fn = click.option("--url", "url", metavar="URL", expose_value=False, callback=_remember,
+                      help="The store (as jobq --url).")(fn)
+    return click.option("--app", "app_ref", metavar="MODULE:ATTR", expose_value=False,
+                        callback=_remember, help="The application (as jobq --app).")(fn)
 
 
 def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:

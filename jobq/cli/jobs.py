@@ -10,7 +10,7 @@ import click
 from rich.text import Text
 
 from jobq.cli import render
-from jobq.cli.context import CliState, CommandFailed, reports_errors
+from jobq.cli.context import CliState, CommandFailed, reports_errors, store_options
 from jobq.job import Job, Status
 from jobq.task import Task
 
@@ -26,6 +26,7 @@ json_option = click.option("--json", "as_json", is_flag=True,
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
               help="At most this many jobs.")
 @json_option
+@store_options
 @click.pass_obj
 @reports_errors
 def jobs_command(state: CliState, status: str | None, task: str | None, queue: str | None,
@@ -48,6 +49,7 @@ def jobs_command(state: CliState, status: str | None, task: str | None, queue: s
 @click.command("show")
 @click.argument("job_id", metavar="ID")
 @json_option
+@store_options
 @click.pass_obj
 @reports_errors
 def show_command(state: CliState, job_id: str, as_json: bool) -> None:
@@ -106,6 +108,7 @@ def _check_signature(task: Task[..., Any], args: list[Any], kwargs: dict[str, An
 @click.option("--key", help="Idempotency key: while a job with this key is unfinished, "
               "enqueue returns it instead of adding another.")
 @json_option
+@store_options
 @click.pass_obj
 @reports_errors
 def enqueue_command(state: CliState, task_name: str, args_json: str | None,
@@ -141,6 +144,7 @@ def enqueue_command(state: CliState, task_name: str, args_json: str | None,
 @click.command("retry")
 @click.argument("job_id", metavar="ID")
 @json_option
+@store_options
 @click.pass_obj
 @reports_errors
 def retry_command(state: CliState, job_id: str, as_json: bool) -> None:
@@ -155,6 +159,7 @@ def retry_command(state: CliState, job_id: str, as_json: bool) -> None:
 @click.command("cancel")
 @click.argument("job_id", metavar="ID")
 @json_option
+@store_options
 @click.pass_obj
 @reports_errors
 def cancel_command(state: CliState, job_id: str, as_json: bool) -> None:

@@ -98,7 +98,9 @@ def jobs_table(records: Iterable[JobRecord]) -> Table:
     for r in records:
         table.add_row(
             r.id, r.task, r.queue, status_text(r.status), f"{r.attempts}/{r.max_attempts}",
-            short_time(r.created_at), r.error.type if r.error else "",
+            short_time(r.created_at),
+            # A job that succeeded after a retry keeps its last error; it is no longer news.
+            r.error.type if r.error and r.status is not Status.SUCCEEDED else "",
         )
     return table
 
@@ -141,7 +143,8 @@ def job_details(record: JobRecord) -> Group:
     if error is None:
         grid.add_row("error", none)
         return Group(grid)
-    grid.add_row("error", Text(f"{error.type}: {error.message}", style="red"))
+    label = "earlier error" if record.status is Status.SUCCEEDED else "error"
+    grid.add_row(label, Text(f"{error.type}: {error.message}", style="red"))
     if not error.traceback.strip():
         return Group(grid)
     return Group(grid, Text(""), Text("traceback:", style="bold"),

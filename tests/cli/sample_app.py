@@ -25,5 +25,12 @@ def explode(message: str = "boom") -> None:
     raise ValueError(message)
 
 
+@app.task(name="flaky", retries=1, backoff=jobq.Backoff(base=0, cap=0))
+def flaky() -> str:
+    if jobq.current_job().attempts == 1:
+        raise ConnectionError("first try fails")
+    return "second try works"
+
+
 other = jobq.App("sqlite:///cli-sample-other.db")
 not_an_app = "just a string"

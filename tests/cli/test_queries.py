@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import jobq
 from tests.cli import sample_app
-from tests.cli.conftest import Jobq, burst
+from tests.cli.conftest import APP, Jobq, burst
 
 JOB_KEYS = {
     "id", "task", "queue", "status", "priority", "attempts", "max_attempts", "args", "kwargs",
@@ -129,3 +130,28 @@ def test_stats_of_an_empty_store(run: Jobq, sample: jobq.App) -> None:
         "queues": {}, "total": {s.value: 0 for s in jobq.Status},
     }
     assert "no jobs" in run.on_store("stats").stdout
+
+
+def test_a_job_that_succeeded_on_retry_shows_its_error_as_earlier(run: Jobq,
+                                                                  sample: jobq.App) -> None:
+    job = sample_app.flaky.enqueue()
+    burst(sample)
+    assert job.result(timeout=5) == "second try works" and job.refresh().attempts == 2
+    (row,) = run.on_store("jobs").stdout.splitlines()[1:]
+    cells = row.split()  # id, task, queue, status, attempts, created date and time
+    assert cells[3:5] == ["succeeded", "2/2"] and len(cells) == 7  # and no error type
+    shown = run.on_store("show", job.id).stdout
+    assert "earlier error  ConnectionError: first try fails" in shown
+
+
+def test_url_and_app_may_follow_the_command_and_win(run: Jobq, sample: jobq.App,
+                                                    tmp_path: Path) -> None:
+    job = sample_app.add.enqueue(1, 2)
+    listed = run("jobs", "--json", "--url", run.url)
+    assert [j["id"] for j in json.loads(listed.stdout)] == [job.id]
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    again = run("--url", elsewhere, "show", job.id, "--url", run.url)
+    assert again.exit_code == 0, again.output
+    enqueued = run("enqueue", "greet", '["x"]', "--app", APP, "--url", run.url)
+    assert enqueued.exit_code == 0, enqueued.output
+    assert not (tmp_path / "elsewhere.db").exists()
