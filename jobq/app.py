@@ -124,6 +124,11 @@ class App:
 
     def get_task(self, name: str) -> Task[..., Any]:
         """The task registered under ``name``, or ``UnknownTask`` naming the near misses."""
+        if not isinstance(name, str):
+            raise UnknownTask(
+                f"a task is named by a string, got {name!r}; to enqueue a Task object, call "
+                "its .enqueue(...)"
+            )
         try:
             return self.tasks[name]
         except KeyError:

@@ -65,6 +65,11 @@ def test_unknown_task_name_lists_the_registered_ones(app: jobq.App) -> None:
         app.enqueue("zzz")
 
 
+def test_enqueue_by_name_given_a_task_object(app: jobq.App) -> None:
+    with pytest.raises(UnknownTask, match=r"named by a string, got <Task resize>.*\.enqueue"):
+        app.enqueue(app.tasks["resize"], "a.png")  # type: ignore[arg-type]
+
+
 def test_a_positional_argument_that_is_not_json(app: jobq.App) -> None:
     with pytest.raises(SerializationError,
                        match=r"send_email: positional argument 0 is a set .*plain data"):

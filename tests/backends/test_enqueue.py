@@ -58,6 +58,24 @@ def test_enqueue_stores_a_pending_job_readable_by_id(app: jobq.App, echo: Any) -
     assert stored.error is None
 
 
+@pytest.mark.parametrize("options", [{}, {"delay": 60, "key": "k", "priority": 3}])
+def test_the_returned_job_matches_what_was_stored(
+    app: jobq.App, echo: Any, options: dict[str, Any]
+) -> None:
+    job = echo.with_options(**options).enqueue(1, b=[2])
+    stored = app.get_job(job.id)
+    assert stored is not None
+    fields = ("id", "task", "queue", "args", "kwargs", "priority", "status", "attempts",
+              "max_attempts", "key", "timeout", "started_at", "finished_at", "result",
+              "error", "cancel_requested", "worker_id", "lease_expires_at")
+    assert {f: getattr(job.record, f) for f in fields} == {
+        f: getattr(stored.record, f) for f in fields
+    }
+    for f in ("run_at", "created_at"):
+        assert getattr(job.record, f).timestamp() == pytest.approx(
+            getattr(stored.record, f).timestamp(), abs=0.01)
+
+
 def test_ids_are_unique_and_url_safe(app: jobq.App, echo: Any) -> None:
     jobs = [echo.enqueue(i) for i in range(20)]
     ids = {job.id for job in jobs}
