@@ -24,8 +24,9 @@ lint: $(VENV)/.dev
 test: lint
 	$(BIN)/pytest -q
 
-bench: $(VENV)/.dev
-	$(BIN)/jobq bench
+# The side-by-side comparison with the peers (bench/PEERS.md); BENCH_ARGS=--quick for a short run.
+bench:
+	$(PYTHON) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The peers' applications, each defining the one benchmark task; imported by their workers."""
