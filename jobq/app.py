@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import MISSING, fields
 from typing import Any, TypeVar, overload
 
 from jobq.backends import backend_kind, open_backend
-from jobq.backends.base import Backend, JobFilter, NewJob
+from jobq.backends.base import Backend, JobFilter, NewJob, utc
 from jobq.config import Settings, check_names, load_settings, redact_url
 from jobq.errors import ConfigError, JobNotFound, UnknownTask
 from jobq.job import FINISHED, Job, JobRecord, Status
@@ -151,7 +152,7 @@ class App:
             run_at = opts.at.timestamp()
         args, kwargs = encode_call(task.name, call.args, call.kwargs)
         return NewJob(
-            id=uuid.uuid4().hex,
+            id=new_job_id(now),
             task=task.name,
             queue=opts.queue or defaults.queue,
             args=args,
@@ -314,13 +315,41 @@ def _status(value: Status | str) -> Status:
         ) from None
 
 
-def _record_of(new: NewJob, call: Call) -> JobRecord:
-    from jobq.backends.base import utc
+# UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, the version and variant bits, and 74
+# random bits.
+_V7_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_V7_SET = (0x7 << 76) | (0x2 << 62)
 
-    return JobRecord(
+
+def new_job_id(now: float) -> str:
+    """A new job id: a UUIDv7 as 32 hex digits. Ids made later sort later, so a store's
+    index on them grows at its end instead of touching a random page per insert."""
+    value = (int(now * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    return f"{value & _V7_CLEAR | _V7_SET:032x}"
+
+
+# The JobRecord fields a new job leaves at their defaults; those with a factory (meta={})
+# get a fresh value per record.
+_RECORD_DEFAULTS = {f.name: f.default for f in fields(JobRecord) if f.default is not MISSING}
+_RECORD_FACTORIES = [(f.name, f.default_factory) for f in fields(JobRecord)
+                     if f.default_factory is not MISSING]
+
+
+def _record_of(new: NewJob, call: Call) -> JobRecord:
+    # The same record JobRecord(...) builds, made by filling its __dict__: a frozen
+    # dataclass's __init__ sets each of its 21 fields through object.__setattr__, which
+    # cost more than the rest of enqueue_many did per job.
+    record: JobRecord = object.__new__(JobRecord)
+    values = record.__dict__
+    values.update(_RECORD_DEFAULTS)
+    for name, factory in _RECORD_FACTORIES:
+        values[name] = factory()
+    created_at = utc(new.created_at)
+    values.update(
         id=new.id, task=new.task, queue=new.queue, args=list(call.args),
         kwargs=dict(call.kwargs), priority=new.priority, status=new.status, attempts=0,
-        max_attempts=new.max_attempts, run_at=utc(new.run_at),  # type: ignore[arg-type]
-        created_at=utc(new.created_at),  # type: ignore[arg-type]
+        max_attempts=new.max_attempts, created_at=created_at,
+        run_at=created_at if new.run_at == new.created_at else utc(new.run_at),
         key=new.key, timeout=new.timeout,
     )
+    return record

@@ -25,7 +25,8 @@ def _find_bad_value(value: Any) -> str | None:
 def encode_call(task: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[str, str]:
     """Encode positional and keyword arguments; on failure name the argument at fault."""
     try:
-        return dumps(list(args)), dumps(dict(kwargs))
+        # Many calls have no keyword arguments, some no arguments: skip the encoder then.
+        return (dumps(list(args)) if args else "[]"), (dumps(dict(kwargs)) if kwargs else "{}")
     except (TypeError, ValueError):
         pass
     for index, value in enumerate(args):

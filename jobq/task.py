@@ -108,6 +108,9 @@ ENQUEUE_OPTIONS = tuple(f.name for f in fields(EnqueueOptions))
 TASK_OPTIONS = ("name", *(f.name for f in fields(TaskOptions)))
 
 
+NO_OPTIONS = EnqueueOptions()
+
+
 @dataclass(frozen=True)
 class Call:
     """One invocation of a task, not yet enqueued: ``task.call(...)``."""
@@ -115,7 +118,9 @@ class Call:
     task: Task[..., Any]
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
-    options: EnqueueOptions = field(default_factory=EnqueueOptions)
+    # One shared default: EnqueueOptions is frozen, and building one per call checks
+    # every option again.
+    options: EnqueueOptions = NO_OPTIONS
 
     def enqueue(self) -> Job:
         return self.task.app.enqueue_call(self)

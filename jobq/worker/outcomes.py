@@ -59,6 +59,9 @@ def released(attempt: Attempt) -> Outcome:
 
 
 def log_outcome(attempt: Attempt, outcome: Outcome, applied: bool) -> None:
+    # Most outcomes are successes, logged at INFO: with INFO off, build no fields for them.
+    if applied and outcome.status is Status.SUCCEEDED and not log.isEnabledFor(logging.INFO):
+        return
     claimed = attempt.claimed
     extra: dict[str, Any] = {
         "job_id": claimed.id, "task": claimed.task, "action": outcome.status.value,

@@ -164,10 +164,11 @@ class Worker:
             )
         with self._attempts_lock:
             self._attempts[job.id] = attempt
-        log.info("job %s (%s) started, attempt %d/%d", job.id, job.task, job.attempts,
-                 job.max_attempts, extra={"job_id": job.id, "task": job.task,
-                                          "action": Status.RUNNING.value,
-                                          "attempt": job.attempts})
+        if log.isEnabledFor(logging.INFO):  # with INFO off, build no fields per job
+            log.info("job %s (%s) started, attempt %d/%d", job.id, job.task, job.attempts,
+                     job.max_attempts, extra={"job_id": job.id, "task": job.task,
+                                              "action": Status.RUNNING.value,
+                                              "attempt": job.attempts})
         self._pool.submit(attempt)
 
     def _on_attempt_done(self, attempt: Attempt) -> None:

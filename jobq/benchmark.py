@@ -1,0 +1,249 @@
+"""``jobq bench``: how fast this store enqueues, drains and starts jobs.
+
+Figures: single and bulk enqueue rates, drain rates of no-op jobs with one and two worker
+processes (and with one worker logging every state change at INFO), and the
+enqueue-to-start latency of jobs trickling into an idle worker. On SQLite, raw-SQLite
+reference rows (the same SQL with no jobq in between) show jobq's own overhead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sqlite3
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jobq import benchmark_raw as raw
+from jobq import benchmark_runs as runs
+from jobq.config import redact_url
+
+# Targets for the embedded store (DESIGN: SQLite on one machine); None: no target.
+SQLITE_TARGETS: dict[str, tuple[float, str]] = {
+    "single_enqueue": (15_000, "≥"),
+    "bulk_enqueue": (80_000, "≥"),
+    "drain_1": (8_000, "≥"),
+    "latency_p50": (5.0, "≤"),
+}
+
+
+@dataclass
+class Figure:
+    """One measured figure, with its target and raw-SQLite reference when there is one."""
+
+    key: str
+    label: str
+    value: float
+    unit: str
+    target: float | None = None
+    compare: str | None = None  # "≥" or "≤"
+    reference: str | None = None  # key of the raw-SQLite figure it compares with
+    ratio: float | None = None
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        return self.value >= self.target if self.compare == "≥" else self.value <= self.target
+
+
+@dataclass
+class Plan:
+    jobs: int
+    concurrency: int
+    latency_jobs: int
+    latency_interval: float
+    raw_reference: bool
+
+
+class Bench:
+    """Runs every measurement in turn, drawing one progress bar per figure."""
+
+    def __init__(self, stores: runs.Stores, plan: Plan, progress: Progress) -> None:
+        self.stores = stores
+        self.plan = plan
+        self.progress = progress
+        self.figures: list[Figure] = []
+
+    def _step(self, label: str, total: int) -> Callable[[int], None]:
+        task = self.progress.add_task(label, total=total)
+        return lambda done: self.progress.update(task, completed=done)
+
+    def _add(self, key: str, label: str, value: float, unit: str = "jobs/s",
+             reference: str | None = None) -> None:
+        target = SQLITE_TARGETS.get(key) if self.stores.kind == "sqlite" else None
+        self.figures.append(Figure(
+            key, label, value, unit, target[0] if target else None,
+            target[1] if target else None, reference if self.plan.raw_reference else None,
+        ))
+
+    def run(self) -> list[Figure]:
+        if self.plan.raw_reference:
+            self._raw()
+        self._enqueue()
+        self._drains()
+        self._latency()
+        by_key = {f.key: f for f in self.figures}
+        for fig in self.figures:
+            if fig.reference in by_key:
+                fig.ratio = fig.value / by_key[fig.reference].value
+        return self.figures
+
+    def _raw(self) -> None:
+        jobs, batch = self.plan.jobs, runs.BATCH
+        step = self._step("raw SQLite reference", 3)
+        folder = self.stores.folder
+        self._add("raw_single", "raw SQLite: insert, 1 row per commit",
+                  raw.single_commits(folder / "raw1.db", jobs), "rows/s")
+        step(1)
+        self._add("raw_bulk", f"raw SQLite: insert, {batch} rows per commit",
+                  raw.batched_inserts(folder / "raw2.db", jobs, batch), "rows/s")
+        step(2)
+        claim = self.plan.concurrency * 5  # what one worker claims at a time by default
+        self._add("raw_drain", f"raw SQLite: claim {claim} + finish, 1 thread",
+                  raw.claim_and_finish(folder / "raw3.db", jobs, claim), "rows/s")
+        step(3)
+
+    def _enqueue(self) -> None:
+        jobs = self.plan.jobs
+        with self.stores.fresh() as store:
+            rate = runs.single_enqueue(store, jobs, self._step("single enqueue", jobs))
+        self._add("single_enqueue", "single enqueue (task.enqueue())", rate,
+                  reference="raw_single")
+        with self.stores.fresh() as store:
+            rate = runs.bulk_enqueue(store, jobs, self._step("bulk enqueue", jobs))
+        self._add("bulk_enqueue", f"bulk enqueue (enqueue_many, {runs.BATCH} per call)",
+                  rate, reference="raw_bulk")
+
+    def _drains(self) -> None:
+        jobs, conc = self.plan.jobs, self.plan.concurrency
+        for key, workers, logged in (("drain_1", 1, False), ("drain_2", 2, False),
+                                     ("drain_1_info", 1, True)):
+            label = f"drain, {workers} worker process{'es' if workers > 1 else ''} x {conc} " \
+                    f"threads, {'INFO log to a file' if logged else 'WARNING log level'}"
+            with self.stores.fresh() as store:
+                log_file = str(store.folder / f"{key}.log") if logged and store.folder else None
+                rate = runs.drain(store, jobs, workers, conc, self._step(label, jobs),
+                                  log_file=log_file)
+            self._add(key, label, rate, reference="raw_drain")
+
+    def _latency(self) -> None:
+        count, interval = self.plan.latency_jobs, self.plan.latency_interval
+        with self.stores.fresh() as store:
+            delays = runs.latency(store, count, interval, self.plan.concurrency,
+                                  self._step("enqueue→start latency", count))
+        for pct in (50, 95, 99):
+            self._add(f"latency_p{pct}",
+                      f"enqueue→start latency p{pct} ({count} jobs, 1 every "
+                      f"{interval * 1000:g} ms, idle worker)",
+                      runs.percentile(delays, pct) * 1000, "ms")
+
+
+def environment(url: str | None) -> dict[str, Any]:
+    """Versions and machine notes recorded with the figures."""
+    from jobq import __version__
+
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "store": redact_url(url) if url else "sqlite (fresh file per figure, temp dir)",
+        "versions": {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+                     "jobq": __version__},
+        "machine": {"nproc": os.cpu_count(), "cpu": runs.cpu_model(),
+                    "platform": platform.platform(), "load_average": runs.load_average()},
+    }
+
+
+def _fmt(value: float, unit: str) -> str:
+    return f"{value:,.2f}" if unit == "ms" else f"{value:,.0f}"
+
+
+def render(console: Console, env: dict[str, Any], figures: list[Figure]) -> None:
+    table = Table(title="jobq bench", title_justify="left")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    table.add_column("target", justify="right")
+    table.add_column("vs raw SQLite", justify="right")
+    for fig in figures:
+        target = "" if fig.target is None else f"{fig.compare} {_fmt(fig.target, fig.unit)}"
+        if fig.met is not None:
+            target += " [green]ok[/]" if fig.met else " [red]missed[/]"
+        ratio = "" if fig.ratio is None else f"{fig.ratio:.0%}"
+        table.add_row(fig.label, _fmt(fig.value, fig.unit), fig.unit, target, ratio)
+    console.print(table)
+    machine, versions = env["machine"], env["versions"]
+    console.print(
+        f"{env['date']}  store: {env['store']}  python {versions['python']}, sqlite "
+        f"{versions['sqlite']}, jobq {versions['jobq']}  {machine['nproc']} CPUs "
+        f"({machine['cpu']}), load {machine['load_average']}"
+    )
+
+
+def _command(ctx: click.Context) -> str:
+    """The command line that reproduces this run (options left at their default omitted)."""
+    words = ["jobq", "bench"]
+    for param in ctx.command.params:
+        name = param.name or ""
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.DEFAULT:
+            continue
+        value = ctx.params[name]
+        if isinstance(param, click.Option) and param.is_flag:
+            words += [param.opts[0]] if value else []
+        else:
+            words += [param.opts[0], str(value)]
+    return " ".join(words)
+
+
+@click.command("bench")
+@click.option("--url", default=None, help="Store to measure (default: a fresh SQLite file "
+              "per figure in a temp dir). PostgreSQL and Redis runs use a throwaway "
+              "schema / key prefix.")
+@click.option("--jobs", default=20_000, show_default=True, type=click.IntRange(min=1),
+              help="Jobs per enqueue and drain figure.")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Threads per worker process.")
+@click.option("--latency-jobs", default=500, show_default=True, type=click.IntRange(min=1),
+              help="Jobs in the latency figure.")
+@click.option("--latency-interval", default=10.0, show_default=True,
+              type=click.FloatRange(min=0), help="Milliseconds between latency jobs.")
+@click.option("--json", "json_out", is_flag=True, help="Print the results as JSON.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the JSON results to this file.")
+def bench(url: str | None, jobs: int, concurrency: int, latency_jobs: int,
+          latency_interval: float, json_out: bool, output: Path | None) -> None:
+    """Measure enqueue rates, drain rates and enqueue-to-start latency on a store."""
+    command = _command(click.get_current_context())
+    stores = runs.Stores(url)
+    plan = Plan(jobs, concurrency, latency_jobs, latency_interval / 1000,
+                raw_reference=stores.kind == "sqlite")
+    env = {"command": command, **environment(url)}
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=Console(stderr=True))
+    try:
+        with progress:
+            figures = Bench(stores, plan, progress).run()
+    finally:
+        stores.close()
+    env["machine"]["load_average_after"] = runs.load_average()
+    result = {**env, "plan": asdict(plan),
+              "figures": [{**asdict(f), "met": f.met} for f in figures]}
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if json_out:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        render(Console(), env, figures)
+
+
+if __name__ == "__main__":
+    bench(sys.argv[1:], prog_name="jobq bench")

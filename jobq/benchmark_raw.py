@@ -1,0 +1,89 @@
+"""The raw-SQLite reference rows of ``jobq bench``.
+
+The same schema, the same SQL and the same pragmas as jobq's SQLite store, driven
+straight from ``sqlite3`` with no jobq objects in between: what this machine's SQLite can
+do, so the ratio of each jobq figure to it shows jobq's own overhead.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+
+from jobq.backends.sqlfiles import load_migrations, load_queries
+
+_Q = load_queries("sqlite")
+_ROW = ("jobq.bench.noop", "default", "[]", "{}", 0, "pending", 1)
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=normal")
+    for migration in load_migrations("sqlite"):
+        conn.executescript(migration.sql)
+    return conn
+
+
+def _rows(count: int) -> list[tuple[object, ...]]:
+    now = time.time()
+    return [(uuid.uuid4().hex, *_ROW, now, now, None, None) for _ in range(count)]
+
+
+def single_commits(path: Path, jobs: int) -> float:
+    """Rows/s inserting one job row per transaction."""
+    conn = _open(path)
+    rows = _rows(jobs)
+    start = time.perf_counter()
+    for row in rows:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(_Q["insert"], row)
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return jobs / elapsed
+
+
+def batched_inserts(path: Path, jobs: int, batch: int) -> float:
+    """Rows/s inserting job rows ``batch`` per transaction."""
+    conn = _open(path)
+    rows = _rows(jobs)
+    start = time.perf_counter()
+    for first in range(0, jobs, batch):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(_Q["insert"], rows[first:first + batch])
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return jobs / elapsed
+
+
+def claim_and_finish(path: Path, jobs: int, batch: int) -> float:
+    """Rows/s claiming pending jobs ``batch`` at a time (one transaction) and marking
+    them succeeded (a second transaction), as a worker does, in one thread."""
+    conn = _open(path)
+    conn.executemany(_Q["insert"], _rows(jobs))
+    claim = _Q["claim"].replace("{queues}", "?")
+    finish = _Q["finish_succeeded"]
+    done = 0
+    start = time.perf_counter()
+    while done < jobs:
+        now = time.time()
+        token = uuid.uuid4().hex
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(_Q["promote_due"], (now,))
+        ids = [r[2] for r in conn.execute(
+            claim, (now, "raw", token, now + 30.0, "default", batch)
+        ).fetchall()]
+        conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(finish, [
+            {"id": i, "token": token, "now": now, "result": "null"} for i in ids
+        ])
+        conn.execute("COMMIT")
+        done += len(ids)
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return jobs / elapsed

@@ -1,0 +1,342 @@
+"""The measurements behind ``jobq bench``: enqueue, drain and latency on one store.
+
+Every measurement uses only the public API and ``jobq.worker.Worker``, on a store of its
+own (a fresh SQLite file, or a unique PostgreSQL schema / Redis key prefix that is dropped
+afterwards), so the figures never see each other's jobs. Workers run in real spawned
+processes and import the tasks below, as a deployed worker imports an application.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jobq.app import App
+from jobq.errors import JobqError
+
+NOOP = "jobq.bench.noop"
+STAMP = "jobq.bench.stamp"
+BATCH = 1_000  # jobs per enqueue_many call
+
+Progress = Callable[[int], None]  # called with how many jobs are done so far
+
+
+def noop() -> None:
+    """The benchmark's job: nothing at all, so the figures measure jobq itself."""
+
+
+def stamp() -> float:
+    """Return the moment the job started, for the enqueue-to-start latency."""
+    return time.time()
+
+
+def bench_app(url: str, options: dict[str, Any]) -> App:
+    """An App on ``url`` with the two benchmark tasks registered under fixed names."""
+    app = App(url, **options)
+    app.task(name=NOOP)(noop)
+    app.task(name=STAMP)(stamp)
+    return app
+
+
+# -- isolated stores ------------------------------------------------------------------
+
+
+@dataclass
+class Store:
+    """Where one measurement runs: a URL plus the App options that isolate it."""
+
+    url: str
+    options: dict[str, Any] = field(default_factory=dict)
+    folder: Path | None = None  # scratch space (worker log files, SQLite files)
+
+
+class Stores:
+    """Hands out fresh isolated stores on one base URL and drops them afterwards.
+
+    With no URL, each store is a new SQLite file in a temporary folder.
+    """
+
+    def __init__(self, url: str | None) -> None:
+        self.base = url
+        self._tmp = tempfile.TemporaryDirectory(prefix="jobq-bench-")
+        self.folder = Path(self._tmp.name)
+        self.kind = "sqlite" if url is None else urlsplit(url).scheme.split("+")[0]
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    @contextmanager
+    def fresh(self) -> Iterator[Store]:
+        name = f"jobq_bench_{uuid.uuid4().hex[:10]}"
+        if self.base is None:
+            store = Store(f"sqlite:///{self.folder / (name + '.db')}", folder=self.folder)
+        elif self.kind == "sqlite":
+            # A given SQLite URL names a file; each measurement gets a sibling of it.
+            path = Path(urlsplit(self.base).path[1:]).parent / f"{name}.db"
+            store = Store(f"sqlite:///{path}", folder=self.folder)
+        elif self.kind.startswith("postgres"):
+            store = Store(self.base, {"schema": name}, self.folder)
+        elif self.kind.startswith("redis"):
+            store = Store(self.base, {"prefix": name + ":"}, self.folder)
+        else:
+            raise JobqError(f"jobq bench does not know how to isolate a {self.kind} store")
+        try:
+            yield store
+        finally:
+            self._drop(store)
+
+    def _drop(self, store: Store) -> None:
+        if "schema" in store.options:
+            import psycopg
+
+            with psycopg.connect(store.url, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{store.options["schema"]}" CASCADE')
+        elif "prefix" in store.options:
+            import redis
+
+            client = redis.Redis.from_url(store.url)
+            keys = list(client.scan_iter(match=store.options["prefix"] + "*", count=1000))
+            for start in range(0, len(keys), 500):
+                client.delete(*keys[start:start + 500])
+            client.close()
+        elif self.base is not None:
+            path = Path(urlsplit(store.url).path[1:])
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+# -- enqueueing ---------------------------------------------------------------------------
+
+
+def single_enqueue(store: Store, jobs: int, progress: Progress) -> float:
+    """Jobs/s enqueueing ``jobs`` no-op jobs one call at a time."""
+    app = bench_app(store.url, store.options)
+    try:
+        app.migrate()
+        task = app.get_task(NOOP)
+        start = time.perf_counter()
+        for done in range(1, jobs + 1):
+            task.enqueue()
+            if done % BATCH == 0:
+                progress(done)
+        elapsed = time.perf_counter() - start
+        progress(jobs)
+        _expect(app, jobs, "pending")
+    finally:
+        app.close()
+    return jobs / elapsed
+
+
+def bulk_enqueue(store: Store, jobs: int, progress: Progress) -> float:
+    """Jobs/s enqueueing ``jobs`` no-op jobs with ``enqueue_many`` in batches."""
+    app = bench_app(store.url, store.options)
+    try:
+        app.migrate()
+        start = time.perf_counter()
+        _fill(app, jobs, progress)
+        elapsed = time.perf_counter() - start
+        _expect(app, jobs, "pending")
+    finally:
+        app.close()
+    return jobs / elapsed
+
+
+def _fill(app: App, jobs: int, progress: Progress | None = None) -> None:
+    task = app.get_task(NOOP)
+    done = 0
+    while done < jobs:
+        size = min(BATCH, jobs - done)
+        app.enqueue_many([task.call() for _ in range(size)])
+        done += size
+        if progress is not None:
+            progress(done)
+
+
+def _counts(app: App) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for by_status in app.stats().values():
+        for status, count in by_status.items():
+            totals[status] = totals.get(status, 0) + count
+    return totals
+
+
+def _expect(app: App, jobs: int, status: str) -> None:
+    """Fail loudly unless the store holds exactly ``jobs`` jobs, all in ``status``."""
+    counts = _counts(app)
+    if counts != {status: jobs}:
+        raise JobqError(f"expected {jobs} {status} jobs in the store, found {counts}")
+
+
+# -- worker processes ---------------------------------------------------------------------
+
+
+def _worker_main(url: str, options: dict[str, Any], concurrency: int, burst: bool,
+                 log_file: str | None, ready: Any, go: Any) -> None:
+    """A worker process: build the App and Worker, say ready, wait for go, then run."""
+    from jobq.worker import Worker
+
+    if log_file is None:
+        logging.basicConfig(level=logging.WARNING)
+    else:
+        logging.basicConfig(
+            filename=log_file, level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )
+    app = bench_app(url, options)
+    worker = Worker(app, concurrency=concurrency, burst=burst)
+    app.backend.check_schema()  # connect now, not inside the timed part
+    ready.set()
+    go.wait()
+    worker.run()
+    app.close()
+
+
+@dataclass
+class Workers:
+    """Started worker processes, held until ``go`` is set."""
+
+    go: Any
+    procs: list[Any]
+
+
+@contextmanager
+def worker_processes(store: Store, count: int, concurrency: int, burst: bool,
+                     log_file: str | None = None) -> Iterator[Workers]:
+    """Start ``count`` worker processes and wait until each is ready; on leaving, stop
+    any still running (SIGTERM, the worker's graceful stop)."""
+    ctx = multiprocessing.get_context("spawn")
+    go = ctx.Event()
+    procs = []
+    readies = []
+    for _ in range(count):
+        ready = ctx.Event()
+        proc = ctx.Process(
+            target=_worker_main, daemon=True,
+            args=(store.url, store.options, concurrency, burst, log_file, ready, go),
+        )
+        proc.start()
+        procs.append(proc)
+        readies.append(ready)
+    try:
+        for proc, ready in zip(procs, readies, strict=True):
+            deadline = time.monotonic() + 60.0
+            while not ready.wait(0.05):
+                if not proc.is_alive() or time.monotonic() > deadline:
+                    raise JobqError(
+                        f"worker process {proc.pid} did not start (exit code {proc.exitcode})"
+                    )
+        yield Workers(go, procs)
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(30.0)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+
+
+# -- draining -------------------------------------------------------------------------------
+
+
+def drain(store: Store, jobs: int, workers: int, concurrency: int, progress: Progress,
+          log_file: str | None = None) -> float:
+    """Jobs/s running ``jobs`` no-op jobs with ``workers`` burst worker processes."""
+    app = bench_app(store.url, store.options)
+    try:
+        app.migrate()
+        _fill(app, jobs)
+        with worker_processes(store, workers, concurrency, True, log_file) as started:
+            start = time.perf_counter()
+            started.go.set()
+            elapsed = _wait_succeeded(app, jobs, started.procs, start, progress)
+        _expect(app, jobs, "succeeded")
+    finally:
+        app.close()
+    return jobs / elapsed
+
+
+def _wait_succeeded(app: App, jobs: int, procs: list[Any], start: float,
+                    progress: Progress) -> float:
+    """Poll ``app.stats()`` until all jobs succeeded; return the seconds it took."""
+    while True:
+        done = _counts(app).get("succeeded", 0)
+        elapsed = time.perf_counter() - start
+        progress(done)
+        if done >= jobs:
+            return elapsed
+        if not any(p.is_alive() for p in procs):
+            raise JobqError(
+                f"the workers exited with {done} of {jobs} jobs succeeded "
+                f"(exit codes {[p.exitcode for p in procs]}; counts {_counts(app)})"
+            )
+        # Poll often enough for a fine timing, rarely enough not to steal the workers' CPU.
+        time.sleep(min(0.05, max(0.005, elapsed / 100)))
+
+
+# -- latency ----------------------------------------------------------------------------------
+
+
+def latency(store: Store, jobs: int, interval: float, concurrency: int,
+            progress: Progress) -> list[float]:
+    """Enqueue-to-start delays (seconds) of ``jobs`` jobs enqueued every ``interval``
+    seconds while one worker process idles."""
+    app = bench_app(store.url, store.options)
+    try:
+        app.migrate()
+        task = app.get_task(STAMP)
+        with worker_processes(store, 1, concurrency, False) as started:
+            started.go.set()
+            time.sleep(0.5)  # let the worker reach its idle wait
+            start = time.perf_counter()
+            for i in range(jobs):
+                pause = start + i * interval - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                task.enqueue()
+                if i % 50 == 0:
+                    progress(i)
+            progress(jobs)
+            _wait_succeeded(app, jobs, started.procs, time.perf_counter(), lambda _: None)
+        records = [job.record for job in app.jobs(status="succeeded", limit=jobs)]
+    finally:
+        app.close()
+    if len(records) != jobs:
+        raise JobqError(f"expected {jobs} succeeded latency jobs, found {len(records)}")
+    return sorted(float(r.result) - r.created_at.timestamp() for r in records)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The ``pct`` percentile of sorted ``values`` (nearest rank)."""
+    rank = max(1, round(pct / 100 * len(values)))
+    return values[min(rank, len(values)) - 1]
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> tuple[float, float, float] | None:
+    try:
+        return os.getloadavg()
+    except OSError:
+        return None

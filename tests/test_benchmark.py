@@ -1,0 +1,56 @@
+"""``jobq bench`` runs end to end on a tiny workload and reports every figure.
+
+No timing is asserted: the figures depend on the machine. What a user relies on is that
+the command finishes, checks that no job was lost, and prints and records each figure.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from jobq.benchmark import bench
+
+FIGURES = {
+    "raw_single", "raw_bulk", "raw_drain", "single_enqueue", "bulk_enqueue", "drain_1",
+    "drain_2", "drain_1_info", "latency_p50", "latency_p95", "latency_p99",
+}
+
+
+def test_bench_prints_and_records_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(
+        bench,
+        ["--jobs", "60", "--latency-jobs", "8", "--latency-interval", "2",
+         "--output", str(out)],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+
+    recorded = json.loads(out.read_text(encoding="utf-8"))
+    figures = {f["key"]: f for f in recorded["figures"]}
+    assert set(figures) == FIGURES
+    for fig in figures.values():
+        assert fig["value"] > 0, fig
+        assert fig["label"] in result.output  # the table names every figure
+    # The targets are the embedded store's; each jobq rate is set against its raw row.
+    assert figures["single_enqueue"]["target"] == 15_000
+    assert figures["latency_p50"]["compare"] == "≤"
+    assert figures["drain_1"]["reference"] == "raw_drain"
+    assert figures["drain_1"]["ratio"] > 0
+    assert recorded["command"] == (
+        f"jobq bench --jobs 60 --latency-jobs 8 --latency-interval 2.0 --output {out}"
+    )
+    assert recorded["versions"]["sqlite"]
+    assert recorded["machine"]["nproc"] >= 1
+
+
+def test_bench_json_goes_to_stdout(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        bench, ["--jobs", "20", "--latency-jobs", "3", "--latency-interval", "1", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert {f["key"] for f in printed["figures"]} == FIGURES
