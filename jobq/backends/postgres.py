@@ -284,12 +284,13 @@ class PostgresBackend:
         listener = self._listener
         if listener is not None:
             listener.claiming()
-        params = {"worker": worker_id, "token": token, "lease": lease,
+        params = {"worker": worker_id, "token": token, "lease": lease, "queue": queues[0],
                   "queues": list(queues), "limit": limit, "channel": self.channel}
+        query = self.q["claim"] if len(set(queues)) == 1 else self.q["claim_queues"]
         with self._conn() as conn:
             with conn.pipeline():  # promote and claim: one round trip, one transaction
                 conn.execute(self.q["promote_due"], params)
-                cur = conn.execute(self.q["claim"], params)
+                cur = conn.execute(query, params)
             rows = cur.fetchall()
         rows.sort(key=lambda r: (-r[1], r[0]))
         return [ClaimedJob(r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], token) for r in rows]

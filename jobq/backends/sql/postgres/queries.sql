@@ -17,10 +17,10 @@ WITH stored AS (
         (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at,
          key, timeout)
     SELECT * FROM unnest(
-        %(ids)s::text[], %(tasks)s::text[], %(queues)s::text[], %(args)s::text[],
-        %(kwargs)s::text[], %(priorities)s::int[], %(statuses)s::text[],
-        %(max_attempts)s::int[], %(run_ats)s::timestamptz[], %(created_ats)s::timestamptz[],
-        %(keys)s::text[], %(timeouts)s::float8[])
+        %(ids)b::text[], %(tasks)b::text[], %(queues)b::text[], %(args)b::text[],
+        %(kwargs)b::text[], %(priorities)b::int[], %(statuses)b::text[],
+        %(max_attempts)b::int[], %(run_ats)b::timestamptz[], %(created_ats)b::timestamptz[],
+        %(keys)b::text[], %(timeouts)b::float8[])
     RETURNING status
 )
 SELECT count(*) FROM (
@@ -34,16 +34,16 @@ INSERT INTO {schema}.jobq_jobs
     (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at,
      key, timeout)
 SELECT * FROM unnest(
-    %(ids)s::text[], %(tasks)s::text[], %(queues)s::text[], %(args)s::text[],
-    %(kwargs)s::text[], %(priorities)s::int[], %(statuses)s::text[],
-    %(max_attempts)s::int[], %(run_ats)s::timestamptz[], %(created_ats)s::timestamptz[],
-    %(keys)s::text[], %(timeouts)s::float8[])
+    %(ids)b::text[], %(tasks)b::text[], %(queues)b::text[], %(args)b::text[],
+    %(kwargs)b::text[], %(priorities)b::int[], %(statuses)b::text[],
+    %(max_attempts)b::int[], %(run_ats)b::timestamptz[], %(created_ats)b::timestamptz[],
+    %(keys)b::text[], %(timeouts)b::float8[])
 ON CONFLICT DO NOTHING
 RETURNING id, status;
 
 -- name: live_ids_by_key
 SELECT key, id FROM {schema}.jobq_jobs
-WHERE key = ANY(%(keys)s::text[])
+WHERE key = ANY(%(keys)b::text[])
   AND status IN ('blocked', 'scheduled', 'pending', 'running');
 
 -- name: notify
@@ -70,15 +70,42 @@ SELECT count(*) FROM (
 
 -- name: claim
 -- transition: pending -> running
--- One lease token fences the whole batch; the lease runs on the server's clock. The
--- rows are picked in a CTE, which runs exactly once: "seq IN (subquery … LIMIT n SKIP
--- LOCKED)" may be re-run by the planner and take more than n.
+-- One queue. One lease token fences the whole batch; the lease runs on the server's
+-- clock. The rows are picked in a CTE, which runs exactly once ("seq IN (subquery …
+-- LIMIT n SKIP LOCKED)" may be re-run by the planner and take more than n), by a scan
+-- of the ready index in its own order that stops after n rows.
 WITH picked AS (
     SELECT seq FROM {schema}.jobq_jobs
-    WHERE status = 'pending' AND queue = ANY(%(queues)s::text[])
+    WHERE status = 'pending' AND queue = %(queue)s
     ORDER BY priority DESC, seq
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
+)
+UPDATE {schema}.jobq_jobs AS j
+SET status = 'running', attempts = j.attempts + 1, started_at = now(),
+    worker_id = %(worker)s, lease_token = %(token)s,
+    lease_expires_at = now() + %(lease)s::float8 * interval '1 second',
+    cancel_requested = false
+FROM picked WHERE j.seq = picked.seq
+RETURNING j.seq, j.priority, j.id, j.task, j.queue, j.args, j.kwargs, j.attempts,
+    j.max_attempts, j.timeout;
+
+-- name: claim_queues
+-- transition: pending -> running
+-- Several queues: the best n of each queue's own ordered scan, then the best n of
+-- those. ("queue = ANY(…)" would read and sort every pending job of the queues.) The
+-- rows locked but not taken are released when the statement commits.
+WITH picked AS (
+    SELECT c.seq FROM unnest(%(queues)b::text[]) AS q(name)
+    CROSS JOIN LATERAL (
+        SELECT seq, priority FROM {schema}.jobq_jobs
+        WHERE status = 'pending' AND queue = q.name
+        ORDER BY priority DESC, seq
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) AS c
+    ORDER BY c.priority DESC, c.seq
+    LIMIT %(limit)s
 )
 UPDATE {schema}.jobq_jobs AS j
 SET status = 'running', attempts = j.attempts + 1, started_at = now(),
@@ -93,7 +120,7 @@ RETURNING j.seq, j.priority, j.id, j.task, j.queue, j.args, j.kwargs, j.attempts
 -- Renews the leases still held; a job missing from the result has lost its lease.
 WITH held AS (
     SELECT j.seq FROM {schema}.jobq_jobs AS j
-    JOIN unnest(%(ids)s::text[], %(tokens)s::text[]) AS h(id, token)
+    JOIN unnest(%(ids)b::text[], %(tokens)b::text[]) AS h(id, token)
       ON j.id = h.id AND j.lease_token = h.token
     WHERE j.status = 'running'
     ORDER BY j.seq
@@ -117,9 +144,9 @@ RETURNING j.id, j.cancel_requested;
 -- someone asked to cancel is never retried nor handed back: it ends cancelled.
 WITH outcome AS (
     SELECT * FROM unnest(
-        %(ids)s::text[], %(tokens)s::text[], %(statuses)s::text[], %(results)s::text[],
-        %(run_ats)s::timestamptz[], %(etypes)s::text[], %(emessages)s::text[],
-        %(etracebacks)s::text[])
+        %(ids)b::text[], %(tokens)b::text[], %(statuses)b::text[], %(results)b::text[],
+        %(run_ats)b::timestamptz[], %(etypes)b::text[], %(emessages)b::text[],
+        %(etracebacks)b::text[])
         AS o(id, token, status, result, run_at, etype, emessage, etraceback)
 ), held AS (
     -- Locking re-reads a row that changed meanwhile, so cancel_requested is current.
@@ -236,7 +263,7 @@ SELECT queue, status, count(*) FROM {schema}.jobq_jobs GROUP BY queue, status;
 WITH old AS (
     SELECT seq FROM {schema}.jobq_jobs
     WHERE status IN ('succeeded', 'failed', 'cancelled')
-      AND status = ANY(%(statuses)s::text[])
+      AND status = ANY(%(statuses)b::text[])
       AND finished_at < now() - %(older_than)s::float8 * interval '1 second'
     LIMIT %(batch)s
     FOR UPDATE SKIP LOCKED
@@ -245,7 +272,7 @@ DELETE FROM {schema}.jobq_jobs AS j USING old WHERE j.seq = old.seq;
 
 -- name: next_due
 SELECT extract(epoch FROM min(run_at))::float8 FROM {schema}.jobq_jobs
-WHERE status = 'scheduled' AND queue = ANY(%(queues)s::text[]);
+WHERE status = 'scheduled' AND queue = ANY(%(queues)b::text[]);
 
 -- name: has_work
 -- Asked after (re)connecting the LISTEN connection: is anything already waiting?
