@@ -74,7 +74,8 @@ def cli(ctx: click.Context, app_ref: str | None, url: str | None) -> None:
 
 @cli.command("demo")
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=".demo",
-              show_default=True, help="Where the demo's SQLite file goes (emptied first).")
+              show_default=True, help="Where the demo keeps its SQLite file, demo.db (replaced "
+              "on each run, kept afterwards).")
 def demo_command(directory: str) -> None:
     """The guided tour: 1,000 e-mail jobs, some flaky, worked off on an embedded SQLite
     file. Needs no server."""

@@ -25,13 +25,16 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 @click.command("worker")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), default=4, show_default=True,
+              metavar="N",
               help="Jobs run at the same time.")
 @click.option("--pool", type=click.Choice(POOLS), default="thread", show_default=True,
               help="What runs the jobs.")
 @click.option("--queues", "-q", metavar="A,B", help="Queues to take jobs from, comma-separated "
               "(default: the app's default queue).")
-@click.option("--burst", is_flag=True, help="Stop when nothing is left to do.")
+@click.option("--burst", is_flag=True, help="Stop when nothing is left to do (retries and "
+              "other jobs due within a minute are waited for).")
 @click.option("--grace", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              metavar="SECONDS",
               help="On SIGTERM/SIGINT, seconds running jobs get to finish before they are "
               "handed back to the queue.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),

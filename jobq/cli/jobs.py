@@ -15,7 +15,7 @@ from jobq.job import Job, Status
 from jobq.task import Task
 
 json_option = click.option("--json", "as_json", is_flag=True,
-                           help="Print JSON for scripts instead of a table.")
+                           help="Print JSON (every field, UTC ISO-8601 times) for scripts.")
 
 
 @click.command("jobs")
@@ -102,8 +102,9 @@ def _check_signature(task: Task[..., Any], args: list[Any], kwargs: dict[str, An
 @click.argument("args_json", metavar="[ARGS-AS-JSON]", required=False)
 @click.option("--kwargs", "kwargs_json", metavar="JSON",
               help="""Keyword arguments as a JSON object, e.g. '{"subject": "hi"}'.""")
-@click.option("--delay", type=click.FloatRange(min=0), help="Run no sooner than in S seconds.")
-@click.option("--priority", type=int, help="Higher runs first (default: the task's).")
+@click.option("--delay", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Run it no sooner than this many seconds from now.")
+@click.option("--priority", type=int, metavar="N", help="Higher runs first (default: the task's).")
 @click.option("--queue", help="Queue to put it on (default: the task's).")
 @click.option("--key", help="Idempotency key: while a job with this key is unfinished, "
               "enqueue returns it instead of adding another.")
