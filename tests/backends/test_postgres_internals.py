@@ -228,10 +228,12 @@ def test_a_claim_uses_the_ready_index_among_many_finished_jobs(
         app.tasks["noop"].enqueue()
     backend = app.backend
     assert isinstance(backend, PostgresBackend)
-    params = {"worker": "w", "token": "t", "lease": 30.0, "queues": ["default"], "limit": 10,
+    params = {"worker": "w", "token": "t", "lease": 30.0, "queue": "default", "queues": ["default", "mail"], "limit": 10,
               "channel": backend.channel, "now": None, "statuses": ["succeeded"],
               "older_than": 60.0, "batch": 500}
-    assert "jobq_jobs_ready" in _plan(backend, "claim", params)
+    for claim in ("claim", "claim_queues"):  # one queue, several queues
+        plan = _plan(backend, claim, params)
+        assert "jobq_jobs_ready" in plan and '"Sort Key": ["jobq_jobs.priority' not in plan
     assert "jobq_jobs_due" in _plan(backend, "promote_due", params)
     assert "jobq_jobs_leases" in _plan(backend, "reap_to_pending", params)
     assert "jobq_jobs_finished" in _plan(backend, "purge", params)
