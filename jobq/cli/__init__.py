@@ -12,7 +12,7 @@ import importlib.util
 import click
 
 from jobq.cli.admin import migrate_command, purge_command, stats_command, worker_command
-from jobq.cli.context import CliState
+from jobq.cli.context import CliState, ConfigProblem, reports_errors
 from jobq.cli.jobs import (
     cancel_command,
     enqueue_command,
@@ -76,12 +76,16 @@ def cli(ctx: click.Context, app_ref: str | None, url: str | None) -> None:
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=".demo",
               show_default=True, help="Where the demo keeps its SQLite file, demo.db (replaced "
               "on each run, kept afterwards).")
+@reports_errors
 def demo_command(directory: str) -> None:
     """The guided tour: 1,000 e-mail jobs, some flaky, worked off on an embedded SQLite
     file. Needs no server."""
     from jobq.demo import run_demo
 
-    run_demo(directory)
+    try:
+        run_demo(directory)
+    except OSError as exc:  # the folder cannot be made or written
+        raise ConfigProblem(f"cannot keep the demo's store in {directory!r}: {exc}") from None
 
 
 for _command in (worker_command, jobs_command, show_command, enqueue_command, retry_command,

@@ -93,3 +93,11 @@ def test_usage_errors_exit_2(run: Jobq, sample: jobq.App) -> None:
     assert run.on_store("no-such-command").exit_code == 2
     assert run.with_app("worker", "--concurrency", "0").exit_code == 2
     assert run.on_store("worker", "--burst").exit_code == 2  # needs --app
+
+
+def test_demo_in_a_folder_it_cannot_make_exits_3(run: Jobq, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run("demo", "--dir", str(blocker / "demo"))
+    assert result.exit_code == 3
+    assert "cannot keep the demo's store in" in one_line_error(result.stderr)
