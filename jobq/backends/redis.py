@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from jobq.backends.base import (
@@ -44,13 +44,17 @@ def _num(value: float | int) -> str:
     return repr(float(value))
 
 
+def _same(args: Sequence[Any]) -> Callable[[bool], Sequence[Any]]:
+    """Script arguments that stay the same when the call is re-sent."""
+    return lambda _replay: args
+
+
 class RedisBackend:
     """``Backend`` on Redis (``redis://`` or ``rediss://``). Connects on first use."""
 
     def __init__(self, settings: Settings) -> None:
         self.url = settings.url
         self.prefix = settings.prefix
-        self._default_queue = settings.default_queue
         self._retention_ms = (
             "" if settings.retention is None else str(max(1, round(settings.retention * 1000)))
         )
@@ -84,22 +88,19 @@ class RedisBackend:
         try:
             version = int(found)
         except (TypeError, ValueError):
+            version = 0
+        if version < 1:
             raise SchemaError(
                 f"{self._redis.safe_url} key {self.prefix}schema holds {found!r}, not a jobq "
                 "schema version; is another program using this key prefix?"
-            ) from None
+            )
         if version > SCHEMA_VERSION:
             raise SchemaError(
                 f"{self._redis.safe_url} (prefix {self.prefix!r}) has jobq schema version "
                 f"{version}, newer than this jobq knows ({SCHEMA_VERSION}); upgrade jobq"
             )
-        if version < SCHEMA_VERSION:
-            raise SchemaError(
-                f"{self._redis.safe_url} (prefix {self.prefix!r}) has jobq schema version "
-                f"{version}, expected {SCHEMA_VERSION}; run `jobq migrate`"
-            )
 
-    def _script(self, name: str, build: Any) -> Any:
+    def _script(self, name: str, build: Callable[[bool], Sequence[Any]]) -> Any:
         self._ensure_schema()
         return self._redis.script(self._scripts[name], build)
 
@@ -172,6 +173,7 @@ class RedisBackend:
             self._lost_claim = (token, worker_id, queues)
             raise
         self._lost_claim = None
+        reply = json.loads(reply)
         server_now, due = float(reply[0]), reply[1]
         self._due_at = None if not due else time.monotonic() + float(due) - server_now
         fields = reply[2:]
@@ -191,7 +193,7 @@ class RedisBackend:
         args = [self.prefix, _num(lease)]
         for job_id, token in leases:
             args += (job_id, token)
-        reply = self._script("heartbeat", lambda replay: args)
+        reply = self._script("heartbeat", _same(args))
         lost = int(reply[0])
         return Heartbeat(frozenset(reply[1:1 + lost]), frozenset(reply[1 + lost:]))
 
@@ -225,15 +227,11 @@ class RedisBackend:
         return [bool(flag) for flag in reply]
 
     def cancel(self, job_id: str) -> tuple[JobRecord | None, bool]:
-        changed, flat = self._script(
-            "cancel", lambda replay: (self.prefix, job_id, self._retention_ms)
-        )
+        changed, flat = self._script("cancel", _same((self.prefix, job_id, self._retention_ms)))
         return (record_of(job_id, pairs(flat)) if flat else None), bool(changed)
 
     def retry(self, job_id: str) -> JobRecord | None:
-        verdict, flat = self._script(
-            "retry", lambda replay: (self.prefix, job_id, _num(time.time()))
-        )
+        verdict, flat = self._script("retry", _same((self.prefix, job_id, _num(time.time()))))
         if verdict == "key_held":
             raise BackendError(
                 f"job {job_id} cannot run again: another live job holds its idempotency key"
@@ -289,7 +287,7 @@ class RedisBackend:
         reaped: list[ReapedJob] = []
         while True:
             reply = self._script(
-                "reap", lambda replay: (self.prefix, at, str(REAP_BATCH), self._retention_ms)
+                "reap", _same((self.prefix, at, str(REAP_BATCH), self._retention_ms))
             )
             for i in range(0, len(reply), 4):
                 reaped.append(
@@ -317,7 +315,7 @@ class RedisBackend:
             # Later rounds keep the first round's cutoff, so a busy store cannot keep the
             # loop going with jobs that finished after the purge began.
             args = (self.prefix, _num(older_than), cutoff, str(PURGE_BATCH), *wanted)
-            deleted, examined, cutoff = self._script("purge", lambda replay, a=args: a)
+            deleted, examined, cutoff = self._script("purge", _same(args))
             total += int(deleted)
             if int(examined) == 0:
                 return total
@@ -325,7 +323,7 @@ class RedisBackend:
     def next_due(self, queues: Sequence[str]) -> float | None:
         if not queues:
             return None
-        value = self._script("next_due", lambda replay: (self.prefix, *queues))
+        value = self._script("next_due", _same((self.prefix, *queues)))
         return None if value is None else float(value)
 
     # -- waiting for work ------------------------------------------------------------------

@@ -42,9 +42,7 @@ class Conn(Protocol):
 
     pid: int
 
-    def send_command(self, *args: Any, **kwargs: Any) -> None: ...
     def send_packed_command(self, command: Any, check_health: bool = True) -> None: ...
-    def pack_commands(self, commands: Any) -> Any: ...
     def read_response(self, *args: Any, **kwargs: Any) -> Any: ...
     def disconnect(self, *args: Any) -> None: ...
 
@@ -85,14 +83,18 @@ class Connections:
         try:
             pool = redis.ConnectionPool.from_url(
                 # RESP2: the reply shapes the scripts and parsers here expect, on any server.
-                url, protocol=2, decode_responses=True, socket_connect_timeout=5.0,
+                # Bytes that are not UTF-8 (a foreign value) must not make a read fail.
+                url, protocol=2, decode_responses=True, encoding_errors="replace",
+                socket_connect_timeout=5.0,
                 socket_timeout=SOCKET_TIMEOUT, socket_keepalive=True,
                 retry=Retry(NoBackoff(), 0),  # jobq retries itself, knowing what is safe
             )
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"bad Redis URL {self.safe_url!r}: {exc}") from None
         self._class: Callable[..., Any] = pool.connection_class
-        self._kwargs: dict[str, Any] = dict(pool.connection_kwargs)
+        # The URL's query may set options too; these two the parsers here depend on.
+        self._kwargs: dict[str, Any] = {**pool.connection_kwargs, "protocol": 2,
+                                        "decode_responses": True}
         self._idle: list[Conn] = []
         self._pid = os.getpid()
         self._lock = threading.Lock()
@@ -164,13 +166,23 @@ class Connections:
                 conn.disconnect()
 
 
+def pack(args: Sequence[Any]) -> bytes:
+    """One command in RESP, for text and integer arguments: a few times faster than
+    redis-py's general packer, which shows at one round trip per enqueue."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg.encode() if isinstance(arg, str) else str(arg).encode()
+        out.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(out)
+
+
 def execute(conn: Conn, *args: Any) -> Any:
-    conn.send_command(*args)
+    conn.send_packed_command([pack(args)])
     return conn.read_response()
 
 
 def pipeline(conn: Conn, commands: Sequence[Sequence[Any]]) -> list[Any]:
-    conn.send_packed_command(conn.pack_commands(commands))
+    conn.send_packed_command([b"".join(pack(command) for command in commands)])
     replies: list[Any] = []
     for _ in commands:
         try:

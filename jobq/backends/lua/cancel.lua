@@ -3,18 +3,18 @@
 -- ARGV: prefix, job id, retention in ms ("" keeps finished jobs).
 -- Writes: job:<id>, ready:<queue> or scheduled:<queue>, status:<status>, counts,
 --         finished:cancelled, key:<key>.
--- Returns {changed (1/0), the job hash as a flat list} or {0} for an unknown job.
+-- Returns {changed (1/0), the job hash as a flat list, or false for an unknown job}.
 local id, retention_ms = ARGV[2], ARGV[3]
 local h = read(id, {'status', 'queue', 'seq', 'priority', 'key', 'cancel_requested'})
 local changed = 0
 if h and (h.status == 'blocked' or h.status == 'scheduled' or h.status == 'pending') then
   local now = server_now()
   redis.call('HSET', job_key(id), 'status', 'cancelled', 'finished_at', fmt_time(now))
-  redis.call('ZREM', ready_key(h.queue), ready_member(h.seq, id))
-  redis.call('ZREM', scheduled_key(h.queue), id)
+  zset_rem(ready_key(h.queue), ready_member(h.seq, id))
+  zset_rem(scheduled_key(h.queue), id)
   restatus(id, h.queue, h.seq, h.status, 'cancelled')
   mark_finished(id, h, 'cancelled', now, retention_ms)
-  flush_counts()
+  flush()
   changed = 1
 elseif h and h.status == 'running' and h.cancel_requested ~= '1' then
   redis.call('HSET', job_key(id), 'cancel_requested', '1')

@@ -18,15 +18,30 @@ local function due_score(run_at)
 end
 
 -- Refuse before writing anything: an id already taken is a caller bug, except when
--- this is a re-send of a call whose reply was lost.
+-- this is a re-send of a call whose reply was lost. Ids are random (uuid4), so only a
+-- re-send looks, one job at a time; a first send checks the whole batch in one call.
 local skip = {}
+local names = {}
 for i, j in ipairs(jobs) do
-  local found = redis.call('HGET', job_key(j[1]), 'created_at')
-  if found then
-    if not (replay and found == j[10]) then
-      return redis.error_reply('jobq: job id ' .. j[1] .. ' already exists')
+  names[i] = job_key(j[1])
+end
+local function any_exists()
+  for first = 1, #names, 2000 do
+    if redis.call('EXISTS', unpack(names, first, math.min(first + 1999, #names))) > 0 then
+      return true
     end
-    skip[i] = true
+  end
+  return false
+end
+if replay or any_exists() then
+  for i, j in ipairs(jobs) do
+    local found = redis.call('HGET', names[i], 'created_at')
+    if found then
+      if not (replay and found == j[10]) then
+        return redis.error_reply('jobq: job id ' .. j[1] .. ' already exists')
+      end
+      skip[i] = true
+    end
   end
 end
 
@@ -39,17 +54,17 @@ for i, j in ipairs(jobs) do
   local holder = nil
   if not skip[i] and key ~= '' then
     holder = redis.call('GET', P .. 'key:' .. key)
-    if holder then
-      local st = redis.pcall('HGET', job_key(holder), 'status')
-      if not LIVE[st] then
-        holder = nil -- a stale pointer (its job is gone or finished): the key is free
-      end
+    if holder and not LIVE[redis.pcall('HGET', job_key(holder), 'status')] then
+      holder = nil -- a stale pointer (its job is gone or finished): the key is free
     end
   end
   if holder then
     out[#out + 1] = i
     out[#out + 1] = holder
-  elseif not skip[i] then
+  else
+    out[1] = out[1] + 1
+  end
+  if not holder and not skip[i] then
     local s = string.format('%d', seq)
     local fields = {'id', id, 'task', j[2], 'queue', queue, 'args', j[4], 'kwargs', j[5],
       'priority', j[6], 'status', status, 'attempts', '0', 'max_attempts', j[8],
@@ -63,22 +78,20 @@ for i, j in ipairs(jobs) do
       fields[#fields + 1] = 'timeout'
       fields[#fields + 1] = j[12]
     end
-    redis.call('HSET', job_key(id), unpack(fields))
-    redis.call('ZADD', P .. 'status:' .. status, s, id)
+    redis.call('HSET', names[i], unpack(fields))
+    zset_add(P .. 'status:' .. status, s, id)
     if status == 'pending' then
-      redis.call('ZADD', ready_key(queue), ready_score(j[6]), ready_member(s, id))
-      woken[queue] = true
+      zset_add(ready_key(queue), ready_score(j[6]), ready_member(s, id))
     elseif status == 'scheduled' then
-      redis.call('ZADD', scheduled_key(queue), due_score(j[9]), id)
-      woken[queue] = true -- idle workers learn the new due time
+      zset_add(scheduled_key(queue), due_score(j[9]), id)
+    end
+    if status == 'pending' or status == 'scheduled' then
+      woken[queue] = true -- idle workers claim it, or learn the new due time
     end
     count(queue, status, 1)
-    out[1] = out[1] + 1
-  else
-    out[1] = out[1] + 1
   end
 end
-flush_counts()
+flush()
 for queue in pairs(woken) do
   wake(queue)
 end

@@ -1,10 +1,10 @@
 -- finish: record how attempts ended, each fenced by its lease token.
+-- A job whose cancel was requested while it ran ends cancelled instead of being retried
+-- or handed back.
 -- ARGV: prefix, the client's clock, retention in ms ("" keeps finished jobs),
 --       outcomes as JSON: [[id, token, status, result, error type, error message,
 --       traceback, run_at, replay], ...] ("" for none; replay "1" when the outcome is
 --       re-sent after a lost reply).
--- A job whose cancel was requested while it ran ends cancelled instead of being retried
--- or handed back.
 -- Writes: job:<id>, leases, status:<status>, counts, and by outcome: finished:<status>
 --         and key:<key> (finished), scheduled:<queue> (retry later), ready:<queue> and
 --         wake:<queue> (handed back).
@@ -16,48 +16,52 @@ local retention_ms = ARGV[3]
 local outcomes = cjson.decode(ARGV[4])
 local FIELDS = {'status', 'lease_token', 'done_token', 'queue', 'seq', 'priority', 'key',
   'attempts', 'cancel_requested'}
+local woken = {}
+
+local function add(fields, name, value)
+  fields[#fields + 1] = name
+  fields[#fields + 1] = value
+end
 
 local function set_error(fields, o)
   if o[5] ~= '' then
-    local n = #fields
-    fields[n + 1], fields[n + 2] = 'error_type', o[5]
-    fields[n + 3], fields[n + 4] = 'error_message', o[6]
-    fields[n + 5], fields[n + 6] = 'error_traceback', o[7]
+    add(fields, 'error_type', o[5])
+    add(fields, 'error_message', o[6])
+    add(fields, 'error_traceback', o[7])
   end
 end
 
 local function apply(id, h, o)
   local status = o[3]
-  local jk = job_key(id)
   -- A job someone asked to cancel does not run again: a retry or a hand-back ends it.
   local cancelled = h.cancel_requested == '1' and (status == 'scheduled' or status == 'pending')
   local final = cancelled and 'cancelled' or status
-  local fields = {'status', final, 'done_token', o[2]}
-  redis.call('HDEL', jk, 'lease_token', 'lease_expires_at')
-  redis.call('ZREM', P .. 'leases', id)
+  -- Emptied fields read as absent (one HSET instead of an HDEL as well).
+  local fields = {'status', final, 'done_token', o[2], 'lease_token', '',
+    'lease_expires_at', ''}
+  zset_rem(P .. 'leases', id)
   if status == 'succeeded' and o[4] ~= '' then
-    fields[#fields + 1], fields[#fields + 2] = 'result', o[4]
+    add(fields, 'result', o[4])
   elseif status == 'failed' then
     set_error(fields, o)
   elseif status == 'scheduled' then
     set_error(fields, o)
-    fields[#fields + 1], fields[#fields + 2] = 'run_at', o[8]
+    add(fields, 'run_at', o[8])
     if not cancelled then
-      redis.call('ZADD', scheduled_key(h.queue), tonumber(o[8]) + skew, id)
+      zset_add(scheduled_key(h.queue), tonumber(o[8]) + skew, id)
     end
   elseif status == 'pending' then -- handed back unfinished: the attempt is not counted
-    local attempts = math.max((tonumber(h.attempts) or 0) - 1, 0)
-    fields[#fields + 1], fields[#fields + 2] = 'attempts', string.format('%d', attempts)
-    redis.call('HDEL', jk, 'worker_id')
+    add(fields, 'attempts', string.format('%d', math.max((tonumber(h.attempts) or 0) - 1, 0)))
+    add(fields, 'worker_id', '')
     if not cancelled then
       make_ready(id, h)
-      wake(h.queue)
+      woken[h.queue] = true
     end
   end
   if FINISHED[final] then
-    fields[#fields + 1], fields[#fields + 2] = 'finished_at', stamp
+    add(fields, 'finished_at', stamp)
   end
-  redis.call('HSET', jk, unpack(fields))
+  redis.call('HSET', job_key(id), unpack(fields))
   restatus(id, h.queue, h.seq, 'running', final)
   if FINISHED[final] then
     mark_finished(id, h, final, now, retention_ms)
@@ -66,16 +70,19 @@ end
 
 local out = {}
 for i, o in ipairs(outcomes) do
-  local id, token, status = o[1], o[2], o[3]
+  local id, token = o[1], o[2]
   local h = read(id, FIELDS)
   if h and h.status == 'running' and h.lease_token == token then
     apply(id, h, o)
     out[i] = 1
   elseif h and o[9] == '1' and h.done_token == token then
-    out[i] = 1 -- this very outcome was applied by the call whose reply was lost
+    out[i] = 1 -- this very outcome was applied by the send whose reply was lost
   else
     out[i] = 0
   end
 end
-flush_counts()
+flush()
+for queue in pairs(woken) do
+  wake(queue)
+end
 return out

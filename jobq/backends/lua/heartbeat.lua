@@ -11,7 +11,7 @@ for i = 3, #ARGV - 1, 2 do
   local h = read(id, {'status', 'lease_token', 'cancel_requested'})
   if h and h.status == 'running' and h.lease_token == token then
     redis.call('HSET', job_key(id), 'lease_expires_at', expires_text)
-    redis.call('ZADD', P .. 'leases', expires, id)
+    zset_add(P .. 'leases', expires, id)
     if h.cancel_requested == '1' then
       cancel[#cancel + 1] = id
     end
@@ -19,6 +19,7 @@ for i = 3, #ARGV - 1, 2 do
     lost[#lost + 1] = id
   end
 end
+flush()
 local out = {#lost}
 for _, id in ipairs(lost) do
   out[#out + 1] = id

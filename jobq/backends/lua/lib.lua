@@ -56,12 +56,68 @@ local function flush_counts()
       redis.call('HDEL', P .. 'counts', field)
     end
   end
+  deltas = {}
+end
+
+-- Sorted-set changes are gathered per key and written with one variadic ZADD / ZREM per
+-- key: a batch of a thousand jobs then costs a handful of calls, not thousands. The last
+-- change of a member wins, so the order of changes within a script does not matter;
+-- a script that reads a sorted set it changed calls flush_zsets() first.
+local zsets = {}
+local function zset_change(key, member, score)
+  local changes = zsets[key]
+  if not changes then
+    changes = {}
+    zsets[key] = changes
+  end
+  changes[member] = score
+end
+
+local function zset_add(key, score, member)
+  zset_change(key, member, score)
+end
+
+local function zset_rem(key, member)
+  zset_change(key, member, false)
+end
+
+local function call_chunked(command, key, args)
+  -- unpack() is limited by Lua's C stack: write in chunks.
+  for first = 1, #args, 2000 do
+    redis.call(command, key, unpack(args, first, math.min(first + 1999, #args)))
+  end
+end
+
+local function flush_zsets()
+  for key, changes in pairs(zsets) do
+    local adds, rems = {}, {}
+    for member, score in pairs(changes) do
+      if score then
+        adds[#adds + 1] = score
+        adds[#adds + 1] = member
+      else
+        rems[#rems + 1] = member
+      end
+    end
+    if #rems > 0 then
+      call_chunked('ZREM', key, rems)
+    end
+    if #adds > 0 then
+      call_chunked('ZADD', key, adds)
+    end
+  end
+  zsets = {}
+end
+
+local function flush()
+  flush_zsets()
+  flush_counts()
 end
 
 -- Move a job from one per-status index to another.
 local function restatus(id, queue, seq, from, to)
-  redis.call('ZREM', P .. 'status:' .. from, id)
-  redis.call('ZADD', P .. 'status:' .. to, seq, id)
+  zset_rem(P .. 'status:' .. from, id)
+  zset_add(P .. 'status:' .. to, seq, id)
   count(queue, from, -1)
   count(queue, to, 1)
 end
@@ -121,7 +177,7 @@ end
 
 -- The bookkeeping every finished job gets: finished index, key freed, TTL set.
 local function mark_finished(id, h, status, now, retention_ms)
-  redis.call('ZADD', P .. 'finished:' .. status, now, finished_member(id, h.queue))
+  zset_add(P .. 'finished:' .. status, now, finished_member(id, h.queue))
   release_key(id, h.key)
   if retention_ms ~= '' then
     redis.call('PEXPIRE', job_key(id), retention_ms)
@@ -130,5 +186,5 @@ end
 
 -- Put a job into its queue's ready set.
 local function make_ready(id, h)
-  redis.call('ZADD', ready_key(h.queue), ready_score(h.priority), ready_member(h.seq, id))
+  zset_add(ready_key(h.queue), ready_score(h.priority), ready_member(h.seq, id))
 end

@@ -16,7 +16,7 @@ for i = 5, #ARGV do
     'LIMIT', 0, batch)
   for _, member in ipairs(old) do
     examined = examined + 1
-    redis.call('ZREM', index, member)
+    zset_rem(index, member)
     local sep = string.find(member, '\0', 1, true) or (#member + 1)
     local id, queue = string.sub(member, 1, sep - 1), string.sub(member, sep + 1)
     local current = redis.pcall('HGET', job_key(id), 'status')
@@ -25,11 +25,11 @@ for i = 5, #ARGV do
       if current then
         redis.call('DEL', job_key(id))
       end
-      redis.call('ZREM', P .. 'status:' .. status, id)
+      zset_rem(P .. 'status:' .. status, id)
       count(queue, status, -1)
       deleted = deleted + 1
     end
   end
 end
-flush_counts()
+flush()
 return {deleted, examined, fmt_time(cutoff)}

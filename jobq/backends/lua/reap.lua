@@ -9,29 +9,37 @@ local now = ARGV[2] ~= '' and tonumber(ARGV[2]) or server_now()
 local batch, retention_ms = tonumber(ARGV[3]), ARGV[4]
 local LOST = 'the worker running this job stopped heartbeating (killed or lost) on its '
   .. 'last allowed attempt'
-local expired = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', '(' .. fmt_time(now),
+local stamp = fmt_time(now)
+local expired = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', '(' .. stamp,
   'LIMIT', 0, batch)
 local out = {}
+local woken = {}
 for _, id in ipairs(expired) do
-  redis.call('ZREM', P .. 'leases', id)
+  zset_rem(P .. 'leases', id)
   local h = read(id, {'status', 'task', 'queue', 'seq', 'priority', 'key', 'attempts',
     'max_attempts', 'worker_id', 'cancel_requested'})
   if h and h.status == 'running' then
-    local jk = job_key(id)
     local to = 'failed'
-    redis.call('HDEL', jk, 'lease_token', 'lease_expires_at')
+    local fields = {'lease_token', '', 'lease_expires_at', ''}
     if h.cancel_requested == '1' then
       to = 'cancelled' -- its worker died after cancel() was asked: it must not run again
-      redis.call('HSET', jk, 'status', to, 'finished_at', fmt_time(now))
     elseif (tonumber(h.attempts) or 0) < (tonumber(h.max_attempts) or 1) then
       to = 'pending'
-      redis.call('HSET', jk, 'status', to)
       make_ready(id, h)
-      wake(h.queue)
+      woken[h.queue] = true
     else
-      redis.call('HSET', jk, 'status', to, 'finished_at', fmt_time(now),
-        'error_type', 'WorkerLost', 'error_message', LOST, 'error_traceback', '')
+      for _, v in ipairs({'error_type', 'WorkerLost', 'error_message', LOST,
+                          'error_traceback', ''}) do
+        fields[#fields + 1] = v
+      end
     end
+    fields[#fields + 1] = 'status'
+    fields[#fields + 1] = to
+    if to ~= 'pending' then
+      fields[#fields + 1] = 'finished_at'
+      fields[#fields + 1] = stamp
+    end
+    redis.call('HSET', job_key(id), unpack(fields))
     restatus(id, h.queue, h.seq, 'running', to)
     if to ~= 'pending' then
       mark_finished(id, h, to, now, retention_ms)
@@ -42,5 +50,8 @@ for _, id in ipairs(expired) do
     out[#out + 1] = h.worker_id or ''
   end
 end
-flush_counts()
+flush()
+for queue in pairs(woken) do
+  wake(queue)
+end
 return out

@@ -3,7 +3,7 @@
 -- ARGV: prefix, job id, the client's clock as text (the new run_at).
 -- Writes: job:<id> (and its TTL removed), finished:<status>, status:<status>, counts,
 --         key:<key>, ready:<queue>, wake:<queue>.
--- Returns {"ok" or "key_held", the job hash as a flat list}.
+-- Returns {"ok" or "key_held", the job hash as a flat list, or false for an unknown job}.
 local id, run_at = ARGV[2], ARGV[3]
 local h = read(id, {'status', 'queue', 'seq', 'priority', 'key'})
 if not (h and (h.status == 'failed' or h.status == 'cancelled')) then
@@ -23,9 +23,9 @@ redis.call('HDEL', jk, 'finished_at', 'result', 'error_type', 'error_message',
 redis.call('HSET', jk, 'status', 'pending', 'attempts', '0', 'run_at', run_at,
   'cancel_requested', '0')
 redis.call('PERSIST', jk)
-redis.call('ZREM', P .. 'finished:' .. h.status, finished_member(id, h.queue))
+zset_rem(P .. 'finished:' .. h.status, finished_member(id, h.queue))
 restatus(id, h.queue, h.seq, h.status, 'pending')
 make_ready(id, h)
-flush_counts()
+flush()
 wake(h.queue)
 return {'ok', read_all(id)}
