@@ -116,20 +116,31 @@ def test_keys_live_under_the_prefix_only(tmp_path: Path) -> None:
         assert all(key.startswith(prefix) for key in every_key)
 
 
-def test_scripts_are_called_by_sha_and_reloaded_after_script_flush(app: jobq.App) -> None:
-    client = raw_client()
-    noop = app.tasks["noop"]
-    noop.enqueue()
-    name = f"jobq-{os.getpid()}"
-    # CLIENT LIST shows each connection's last command: the enqueue was an EVALSHA.
-    assert "evalsha" in {c["cmd"] for c in client.client_list() if c["name"] == name}
-
-    client.script_flush()  # as after a server restart: no script is known any more
-    job = noop.enqueue()
-    assert job.id in {c.id for c in claim(app, limit=2)}
-    scripts = load_scripts()
-    assert client.script_exists(scripts["enqueue"].sha, scripts["claim"].sha) == [True, True]
-    assert all(c["cmd"] != "eval" for c in client.client_list() if c["name"] == name)
+def test_scripts_are_called_by_sha_and_reloaded_after_script_flush(tmp_path: Path) -> None:
+    # A server of its own: SCRIPT FLUSH would pull the scripts from under other clients.
+    with private_redis(tmp_path) as server:
+        client = server.client()
+        app = jobq.App(server.url, prefix=unique_name("jobq_t") + ":")
+        noop = app.task(name="noop")(lambda: None)
+        try:
+            noop.enqueue()
+            # CLIENT LIST shows each connection's last command: the enqueue was an EVALSHA.
+            assert [c["cmd"] for c in client.client_list() if c["name"].startswith("jobq-")] \
+                == ["evalsha"]
+            client.script_flush()  # as after a server restart: no script is known any more
+            job = noop.enqueue()
+            assert job.id in {c.id for c in claim(app, limit=2)}
+            scripts = load_scripts()
+            assert client.script_exists(scripts["enqueue"].sha, scripts["claim"].sha) == [
+                True, True]
+            stats = client.info("commandstats")
+            assert "cmdstat_eval" not in stats  # never the whole script text per call
+            # Each script is loaded when the server does not know it, and only then: the
+            # first enqueue, the enqueue after the flush, the first claim.
+            assert stats["cmdstat_script|load"]["calls"] == 3
+            assert stats["cmdstat_evalsha"]["calls"] == 6  # each NOSCRIPT answer, sent again
+        finally:
+            app.close()
 
 
 def test_retention_sets_a_ttl_on_finished_records(make: Callable[..., jobq.App]) -> None:
