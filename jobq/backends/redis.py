@@ -109,10 +109,10 @@ class RedisBackend:
         return self._redis.command(*args)
 
     def _hashes(self, ids: Sequence[str]) -> list[JobRecord | None]:
-        replies = self._redis.pipeline([("HGETALL", self.prefix + "job:" + i) for i in ids])
+        flats = json.loads(self._script("read_jobs", _same((self.prefix, *ids))))
         return [
-            None if isinstance(r, Exception) or not r else record_of(i, pairs(r))
-            for i, r in zip(ids, replies, strict=True)
+            record_of(i, pairs(flat)) if flat else None
+            for i, flat in zip(ids, flats, strict=True)
         ]
 
     def close(self) -> None:
