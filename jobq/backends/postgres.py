@@ -13,107 +13,48 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
-from jobq.backends.base import (
-    ClaimedJob,
-    Heartbeat,
-    JobFilter,
-    NewJob,
-    Outcome,
-    ReapedJob,
-    decode_json,
-    make_error,
-    utc,
-)
+from jobq.backends.base import ClaimedJob, Heartbeat, JobFilter, NewJob, Outcome, ReapedJob
 from jobq.backends.postgres_conn import (
     MISSING,
     Connection,
     Listener,
     Pool,
     channel_for,
-    migrate_hint,
-    missing_schema_message,
     quote_schema,
     translated,
 )
-from jobq.backends.sqlfiles import load_migrations, load_queries
+from jobq.backends.postgres_rows import (
+    COPY_TYPES,
+    copy_row,
+    job_columns,
+    outcome_columns,
+    record,
+)
+from jobq.backends.postgres_schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    apply_migrations,
+    refusal,
+    schema_version,
+)
+from jobq.backends.sqlfiles import load_queries
 from jobq.config import Settings, redact_url
-from jobq.errors import BackendError, ConfigError, SchemaError
+from jobq.errors import BackendError, ConfigError
 from jobq.job import JobRecord, Status
 
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresBackend", "connect"]
+
 QUERIES = load_queries("postgres")
-MIGRATIONS = load_migrations("postgres")
-SCHEMA_VERSION = MIGRATIONS[-1].version
 CHUNK = 10_000  # jobs per INSERT statement in a bulk enqueue
+COPY_FROM = 200  # a batch of jobs without keys this big is stored with COPY
 PURGE_BATCH = 500
-
-
-def _columns(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
-    """A batch of jobs as the parallel arrays the insert queries unnest."""
-    return {
-        "ids": [j.id for j in jobs],
-        "tasks": [j.task for j in jobs],
-        "queues": [j.queue for j in jobs],
-        "args": [j.args for j in jobs],
-        "kwargs": [j.kwargs for j in jobs],
-        "priorities": [j.priority for j in jobs],
-        "statuses": [j.status.value for j in jobs],
-        "max_attempts": [j.max_attempts for j in jobs],
-        "run_ats": [utc(j.run_at) for j in jobs],
-        "created_ats": [utc(j.created_at) for j in jobs],
-        "keys": [j.key for j in jobs],
-        "timeouts": [j.timeout for j in jobs],
-    }
-
-
-def _outcome_columns(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:
-    return {
-        "ids": [o.job_id for o in outcomes],
-        "tokens": [o.token for o in outcomes],
-        "statuses": [o.status.value for o in outcomes],
-        "results": [o.result for o in outcomes],
-        "run_ats": [utc(o.run_at) for o in outcomes],
-        "etypes": [o.error.type if o.error else None for o in outcomes],
-        "emessages": [o.error.message if o.error else None for o in outcomes],
-        "etracebacks": [o.error.traceback if o.error else None for o in outcomes],
-    }
-
-
-def _record(row: dict[str, Any]) -> JobRecord:
-    def when(name: str) -> Any:
-        value = row[name]
-        return None if value is None else value.astimezone(UTC)
-
-    return JobRecord(
-        id=row["id"],
-        task=row["task"],
-        queue=row["queue"],
-        args=decode_json(row["args"], []),
-        kwargs=decode_json(row["kwargs"], {}),
-        priority=row["priority"],
-        status=Status(row["status"]),
-        attempts=row["attempts"],
-        max_attempts=row["max_attempts"],
-        run_at=when("run_at"),
-        created_at=when("created_at"),
-        started_at=when("started_at"),
-        finished_at=when("finished_at"),
-        lease_expires_at=when("lease_expires_at"),
-        worker_id=row["worker_id"],
-        key=row["key"],
-        result=decode_json(row["result"], None),
-        error=make_error(row["error_type"], row["error_message"], row["error_traceback"]),
-        timeout=row["timeout"],
-        cancel_requested=bool(row["cancel_requested"]),
-    )
 
 
 class PostgresBackend:
@@ -145,59 +86,19 @@ class PostgresBackend:
         with self._pool.connection() as conn:
             yield conn
 
-    def _version(self, conn: Connection) -> int:
-        found = conn.execute("SELECT to_regclass(%s)", [f"{self._quoted}.jobq_schema"])
-        if found.fetchone() == (None,):
-            return 0
-        row = conn.execute(f"SELECT max(version) FROM {self._quoted}.jobq_schema").fetchone()
-        return int(row[0] or 0) if row else 0
-
     def check_schema(self) -> None:
         with self._pool.connection() as conn:
-            version = self._version(conn)
-        if version == SCHEMA_VERSION:
-            self._checked_pid = os.getpid()
-            return
-        if version == 0:
-            raise SchemaError(missing_schema_message(self.url, self.schema))
-        if version > SCHEMA_VERSION:
-            raise SchemaError(
-                f"schema {self.schema!r} of {redact_url(self.url)} is at jobq schema version "
-                f"{version}, newer than this jobq knows ({SCHEMA_VERSION}); upgrade jobq here "
-                f"to the version whose `jobq migrate` wrote it"
-            )
-        raise SchemaError(
-            f"schema {self.schema!r} of {redact_url(self.url)} is at jobq schema version "
-            f"{version}, this jobq needs {SCHEMA_VERSION}; {migrate_hint(self.url, self.schema)}"
-        )
+            version = schema_version(conn, self._quoted)
+        problem = refusal(version, self.url, self.schema)
+        if problem is not None:
+            raise problem
+        self._checked_pid = os.getpid()
 
     def migrate(self) -> int:
-        """Create the schema or bring it up to this jobq's version, in one transaction.
-        Concurrent callers serialise on an advisory lock."""
-        lock = zlib.crc32(f"jobq.migrate.{self.schema}".encode())
-        with self._pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [lock])
-            if conn.execute("SELECT to_regnamespace(%s)", [self._quoted]).fetchone() == (None,):
-                conn.execute(f"CREATE SCHEMA {self._quoted}")
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {self._quoted}.jobq_schema "
-                "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            current = self._version(conn)
-            if current > SCHEMA_VERSION:
-                raise SchemaError(
-                    f"schema {self.schema!r} of {redact_url(self.url)} is at version {current}, "
-                    f"newer than this jobq knows ({SCHEMA_VERSION}); upgrade jobq"
-                )
-            for migration in MIGRATIONS:
-                if migration.version > current:
-                    conn.execute(migration.sql.replace("{schema}", self._quoted).encode())
-                    conn.execute(
-                        f"INSERT INTO {self._quoted}.jobq_schema (version) VALUES (%s)",
-                        [migration.version],
-                    )
+        with self._pool.connection() as conn:
+            version = apply_migrations(conn, self.url, self.schema, self._quoted)
         self._checked_pid = os.getpid()
-        return SCHEMA_VERSION
+        return version
 
     def close(self) -> None:
         with self._lock:
@@ -211,13 +112,26 @@ class PostgresBackend:
     def enqueue(self, jobs: Sequence[NewJob]) -> list[NewJob | str]:
         if not jobs:
             return []
+        keyless = not any(j.key for j in jobs)
         with self._conn() as conn:
-            if len(jobs) <= CHUNK and not any(j.key for j in jobs):
+            if keyless and len(jobs) < COPY_FROM:
                 # The common case: one statement, atomic on its own.
-                conn.execute(self.q["insert"], {**_columns(jobs), "channel": self.channel})
+                conn.execute(self.q["insert"], {**job_columns(jobs), "channel": self.channel})
                 return list(jobs)
             with conn.transaction():
+                if keyless:
+                    self._copy(conn, jobs)
+                    return list(jobs)
                 return self._store(conn, jobs)
+
+    def _copy(self, conn: Connection, jobs: Sequence[NewJob]) -> None:
+        """Stream a batch of jobs without keys; the caller holds a transaction."""
+        with conn.cursor().copy(self.q["copy_jobs"]) as copy:
+            copy.set_types(COPY_TYPES)
+            for job in jobs:
+                copy.write_row(copy_row(job))
+        if any(j.status is Status.PENDING for j in jobs):
+            conn.execute(self.q["notify"], {"channel": self.channel})
 
     def enqueue_in(self, connection: Any, jobs: Sequence[NewJob]) -> list[NewJob | str]:
         """Store jobs through the caller's psycopg connection, inside its transaction:
@@ -240,7 +154,7 @@ class PostgresBackend:
         with translated(self.url, self.schema):
             cur = connection.cursor(row_factory=dict_row)
             row = cur.execute(self.q["get"], {"id": job_id}).fetchone()
-        return _record(row) if row else None
+        return record(row) if row else None
 
     def _store(self, conn: Connection, jobs: Sequence[NewJob]) -> list[NewJob | str]:
         """Insert jobs that may carry idempotency keys; the caller holds a transaction."""
@@ -249,7 +163,7 @@ class PostgresBackend:
         for _ in range(5):
             inserted: set[str] = set()
             for start in range(0, len(todo), CHUNK):
-                rows = conn.execute(self.q["insert_keyed"], _columns(todo[start:start + CHUNK]))
+                rows = conn.execute(self.q["insert_keyed"], job_columns(todo[start:start + CHUNK]))
                 for job_id, status in rows.fetchall():
                     inserted.add(job_id)
                     ready = ready or status == Status.PENDING.value
@@ -289,6 +203,7 @@ class PostgresBackend:
         query = self.q["claim"] if len(set(queues)) == 1 else self.q["claim_queues"]
         with self._conn() as conn:
             with conn.pipeline():  # promote and claim: one round trip, one transaction
+                conn.execute(self.q["relaxed_commit"])
                 conn.execute(self.q["promote_due"], params)
                 cur = conn.execute(query, params)
             rows = cur.fetchall()
@@ -301,7 +216,10 @@ class PostgresBackend:
         params = {"ids": [i for i, _ in leases], "tokens": [t for _, t in leases],
                   "lease": lease}
         with self._conn() as conn:
-            rows = conn.execute(self.q["heartbeat"], params).fetchall()
+            with conn.pipeline():
+                conn.execute(self.q["relaxed_commit"])
+                cur = conn.execute(self.q["heartbeat"], params)
+            rows = cur.fetchall()
         held = {job_id for job_id, _ in rows}
         return Heartbeat(
             lost=frozenset(job_id for job_id, _ in leases if job_id not in held),
@@ -312,7 +230,7 @@ class PostgresBackend:
         if not outcomes:
             return []
         with self._conn() as conn:
-            rows = conn.execute(self.q["finish"], _outcome_columns(outcomes)).fetchall()
+            rows = conn.execute(self.q["finish"], outcome_columns(outcomes)).fetchall()
             if any(status == Status.PENDING.value for _, status in rows):
                 conn.execute(self.q["notify"], {"channel": self.channel})
         applied = {job_id for job_id, _ in rows}
@@ -324,6 +242,7 @@ class PostgresBackend:
                     ("reap_to_failed", Status.FAILED))
         with self._conn() as conn:
             with conn.pipeline():  # one round trip, one transaction
+                conn.execute(self.q["relaxed_commit"])
                 cursors = [(conn.execute(self.q[name], params), status)
                            for name, status in outcomes]
             reaped = [ReapedJob(r[0], r[1], status, r[2])
@@ -368,7 +287,7 @@ class PostgresBackend:
                 got = conn.cursor(row_factory=dict_row).execute(self.q["get"], params)
             row = got.fetchone()
         changed = waiting.rowcount == 1 or running.rowcount == 1
-        return (_record(row) if row else None), changed
+        return (record(row) if row else None), changed
 
     def retry(self, job_id: str) -> JobRecord | None:
         params = {"id": job_id}
@@ -384,13 +303,13 @@ class PostgresBackend:
             row = got.fetchone()
             if retried.rowcount == 1:
                 conn.execute(self.q["notify"], {"channel": self.channel})
-        return _record(row) if row else None
+        return record(row) if row else None
 
     def get(self, job_id: str) -> JobRecord | None:
         with self._conn() as conn:
             cur = conn.cursor(row_factory=dict_row)
             row = cur.execute(self.q["get"], {"id": job_id}).fetchone()
-        return _record(row) if row else None
+        return record(row) if row else None
 
     def list_jobs(self, query: JobFilter) -> list[JobRecord]:
         where: list[str] = []
@@ -408,7 +327,7 @@ class PostgresBackend:
         sql = self.q["list"].replace("{where}", "WHERE " + " AND ".join(where) if where else "")
         with self._conn() as conn:
             rows = conn.cursor(row_factory=dict_row).execute(sql, params).fetchall()
-        return [_record(r) for r in rows]
+        return [record(r) for r in rows]
 
     def stats(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}

@@ -24,6 +24,7 @@ from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from jobq.backends.postgres_schema import missing_schema_message
 from jobq.config import redact_url
 from jobq.errors import BackendError, ConfigError, SchemaError
 
@@ -77,19 +78,6 @@ def translated(url: str, schema: str) -> Iterator[None]:
     except psycopg.Error as exc:
         detail = str(exc).strip() or type(exc).__name__
         raise BackendError(f"PostgreSQL at {redact_url(url)}: {detail}") from exc
-
-
-def migrate_hint(url: str, schema: str) -> str:
-    env = "" if schema == "jobq" else f"JOBQ_SCHEMA={schema} "
-    return f"run `{env}jobq migrate --url {redact_url(url)}`"
-
-
-def missing_schema_message(url: str, schema: str, exc: object = None) -> str:
-    why = f" ({str(exc).strip().splitlines()[0]})" if exc else ""
-    return (
-        f"jobq's tables are not in schema {schema!r} of {redact_url(url)}{why}; "
-        f"{migrate_hint(url, schema)} to create them"
-    )
 
 
 def _readable(fd: int) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +15,14 @@ from typing import Any
 import pytest
 
 import jobq
+from jobq.backends.base import NewJob
 from jobq.backends.sqlfiles import load_migrations
 from jobq.errors import BackendError, ConfigError, SchemaError
 from tests import isolation
 from tests.services import POSTGRES_URL, unique_name
 
 psycopg = pytest.importorskip("psycopg")
-from jobq.backends.postgres import SCHEMA_VERSION, PostgresBackend  # noqa: E402
+from jobq.backends.postgres import COPY_FROM, SCHEMA_VERSION, PostgresBackend  # noqa: E402
 
 
 @pytest.fixture
@@ -228,9 +230,9 @@ def test_a_claim_uses_the_ready_index_among_many_finished_jobs(
         app.tasks["noop"].enqueue()
     backend = app.backend
     assert isinstance(backend, PostgresBackend)
-    params = {"worker": "w", "token": "t", "lease": 30.0, "queue": "default", "queues": ["default", "mail"], "limit": 10,
-              "channel": backend.channel, "now": None, "statuses": ["succeeded"],
-              "older_than": 60.0, "batch": 500}
+    params = {"worker": "w", "token": "t", "lease": 30.0, "queue": "default",
+              "queues": ["default", "mail"], "limit": 10, "channel": backend.channel,
+              "now": None, "statuses": ["succeeded"], "older_than": 60.0, "batch": 500}
     for claim in ("claim", "claim_queues"):  # one queue, several queues
         plan = _plan(backend, claim, params)
         assert "jobq_jobs_ready" in plan and '"Sort Key": ["jobq_jobs.priority' not in plan
@@ -298,3 +300,28 @@ def test_a_forked_child_opens_its_own_connections(app: jobq.App) -> None:
         assert os.waitstatus_to_exitcode(status) == 0
         assert held.execute("SELECT 1").fetchone() == (1,)  # the child left it alone
     assert len(app.jobs()) == 2
+
+
+# -- bulk enqueue --------------------------------------------------------------------------------
+
+
+def _new(job_id: str, now: float) -> NewJob:
+    return NewJob(id=job_id, task="noop", queue="default", args="[]", kwargs="{}", priority=0,
+                  max_attempts=1, run_at=now, created_at=now, status=jobq.Status.PENDING)
+
+
+def test_a_big_batch_is_streamed_whole_and_claimed_in_order(app: jobq.App) -> None:
+    noop = app.tasks["noop"]
+    jobs = app.enqueue_many([noop.call() for _ in range(COPY_FROM + 50)])
+    claimed = app.backend.claim("w", ["default"], len(jobs) + 10, 30.0)
+    assert [c.id for c in claimed] == [j.id for j in jobs]
+
+
+def test_a_big_batch_with_a_clashing_id_stores_nothing(app: jobq.App) -> None:
+    now = time.time()
+    batch = [_new(f"job-{i}", now) for i in range(COPY_FROM + 10)]
+    with pytest.raises(BackendError, match="job-3"):
+        app.backend.enqueue([*batch, _new("job-3", now)])
+    with pytest.raises(BackendError, match="job-3"):
+        app.backend.enqueue([_new("job-3", now), _new("job-3", now)])  # the small-batch path
+    assert app.jobs() == []

@@ -41,6 +41,13 @@ SELECT * FROM unnest(
 ON CONFLICT DO NOTHING
 RETURNING id, status;
 
+-- name: copy_jobs
+-- Bulk enqueue of jobs without keys: COPY streams the rows (binary), then "notify".
+COPY {schema}.jobq_jobs
+    (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at,
+     key, timeout)
+FROM STDIN (FORMAT BINARY);
+
 -- name: live_ids_by_key
 SELECT key, id FROM {schema}.jobq_jobs
 WHERE key = ANY(%(keys)b::text[])
@@ -48,6 +55,13 @@ WHERE key = ANY(%(keys)b::text[])
 
 -- name: notify
 SELECT pg_notify(%(channel)s, '');
+
+-- name: relaxed_commit
+-- Sent first in the round trip of a claim, a heartbeat or a reap: their commits do not
+-- wait for the WAL to reach the disk. A server crash can forget the last few of them,
+-- which costs at most a second run of a job (delivery is at least once), never a job;
+-- enqueues and outcomes stay fully durable.
+SELECT set_config('synchronous_commit', 'off', true);
 
 -- name: promote_due
 -- transition: scheduled -> pending

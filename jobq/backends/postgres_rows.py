@@ -1,0 +1,81 @@
+"""Rows in and out of the PostgreSQL store: parallel arrays for batches, COPY rows, and
+``JobRecord`` from a fetched row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC
+from typing import Any
+
+from jobq.backends.base import NewJob, Outcome, decode_json, make_error, utc
+from jobq.job import JobRecord, Status
+
+COPY_TYPES = ["text", "text", "text", "text", "text", "int4", "text", "int4", "timestamptz",
+              "timestamptz", "text", "float8"]
+
+
+def job_columns(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
+    """A batch of jobs as the parallel arrays the insert queries unnest."""
+    return {
+        "ids": [j.id for j in jobs],
+        "tasks": [j.task for j in jobs],
+        "queues": [j.queue for j in jobs],
+        "args": [j.args for j in jobs],
+        "kwargs": [j.kwargs for j in jobs],
+        "priorities": [j.priority for j in jobs],
+        "statuses": [j.status.value for j in jobs],
+        "max_attempts": [j.max_attempts for j in jobs],
+        "run_ats": [utc(j.run_at) for j in jobs],
+        "created_ats": [utc(j.created_at) for j in jobs],
+        "keys": [j.key for j in jobs],
+        "timeouts": [j.timeout for j in jobs],
+    }
+
+
+def copy_row(j: NewJob) -> tuple[Any, ...]:
+    """A job as a COPY row, in the order of ``COPY_TYPES``."""
+    return (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status.value,
+            j.max_attempts, utc(j.run_at), utc(j.created_at), j.key, j.timeout)
+
+
+def outcome_columns(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:
+    return {
+        "ids": [o.job_id for o in outcomes],
+        "tokens": [o.token for o in outcomes],
+        "statuses": [o.status.value for o in outcomes],
+        "results": [o.result for o in outcomes],
+        "run_ats": [utc(o.run_at) for o in outcomes],
+        "etypes": [o.error.type if o.error else None for o in outcomes],
+        "emessages": [o.error.message if o.error else None for o in outcomes],
+        "etracebacks": [o.error.traceback if o.error else None for o in outcomes],
+    }
+
+
+def record(row: dict[str, Any]) -> JobRecord:
+    """A ``SELECT *`` row as a JobRecord, with its times in UTC."""
+    def when(name: str) -> Any:
+        value = row[name]
+        return None if value is None else value.astimezone(UTC)
+
+    return JobRecord(
+        id=row["id"],
+        task=row["task"],
+        queue=row["queue"],
+        args=decode_json(row["args"], []),
+        kwargs=decode_json(row["kwargs"], {}),
+        priority=row["priority"],
+        status=Status(row["status"]),
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        run_at=when("run_at"),
+        created_at=when("created_at"),
+        started_at=when("started_at"),
+        finished_at=when("finished_at"),
+        lease_expires_at=when("lease_expires_at"),
+        worker_id=row["worker_id"],
+        key=row["key"],
+        result=decode_json(row["result"], None),
+        error=make_error(row["error_type"], row["error_message"], row["error_traceback"]),
+        timeout=row["timeout"],
+        cancel_requested=bool(row["cancel_requested"]),
+    )
