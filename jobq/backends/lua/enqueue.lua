@@ -53,7 +53,7 @@ for i, j in ipairs(jobs) do
   local id, queue, status, key = j[1], j[3], j[7], j[11]
   local holder = nil
   if not skip[i] and key ~= '' then
-    holder = redis.call('GET', P .. 'key:' .. key)
+    holder = key_holder(key)
     if holder and not LIVE[redis.pcall('HGET', job_key(holder), 'status')] then
       holder = nil -- a stale pointer (its job is gone or finished): the key is free
     end

@@ -161,17 +161,24 @@ local function scheduled_key(queue)
 end
 
 -- Tell idle workers of this queue that a job became ready (see wait_for_work).
+-- Best effort (pcall): a key of the wrong type there must not fail the change itself.
 local function wake(queue)
-  redis.call('XADD', P .. 'wake:' .. queue, 'MAXLEN', '~', 100, '*', 'q', '1')
+  redis.pcall('XADD', P .. 'wake:' .. queue, 'MAXLEN', '~', 100, '*', 'q', '1')
+end
+
+-- The id a key:<key> pointer holds, or nil (also for a foreign value of another type).
+local function key_holder(key)
+  local holder = redis.pcall('GET', P .. 'key:' .. key)
+  if type(holder) == 'string' then
+    return holder
+  end
+  return nil
 end
 
 -- An idempotency key is held only while its job is live.
 local function release_key(id, key)
-  if key and key ~= '' then
-    local name = P .. 'key:' .. key
-    if redis.call('GET', name) == id then
-      redis.call('DEL', name)
-    end
+  if key and key ~= '' and key_holder(key) == id then
+    redis.call('DEL', P .. 'key:' .. key)
   end
 end
 

@@ -10,12 +10,11 @@ if not (h and (h.status == 'failed' or h.status == 'cancelled')) then
   return {'ok', read_all(id)}
 end
 if h.key and h.key ~= '' then
-  local name = P .. 'key:' .. h.key
-  local holder = redis.call('GET', name)
+  local holder = key_holder(h.key)
   if holder and holder ~= id and LIVE[redis.pcall('HGET', job_key(holder), 'status')] then
     return {'key_held', read_all(id)}
   end
-  redis.call('SET', name, id)
+  redis.call('SET', P .. 'key:' .. h.key, id)
 end
 local jk = job_key(id)
 redis.call('HDEL', jk, 'finished_at', 'result', 'error_type', 'error_message',
