@@ -76,8 +76,13 @@ def translated(url: str, schema: str) -> Iterator[None]:
     except MISSING as exc:
         raise SchemaError(missing_schema_message(url, schema, exc)) from exc
     except psycopg.Error as exc:
-        detail = str(exc).strip() or type(exc).__name__
-        raise BackendError(f"PostgreSQL at {redact_url(url)}: {detail}") from exc
+        raise BackendError(f"PostgreSQL at {redact_url(url)}: {one_line(exc)}") from exc
+
+
+def one_line(exc: BaseException) -> str:
+    """A psycopg message (often several lines: the error, DETAIL, HINT) on one line."""
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or (
+        type(exc).__name__)
 
 
 def _readable(fd: int) -> bool:
@@ -120,8 +125,7 @@ class Pool:
                 psycopg.connect(self.url, **self.options).close()
             except psycopg.OperationalError as exc:
                 raise BackendError(
-                    f"cannot connect to PostgreSQL at {redact_url(self.url)}: "
-                    f"{str(exc).strip()}"
+                    f"cannot connect to PostgreSQL at {redact_url(self.url)}: {one_line(exc)}"
                 ) from exc
             pool: ConnectionPool[Connection] = ConnectionPool(
                 self.url, min_size=1, max_size=self._max_size, kwargs=self.options,
@@ -251,11 +255,11 @@ class Listener:
                     self._ready.set()
                     delay = 0.1
                     self._pump(conn)
-            except (psycopg.Error, OSError) as exc:
+            except Exception as exc:  # whatever it was: log, let waiters poll, reconnect
                 if self._stopping.is_set():
                     return
                 log.warning("LISTEN connection to %s lost (%s); reconnecting in %.1fs",
-                            redact_url(self.url), str(exc).strip(), delay,
+                            redact_url(self.url), one_line(exc), delay,
                             extra={"action": "listen_error"})
                 self._signal()  # let waiters poll while notifications may be missed
             self._stopping.wait(delay)
