@@ -155,11 +155,14 @@ def test_bad_queue_priority_or_key(app: jobq.App, options: dict[str, Any], messa
         app.tasks["resize"].with_options(**options).enqueue("a.png")
 
 
-def test_connection_on_a_store_without_transactions(app: jobq.App) -> None:
-    if app.settings.url.startswith("postgres"):
-        pytest.skip("PostgreSQL takes connection=")
+def test_connection_on_a_store_without_transactions(sqlite_url: str) -> None:
+    # Only PostgreSQL can join the caller's transaction; SQLite (and Redis) refuse it.
+    app = jobq.App(sqlite_url)
+    resize = app.task(name="resize")(lambda path: path)
     with pytest.raises(ConfigError, match=r"connection=.*needs the postgres backend"):
-        app.tasks["resize"].with_options(connection=object()).enqueue("a.png")
+        resize.with_options(connection=object()).enqueue("a.png")
+    assert app.jobs() == []
+    app.close()
 
 
 # -- task options -----------------------------------------------------------------------------
