@@ -31,8 +31,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
               help="What runs the jobs.")
 @click.option("--queues", "-q", metavar="A,B", help="Queues to take jobs from, comma-separated "
               "(default: the app's default queue).")
-@click.option("--burst", is_flag=True, help="Stop when nothing is left to do (retries and "
-              "other jobs due within a minute are waited for).")
+@click.option("--burst", is_flag=True, help="Stop when nothing is left to do (this worker's "
+              "own retries are waited for; delayed jobs are left for later).")
 @click.option("--grace", type=click.FloatRange(min=0), default=30.0, show_default=True,
               metavar="SECONDS",
               help="On SIGTERM/SIGINT, seconds running jobs get to finish before they are "

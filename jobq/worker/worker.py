@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("jobq.worker")
 
 POOLS = ("thread",)
-BURST_HORIZON = 60.0  # burst mode waits for scheduled jobs (retries) due this soon
 
 
 class Worker:
@@ -72,6 +71,9 @@ class Worker:
         self._wake = threading.Event()
         self._lost: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._unreported: list[tuple[Attempt, Outcome]] = []
+        # Burst mode: retries this worker scheduled are its own unfinished work, so it waits
+        # for them; other delayed jobs are left for later workers.
+        self._own_retries: dict[str, float] = {}
         self._stop_requested_at: float | None = None
         self._stop_now = False
         self._crash: tuple[str, BaseException] | None = None
@@ -164,6 +166,8 @@ class Worker:
             )
         with self._attempts_lock:
             self._attempts[job.id] = attempt
+        if self._own_retries:
+            self._own_retries.pop(job.id, None)
         if log.isEnabledFor(logging.INFO):  # with INFO off, build no fields per job
             log.info("job %s (%s) started, attempt %d/%d", job.id, job.task, job.attempts,
                      job.max_attempts, extra={"job_id": job.id, "task": job.task,
@@ -223,6 +227,8 @@ class Worker:
         self._unreported = []
         for (attempt, outcome), ok in zip(batch, applied, strict=True):
             self._forget(attempt.claimed.id)
+            if ok and self.burst and outcome.status is Status.SCHEDULED and outcome.run_at:
+                self._own_retries[outcome.job_id] = outcome.run_at
             log_outcome(attempt, outcome, ok)
 
     def _forget(self, job_id: str) -> Attempt | None:
@@ -230,15 +236,20 @@ class Worker:
             return self._attempts.pop(job_id, None)
 
     def _burst_done(self) -> tuple[bool, float | None]:
-        """Whether a burst worker is done, and when the next scheduled job is due."""
+        """Whether a burst worker is done, and when its next own retry is due."""
         if self._attempts or self._unreported:
             return False, None
         try:
-            due = self.backend.next_due(self.queues)
+            for job_id in list(self._own_retries):
+                record = self.backend.get(job_id)
+                if record is None or record.status not in (Status.SCHEDULED, Status.PENDING):
+                    del self._own_retries[job_id]  # run (or cancelled) elsewhere meanwhile
         except BackendError as exc:
             log.warning("could not read the schedule: %s", exc, extra={"action": "wait_error"})
             return False, None
-        return due is None or due - time.time() > BURST_HORIZON, due
+        if not self._own_retries:
+            return True, None
+        return False, min(self._own_retries.values())
 
     def _idle_wait(self, due: float | None = None) -> None:
         timeout = 1.0

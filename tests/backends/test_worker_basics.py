@@ -193,3 +193,23 @@ def test_an_unknown_task_in_the_store_fails_without_stopping_the_worker(
     assert info.value.error_type == "UnknownTask"
     assert "only_in_producer" in info.value.error_message
     assert lost.attempts == 1
+
+
+def test_burst_waits_for_its_own_retries_but_leaves_delayed_jobs(app: jobq.App) -> None:
+    runs: list[str] = []
+
+    @app.task(name="once_flaky", retries=1, backoff=Backoff(base=0.3, cap=0.3, jitter=False))
+    def once_flaky(label: str) -> str:
+        runs.append(label)
+        if jobq.current_job().attempts == 1:
+            raise ConnectionError("first attempt refused")
+        return label
+
+    later = once_flaky.with_options(delay=3600).enqueue("later")
+    now = once_flaky.enqueue("now")
+    app.run_worker(concurrency=1, burst=True)
+    # The retry of "now" was this worker's own unfinished work; "later" is not due for an hour.
+    assert now.result(timeout=5) == "now"
+    assert now.attempts == 2
+    assert later.refresh().status is Status.SCHEDULED
+    assert runs == ["now", "now"]
