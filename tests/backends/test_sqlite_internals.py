@@ -165,3 +165,12 @@ def test_a_store_locked_past_the_busy_timeout_raises_backend_error(
     (claimed,) = impatient.claim("w", ["default"], 1, 30.0)
     assert claimed.id == job.id
     impatient.close()
+
+
+def test_the_store_refuses_a_status_the_state_machine_does_not_know(
+    app: jobq.App, sqlite_url: str
+) -> None:
+    job = app.tasks["noop"].enqueue()
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"), _raw(sqlite_url) as conn:
+        conn.execute("UPDATE jobq_jobs SET status = 'paused' WHERE id = ?", (job.id,))
+    assert job.refresh().status is jobq.Status.PENDING
