@@ -101,18 +101,24 @@ class Bench:
 
     def _raw(self) -> None:
         jobs, batch = self.plan.jobs, runs.BATCH
-        step = self._step("raw SQLite reference", 3)
-        folder = self.stores.folder
-        self._add("raw_single", "raw SQLite: insert, 1 row per commit",
-                  raw.single_commits(folder / "raw1.db", jobs), "rows/s")
-        step(1)
-        self._add("raw_bulk", f"raw SQLite: insert, {batch} rows per commit",
-                  raw.batched_inserts(folder / "raw2.db", jobs, batch), "rows/s")
-        step(2)
-        claim = self.plan.concurrency * 5  # what one worker claims at a time by default
-        self._add("raw_drain", f"raw SQLite: claim {claim} + finish, 1 thread",
-                  raw.claim_and_finish(folder / "raw3.db", jobs, claim), "rows/s")
-        step(3)
+        # What one worker claims at a time by default: concurrency plus 4 x concurrency.
+        claim = self.plan.concurrency * 5
+        sync = self.stores.sqlite_options.get("synchronous", "normal")
+        rows: list[tuple[str, str, Callable[[Path], float]]] = [
+            ("raw_minimal", "raw SQLite: 2-column table, 1 row per commit",
+             lambda path: raw.minimal_commits(path, jobs, sync)),
+            ("raw_single", "raw SQLite: jobq's insert, 1 row per commit",
+             lambda path: raw.single_commits(path, jobs, sync)),
+            ("raw_bulk", f"raw SQLite: jobq's insert, {batch} rows per commit",
+             lambda path: raw.batched_inserts(path, jobs, batch, sync)),
+            ("raw_drain", f"raw SQLite: jobq's claim of {claim} + finish, 1 thread",
+             lambda path: raw.claim_and_finish(path, jobs, claim, sync)),
+        ]
+        step = self._step("raw SQLite reference", len(rows))
+        for done, (key, label, measure) in enumerate(rows, 1):
+            with self.stores.sqlite_file() as path:
+                self._add(key, label, measure(path), "rows/s")
+            step(done)
 
     def _enqueue(self) -> None:
         jobs = self.plan.jobs
@@ -129,10 +135,11 @@ class Bench:
         jobs, conc = self.plan.jobs, self.plan.concurrency
         for key, workers, logged in (("drain_1", 1, False), ("drain_2", 2, False),
                                      ("drain_1_info", 1, True)):
-            label = f"drain, {workers} worker process{'es' if workers > 1 else ''} x {conc} " \
-                    f"threads, {'INFO log to a file' if logged else 'WARNING log level'}"
+            procs = f"{workers} worker process{'es' if workers > 1 else ''}"
+            logs = "INFO log to a file" if logged else "WARNING log level"
+            label = f"drain, {procs} x {conc} threads, {logs}"
             with self.stores.fresh() as store:
-                log_file = str(store.folder / f"{key}.log") if logged and store.folder else None
+                log_file = str(store.folder / f"{key}.log") if logged else None
                 rate = runs.drain(store, jobs, workers, conc, self._step(label, jobs),
                                   log_file=log_file)
             self._add(key, label, rate, reference="raw_drain")
@@ -168,18 +175,26 @@ def _fmt(value: float, unit: str) -> str:
 
 
 def render(console: Console, env: dict[str, Any], figures: list[Figure]) -> None:
+    targets = any(f.target is not None for f in figures)
+    ratios = any(f.ratio is not None for f in figures)
     table = Table(title="jobq bench", title_justify="left")
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_column("unit")
-    table.add_column("target", justify="right")
-    table.add_column("vs raw SQLite", justify="right")
+    if targets:
+        table.add_column("target", justify="right")
+    if ratios:
+        table.add_column("vs raw SQLite", justify="right")
     for fig in figures:
-        target = "" if fig.target is None else f"{fig.compare} {_fmt(fig.target, fig.unit)}"
-        if fig.met is not None:
-            target += " [green]ok[/]" if fig.met else " [red]missed[/]"
-        ratio = "" if fig.ratio is None else f"{fig.ratio:.0%}"
-        table.add_row(fig.label, _fmt(fig.value, fig.unit), fig.unit, target, ratio)
+        row = [fig.label, _fmt(fig.value, fig.unit), fig.unit]
+        if targets:
+            target = "" if fig.target is None else f"{fig.compare} {_fmt(fig.target, fig.unit)}"
+            if fig.met is not None:
+                target += " [green]ok[/]" if fig.met else " [red]missed[/]"
+            row.append(target)
+        if ratios:
+            row.append("" if fig.ratio is None else f"{fig.ratio:.0%}")
+        table.add_row(*row)
     console.print(table)
     machine, versions = env["machine"], env["versions"]
     console.print(

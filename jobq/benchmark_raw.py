@@ -18,10 +18,15 @@ _Q = load_queries("sqlite")
 _ROW = ("jobq.bench.noop", "default", "[]", "{}", 0, "pending", 1)
 
 
-def _open(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=normal")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    return conn
+
+
+def _open(path: Path, synchronous: str) -> sqlite3.Connection:
+    conn = _connect(path, synchronous)
     for migration in load_migrations("sqlite"):
         conn.executescript(migration.sql)
     return conn
@@ -32,9 +37,24 @@ def _rows(count: int) -> list[tuple[object, ...]]:
     return [(uuid.uuid4().hex, *_ROW, now, now, None, None) for _ in range(count)]
 
 
-def single_commits(path: Path, jobs: int) -> float:
+def minimal_commits(path: Path, jobs: int, synchronous: str = "normal") -> float:
+    """Rows/s inserting into a two-column table, one row per transaction: the floor
+    cost of a commit on this machine, with none of jobq's indexes."""
+    conn = _connect(path, synchronous)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, value TEXT NOT NULL)")
+    start = time.perf_counter()
+    for _ in range(jobs):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t (value) VALUES ('x')")
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return jobs / elapsed
+
+
+def single_commits(path: Path, jobs: int, synchronous: str = "normal") -> float:
     """Rows/s inserting one job row per transaction."""
-    conn = _open(path)
+    conn = _open(path, synchronous)
     rows = _rows(jobs)
     start = time.perf_counter()
     for row in rows:
@@ -46,9 +66,10 @@ def single_commits(path: Path, jobs: int) -> float:
     return jobs / elapsed
 
 
-def batched_inserts(path: Path, jobs: int, batch: int) -> float:
+def batched_inserts(path: Path, jobs: int, batch: int,
+                    synchronous: str = "normal") -> float:
     """Rows/s inserting job rows ``batch`` per transaction."""
-    conn = _open(path)
+    conn = _open(path, synchronous)
     rows = _rows(jobs)
     start = time.perf_counter()
     for first in range(0, jobs, batch):
@@ -60,10 +81,11 @@ def batched_inserts(path: Path, jobs: int, batch: int) -> float:
     return jobs / elapsed
 
 
-def claim_and_finish(path: Path, jobs: int, batch: int) -> float:
+def claim_and_finish(path: Path, jobs: int, batch: int,
+                     synchronous: str = "normal") -> float:
     """Rows/s claiming pending jobs ``batch`` at a time (one transaction) and marking
     them succeeded (a second transaction), as a worker does, in one thread."""
-    conn = _open(path)
+    conn = _open(path, synchronous)
     conn.executemany(_Q["insert"], _rows(jobs))
     claim = _Q["claim"].replace("{queues}", "?")
     finish = _Q["finish_succeeded"]

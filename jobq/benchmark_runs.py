@@ -15,11 +15,11 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from jobq.app import App
 from jobq.errors import JobqError
@@ -56,8 +56,8 @@ class Store:
     """Where one measurement runs: a URL plus the App options that isolate it."""
 
     url: str
-    options: dict[str, Any] = field(default_factory=dict)
-    folder: Path | None = None  # scratch space (worker log files, SQLite files)
+    options: dict[str, Any]
+    folder: Path  # scratch space, e.g. for worker log files
 
 
 class Stores:
@@ -67,24 +67,48 @@ class Stores:
     """
 
     def __init__(self, url: str | None) -> None:
-        self.base = url
+        self.base = url or ""
         self._tmp = tempfile.TemporaryDirectory(prefix="jobq-bench-")
         self.folder = Path(self._tmp.name)
-        self.kind = "sqlite" if url is None else urlsplit(url).scheme.split("+")[0]
+        self.kind = urlsplit(url).scheme if url else "sqlite"
 
     def close(self) -> None:
         self._tmp.cleanup()
 
+    @property
+    def sqlite_options(self) -> dict[str, str]:
+        """The options in a SQLite URL's query (``?synchronous=full``)."""
+        return {k: v[-1] for k, v in parse_qs(urlsplit(self.base).query).items()}
+
+    @property
+    def sqlite_folder(self) -> Path:
+        """Where SQLite files go: the temp folder, or beside the file a URL names."""
+        if not self.base:
+            return self.folder
+        return Path(urlsplit(self.base).path[1:]).parent
+
+    @contextmanager
+    def sqlite_file(self) -> Iterator[Path]:
+        """A new SQLite file path in ``sqlite_folder``, deleted afterwards."""
+        path = self.sqlite_folder / f"jobq_bench_{uuid.uuid4().hex[:10]}.db"
+        try:
+            yield path
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+
     @contextmanager
     def fresh(self) -> Iterator[Store]:
         name = f"jobq_bench_{uuid.uuid4().hex[:10]}"
-        if self.base is None:
-            store = Store(f"sqlite:///{self.folder / (name + '.db')}", folder=self.folder)
-        elif self.kind == "sqlite":
-            # A given SQLite URL names a file; each measurement gets a sibling of it.
-            path = Path(urlsplit(self.base).path[1:]).parent / f"{name}.db"
-            store = Store(f"sqlite:///{path}", folder=self.folder)
-        elif self.kind.startswith("postgres"):
+        if self.kind == "sqlite":
+            # Each measurement gets a new file (beside the one a given URL names, with
+            # that URL's options).
+            query = urlsplit(self.base).query
+            with self.sqlite_file() as path:
+                yield Store(f"sqlite:///{path}" + (f"?{query}" if query else ""), {},
+                            self.folder)
+            return
+        if self.kind.startswith("postgres"):
             store = Store(self.base, {"schema": name}, self.folder)
         elif self.kind.startswith("redis"):
             store = Store(self.base, {"prefix": name + ":"}, self.folder)
@@ -109,10 +133,6 @@ class Stores:
             for start in range(0, len(keys), 500):
                 client.delete(*keys[start:start + 500])
             client.close()
-        elif self.base is not None:
-            path = Path(urlsplit(store.url).path[1:])
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 # -- enqueueing ---------------------------------------------------------------------------
@@ -181,8 +201,11 @@ def _expect(app: App, jobs: int, status: str) -> None:
 
 
 def _worker_main(url: str, options: dict[str, Any], concurrency: int, burst: bool,
-                 log_file: str | None, ready: Any, go: Any) -> None:
-    """A worker process: build the App and Worker, say ready, wait for go, then run."""
+                 log_file: str | None, control: Any) -> None:
+    """A worker process: build the App and Worker, say "ready" on ``control``, wait for
+    "go", then run until done (burst) or until the other end of ``control`` closes."""
+    import threading
+
     from jobq.worker import Worker
 
     if log_file is None:
@@ -195,55 +218,70 @@ def _worker_main(url: str, options: dict[str, Any], concurrency: int, burst: boo
     app = bench_app(url, options)
     worker = Worker(app, concurrency=concurrency, burst=burst)
     app.backend.check_schema()  # connect now, not inside the timed part
-    ready.set()
-    go.wait()
+    control.send("ready")
+    control.recv()  # "go"
+
+    def stop_when_closed() -> None:
+        with suppress(EOFError, OSError):
+            control.recv()
+        worker.stop()
+
+    threading.Thread(target=stop_when_closed, daemon=True).start()
     worker.run()
     app.close()
 
 
 @dataclass
 class Workers:
-    """Started worker processes, held until ``go`` is set."""
+    """Started worker processes, each ready and held until ``go()``."""
 
-    go: Any
     procs: list[Any]
+    controls: list[Any]
+
+    def go(self) -> None:
+        for control in self.controls:
+            control.send("go")
 
 
 @contextmanager
 def worker_processes(store: Store, count: int, concurrency: int, burst: bool,
                      log_file: str | None = None) -> Iterator[Workers]:
-    """Start ``count`` worker processes and wait until each is ready; on leaving, stop
-    any still running (SIGTERM, the worker's graceful stop)."""
+    """Start ``count`` worker processes and wait until each is ready. On leaving, close
+    their control pipes: a worker still running stops gracefully (a pipe, not a shared
+    Event, so a process that exits while waiting can never block the others)."""
     ctx = multiprocessing.get_context("spawn")
-    go = ctx.Event()
-    procs = []
-    readies = []
-    for _ in range(count):
-        ready = ctx.Event()
-        proc = ctx.Process(
-            target=_worker_main, daemon=True,
-            args=(store.url, store.options, concurrency, burst, log_file, ready, go),
-        )
-        proc.start()
-        procs.append(proc)
-        readies.append(ready)
+    started = Workers([], [])
     try:
-        for proc, ready in zip(procs, readies, strict=True):
-            deadline = time.monotonic() + 60.0
-            while not ready.wait(0.05):
-                if not proc.is_alive() or time.monotonic() > deadline:
-                    raise JobqError(
-                        f"worker process {proc.pid} did not start (exit code {proc.exitcode})"
-                    )
-        yield Workers(go, procs)
+        for _ in range(count):
+            ours, theirs = ctx.Pipe()
+            proc = ctx.Process(
+                target=_worker_main, daemon=True,
+                args=(store.url, store.options, concurrency, burst, log_file, theirs),
+            )
+            proc.start()
+            theirs.close()
+            started.procs.append(proc)
+            started.controls.append(ours)
+        for proc, control in zip(started.procs, started.controls, strict=True):
+            _wait_ready(proc, control)
+        yield started
     finally:
-        for proc in procs:
-            if proc.is_alive():
-                proc.terminate()
+        for control in started.controls:
+            control.close()
+        for proc in started.procs:
             proc.join(30.0)
             if proc.is_alive():
                 proc.kill()
                 proc.join()
+
+
+def _wait_ready(proc: Any, control: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not control.poll(0.05):
+        if not proc.is_alive() or time.monotonic() > deadline:
+            raise JobqError(f"worker process {proc.pid} did not start "
+                            f"(exit code {proc.exitcode})")
+    control.recv()
 
 
 # -- draining -------------------------------------------------------------------------------
@@ -258,7 +296,7 @@ def drain(store: Store, jobs: int, workers: int, concurrency: int, progress: Pro
         _fill(app, jobs)
         with worker_processes(store, workers, concurrency, True, log_file) as started:
             start = time.perf_counter()
-            started.go.set()
+            started.go()
             elapsed = _wait_succeeded(app, jobs, started.procs, start, progress)
         _expect(app, jobs, "succeeded")
     finally:
@@ -296,7 +334,7 @@ def latency(store: Store, jobs: int, interval: float, concurrency: int,
         app.migrate()
         task = app.get_task(STAMP)
         with worker_processes(store, 1, concurrency, False) as started:
-            started.go.set()
+            started.go()
             time.sleep(0.5)  # let the worker reach its idle wait
             start = time.perf_counter()
             for i in range(jobs):

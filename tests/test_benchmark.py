@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from jobq.benchmark import bench
 
 FIGURES = {
-    "raw_single", "raw_bulk", "raw_drain", "single_enqueue", "bulk_enqueue", "drain_1",
-    "drain_2", "drain_1_info", "latency_p50", "latency_p95", "latency_p99",
+    "raw_minimal", "raw_single", "raw_bulk", "raw_drain", "single_enqueue", "bulk_enqueue",
+    "drain_1", "drain_2", "drain_1_info", "latency_p50", "latency_p95", "latency_p99",
 }
 
 
