@@ -34,6 +34,7 @@ from jobq.backends.postgres_rows import (
     COPY_TYPES,
     copy_row,
     job_columns,
+    one_job,
     outcome_columns,
     record,
 )
@@ -114,8 +115,10 @@ class PostgresBackend:
             return []
         keyless = not any(j.key for j in jobs)
         with self._conn() as conn:
-            if keyless and len(jobs) < COPY_FROM:
-                # The common case: one statement, atomic on its own.
+            if keyless and len(jobs) == 1:  # task.enqueue(): one plain statement
+                conn.execute(self.q["insert_one"], {**one_job(jobs[0]), "channel": self.channel})
+                return list(jobs)
+            if keyless and len(jobs) < COPY_FROM:  # one statement, atomic on its own
                 conn.execute(self.q["insert"], {**job_columns(jobs), "channel": self.channel})
                 return list(jobs)
             with conn.transaction():

@@ -32,6 +32,13 @@ def job_columns(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
     }
 
 
+def one_job(j: NewJob) -> dict[str, Any]:
+    """One job as the parameters of ``insert_one``."""
+    return {"id": j.id, "task": j.task, "queue": j.queue, "args": j.args, "kwargs": j.kwargs,
+            "priority": j.priority, "status": j.status.value, "max_attempts": j.max_attempts,
+            "run_at": utc(j.run_at), "created_at": utc(j.created_at), "timeout": j.timeout}
+
+
 def copy_row(j: NewJob) -> tuple[Any, ...]:
     """A job as a COPY row, in the order of ``COPY_TYPES``."""
     return (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status.value,

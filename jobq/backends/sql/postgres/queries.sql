@@ -27,6 +27,20 @@ SELECT count(*) FROM (
     SELECT pg_notify(%(channel)s, '') FROM stored WHERE status = 'pending' LIMIT 1
 ) AS notified;
 
+-- name: insert_one
+-- As insert, for the most common batch of all: one job (plain parameters, no arrays).
+WITH stored AS (
+    INSERT INTO {schema}.jobq_jobs
+        (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at,
+         key, timeout)
+    VALUES (%(id)s, %(task)s, %(queue)s, %(args)s, %(kwargs)s, %(priority)s, %(status)s,
+            %(max_attempts)s, %(run_at)s, %(created_at)s, NULL, %(timeout)s)
+    RETURNING status
+)
+SELECT count(*) FROM (
+    SELECT pg_notify(%(channel)s, '') FROM stored WHERE status = 'pending' LIMIT 1
+) AS notified;
+
 -- name: insert_keyed
 -- As insert, but a job whose idempotency key a live job holds is skipped (the live-key
 -- unique index); returns the jobs actually stored.
