@@ -185,8 +185,9 @@ class App:
             raise ConfigError(f"task {call.task.name!r} belongs to another App")
         new = self._new_job(call, time.time())
         (stored,) = self._enqueue([new], call.options)
-        log.debug("enqueued %s", new.id, extra={"job_id": new.id, "task": new.task,
-                                                 "action": "enqueue"})
+        if log.isEnabledFor(logging.DEBUG):  # with DEBUG off, build no fields per job
+            log.debug("enqueued %s", new.id, extra={"job_id": new.id, "task": new.task,
+                                                     "action": "enqueue"})
         return self._job(call, stored)
 
     def _enqueue(self, jobs: Sequence[NewJob], options: EnqueueOptions) -> list[NewJob | str]:

@@ -250,7 +250,10 @@ class SQLiteBackend:
         ]
         with self._write() as conn:
             if not any(j.key for j in jobs):
-                conn.executemany(Q["insert"], rows)
+                if len(rows) == 1:  # one row: execute costs less than executemany
+                    conn.execute(Q["insert"], rows[0])
+                else:
+                    conn.executemany(Q["insert"], rows)
                 return list(jobs)
             out: list[NewJob | str] = []
             for job, row in zip(jobs, rows, strict=True):
