@@ -32,7 +32,7 @@ from jobq.backends.postgres_conn import (
 )
 from jobq.backends.postgres_rows import (
     COPY_TYPES,
-    copy_row,
+    copy_rows,
     job_columns,
     one_job,
     outcome_columns,
@@ -131,8 +131,8 @@ class PostgresBackend:
         """Stream a batch of jobs without keys; the caller holds a transaction."""
         with conn.cursor().copy(self.q["copy_jobs"]) as copy:
             copy.set_types(COPY_TYPES)
-            for job in jobs:
-                copy.write_row(copy_row(job))
+            for row in copy_rows(jobs):
+                copy.write_row(row)
         if any(j.status is Status.PENDING for j in jobs):
             conn.execute(self.q["notify"], {"channel": self.channel})
 

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from jobq.backends.base import NewJob, Outcome, decode_json, make_error, utc
@@ -39,10 +39,20 @@ def one_job(j: NewJob) -> dict[str, Any]:
             "run_at": utc(j.run_at), "created_at": utc(j.created_at), "timeout": j.timeout}
 
 
-def copy_row(j: NewJob) -> tuple[Any, ...]:
-    """A job as a COPY row, in the order of ``COPY_TYPES``."""
-    return (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status.value,
-            j.max_attempts, utc(j.run_at), utc(j.created_at), j.key, j.timeout)
+def copy_rows(jobs: Sequence[NewJob]) -> Iterator[tuple[Any, ...]]:
+    """Jobs as COPY rows, in the order of ``COPY_TYPES``."""
+    # A batch shares its creation time (and mostly its run time): convert each once.
+    stamps: dict[float, datetime | None] = {}
+
+    def when(ts: float) -> datetime | None:
+        value = stamps.get(ts)
+        if value is None:
+            value = stamps[ts] = utc(ts)
+        return value
+
+    for j in jobs:
+        yield (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status.value,
+               j.max_attempts, when(j.run_at), when(j.created_at), j.key, j.timeout)
 
 
 def outcome_columns(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:
