@@ -35,7 +35,8 @@ class RedisCloner:
         self.redis = redis.Redis.from_url(url)
         self.template: bytes | None = None
         self.keys: list[tuple[bytes, bytes, Any, int]] = []  # name, type, value, pttl
-        self.members: list[tuple[bytes, bytes, Any]] = []  # container, type, score/value
+        self.members: list[tuple[bytes, bytes, Any]] = []  # container, type, entry
+        self.counters: list[tuple[bytes, bytes]] = []  # hash fields counting finished jobs
         self.finished = 0
 
     def discover(self) -> bool:
@@ -56,7 +57,7 @@ class RedisCloner:
         for name in names:
             if self.template in name:
                 self._add_key(name)
-            else:
+            elif not ID.search(name):  # indexes and counters, not other jobs' own keys
                 self._add_membership(name)
         return True
 
@@ -72,19 +73,22 @@ class RedisCloner:
         self.keys.append((name, kind, value, pttl))
 
     def _add_membership(self, name: bytes) -> None:
-        kind, tid = self.redis.type(name), self.template
+        kind, pattern = self.redis.type(name), b"*" + self.template + b"*"  # ids are glob-safe
         if kind == b"zset":
-            score = self.redis.zscore(name, tid)
-            if score is not None:
-                self.members.append((name, kind, score))
-        elif kind == b"set" and self.redis.sismember(name, tid):
-            self.members.append((name, kind, None))
+            for member, score in self.redis.zscan_iter(name, match=pattern):
+                self.members.append((name, kind, (member, score)))
+        elif kind == b"set":
+            for member in self.redis.sscan_iter(name, match=pattern):
+                self.members.append((name, kind, member))
         elif kind == b"hash":
-            value = self.redis.hget(name, tid)
-            if value is not None:
-                self.members.append((name, kind, value))
-        elif kind == b"list" and self.redis.lpos(name, tid) is not None:
-            self.members.append((name, kind, None))
+            for field, value in self.redis.hscan_iter(name, match=pattern):
+                self.members.append((name, kind, (field, value)))
+            for field, value in self.redis.hgetall(name).items():
+                # A counter of finished jobs (e.g. per-status counts) grows with the clones.
+                if value == str(self.finished).encode() and self.template not in field:
+                    self.counters.append((name, field))
+        elif kind == b"list" and self.redis.lpos(name, self.template) is not None:
+            self.members.append((name, kind, self.template))
 
     def clone(self, copies: int) -> None:
         assert self.template is not None
@@ -108,15 +112,17 @@ class RedisCloner:
                     pipe.pexpire(target, pttl)
             else:
                 pipe.restore(target, pttl, value)
-        for name, kind, extra in self.members:
+        for name, kind, entry in self.members:
             if kind == b"zset":
-                pipe.zadd(name, {new: extra})
+                pipe.zadd(name, {entry[0].replace(old, new): entry[1]})
             elif kind == b"set":
-                pipe.sadd(name, new)
+                pipe.sadd(name, entry.replace(old, new))
             elif kind == b"hash":
-                pipe.hset(name, new, extra.replace(old, new))
+                pipe.hset(name, entry[0].replace(old, new), entry[1].replace(old, new))
             else:
                 pipe.rpush(name, new)
+        for name, field in self.counters:
+            pipe.hincrby(name, field, 1)
 
 
 class SQLiteCloner:

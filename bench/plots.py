@@ -80,8 +80,8 @@ def latency(results: dict[str, Any], path: Path) -> None:
     ax.set_yticks(range(1, len(labels) + 1), labels)
     ax.invert_yaxis()
     ax.set_xscale("log")
-    ax.set_xlabel("enqueue → start, ms (log scale; box 25-75 %, whiskers 1-99 %, lower is "
-                  "better)")
+    ax.set_xlabel("enqueue → start, ms (log scale; box 25-75 %, median in orange, whiskers "
+                  "1-99 %; lower is better)")
     ax.grid(axis="x", alpha=0.3, which="both")
     ax.set_title(_title(results, "Latency on an idle worker, 500 jobs at 50/s"), fontsize=12)
     fig.tight_layout()
@@ -89,32 +89,45 @@ def latency(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+JOBQ_STYLES = {"jobq-sqlite": ("#8b0000", "o"), "jobq-postgres": ("#d62728", "s"),
+               "jobq-redis": ("#ff7f7f", "^")}
+PEER_COLOURS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#7f7f7f", "#bcbd22"]
+
+
 def backlog(results: dict[str, Any], path: Path) -> None:
-    labels = {r["key"]: r for r in results["rows"]}
-    fig, ax = plt.subplots(figsize=(9, 5))
-    drawn = False
+    rows = {r["key"]: r for r in results["rows"]}
+    levels = list(results["sizes"]["backlogs"])
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    peers = iter(PEER_COLOURS)
+    drawn, flat = False, []
     for key, entry in results["backlog"].items():
-        points = [(lv["finished_before"], lv.get("drain_rate")) for lv in entry.get("levels", [])
-                  if lv.get("drain_rate")]
+        row = rows[key]
+        rates = [lv.get("drain_rate") for lv in entry.get("levels", [])]
+        if entry.get("keeps_nothing"):
+            flat.append(row["label"])
+            continue
+        points = [(i, r) for i, r in enumerate(rates) if r]
         if not points:
             continue
-        row = labels[key]
-        xs = [max(p[0], 1) for p in points]
-        style = "-o" if not entry.get("keeps_nothing") else ":o"
-        suffix = " (keeps nothing)" if entry.get("keeps_nothing") else ""
-        ax.plot(xs, [p[1] for p in points], style, label=row["label"] + suffix,
-                color=JOBQ if row["system"].startswith("jobq") else None,
-                linewidth=2.5 if row["system"].startswith("jobq") else 1.5)
+        colour, marker = JOBQ_STYLES[key] if key in JOBQ_STYLES else (next(peers), "o")
+        jobq = key.startswith("jobq")
+        label = row["label"] + (" (tuned worker)" if entry.get("variant") else "")
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker=marker, color=colour,
+                linewidth=2.8 if jobq else 1.6, markersize=8 if jobq else 6, label=label)
         drawn = True
     if not drawn:
         plt.close(fig)
         return
-    ax.set_xscale("log")
-    ax.set_xlabel("finished jobs already in the store (log scale; 0 drawn at 1)")
-    ax.set_ylabel("drain rate, jobs/s, concurrency 2")
+    ax.set_xticks(range(len(levels)), [f"{lv:,}" for lv in levels])
+    ax.set_xlim(-0.3, len(levels) - 0.7)
+    ax.set_xlabel("finished jobs already in the store")
+    ax.set_ylabel("drain rate, jobs/s, concurrency 2 (higher is better)")
     ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    if flat:
+        ax.text(0.0, -0.16, "Not drawn: " + ", ".join(flat) + " keep no finished jobs by "
+                "default, so their store never grows.", transform=ax.transAxes, fontsize=8)
     ax.set_title(_title(results, "Does the drain slow down as finished jobs pile up?"),
                  fontsize=11)
     fig.tight_layout()

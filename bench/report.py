@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from bench.summary import Cell, higher_is_better, summarize
+from bench.venvs import REPO
 
 THROUGHPUT = [("enqueue_one", "enqueue one"), ("enqueue_bulk", "enqueue bulk"),
               ("drain_c2", "drain c=2"), ("drain_c8", "drain c=8"), ("mix_c32", "mix c=32")]
@@ -76,6 +77,27 @@ def _behind(rows: list[dict[str, Any]], cells: dict[str, dict[str, Cell]]) -> li
     return [*out, ""]
 
 
+def _behind_each(rows: list[dict[str, Any]], cells: dict[str, dict[str, Cell]]) -> list[str]:
+    """For each jobq store, every figure where some peer row does better, and by how much."""
+    out = []
+    for jrow in (r for r in rows if r["system"].startswith("jobq")):
+        lost = []
+        for metric, name in THROUGHPUT + LATENCY:
+            mine = cells[jrow["key"]].get(metric)
+            best = _best(rows, cells, metric, False)
+            if not mine or not mine.value or not best:
+                continue
+            prow, pv = best
+            higher = higher_is_better(metric)
+            if (pv > mine.value) if higher else (pv < mine.value):
+                unit = "jobs/s" if higher else "ms"
+                factor = mine.value / pv if higher else pv / mine.value
+                lost.append(f"{name} {mine.value:,.1f} vs {prow['label']} {pv:,.1f} {unit} "
+                            f"(jobq at {factor:.2f}x)")
+        out.append(f"- {jrow['label']}: " + ("; ".join(lost) if lost else "behind nowhere"))
+    return [*out, ""]
+
+
 def _backlog(results: dict[str, Any]) -> list[str]:
     labels = {r["key"]: r["label"] for r in results["rows"]}
     levels = results["sizes"]["backlogs"]
@@ -106,8 +128,12 @@ def _memory(results: dict[str, Any]) -> list[str]:
                       m.get("error", "")])
     if not lines:
         return ["Not measured in this run (`--quick` skips it).", ""]
-    return _table(["system", "jobs run", "peak RSS MiB (process group)", "RSS at end MiB",
-                   "note"], lines)
+    intro = [f"Peak resident memory of the worker's whole process group (parent and pool "
+             f"children) while it drains {results['sizes']['rss_jobs']:,} no-op jobs at "
+             f"concurrency 2, or for {results['sizes'].get('rss_cap', 0):.0f} s if it is "
+             "slower than that (then 'jobs run' says how far it got).", ""]
+    return intro + _table(["system", "jobs run", "peak RSS MiB (process group)",
+                           "RSS at end MiB", "note"], lines)
 
 
 def render(results: dict[str, Any]) -> str:
@@ -144,7 +170,11 @@ def render(results: dict[str, Any]) -> str:
     out += _table(["system"] + [t[1] for t in LATENCY],
                   [[r["label"]] + [_fmt(cells[r["key"]].get(k), 2) for k, _ in LATENCY]
                    for r in rows])
-    out += ["## Where jobq stands", "", *_behind(rows, cells)]
+    out += ["## Where jobq stands", "", "Best jobq row against the best peer row (default "
+            "or tuned), figure by figure:", "", *_behind(rows, cells),
+            "Where each jobq store is behind the best peer (throughput: jobq at 0.5x means "
+            "half the peer's rate; latency: at 0.5x means twice the peer's latency):", "",
+            *_behind_each(rows, cells)]
     out += ["## Ratios jobq ÷ peer", "", *_ratios(rows, cells)]
     out += ["## Cost as finished jobs pile up (drain jobs/s, concurrency 2)", "",
             f"Each level drains {s['backlog_n']:,} fresh jobs with that many finished jobs "
@@ -153,7 +183,7 @@ def render(results: dict[str, Any]) -> str:
             "would take hours. RQ and arq use their tuned worker here: their default one "
             "cannot finish the first drain in time, and only a store holding nothing but "
             "finished jobs can be cloned safely.", "", *_backlog(results)]
-    out += [f"## Worker memory after {s['rss_jobs'] or 0:,} jobs", "", *_memory(results)]
+    out += ["## Worker memory (peak RSS) after 100,000 jobs", "", *_memory(results)]
     out += _method(results)
     return "\n".join(out) + "\n"
 
@@ -170,13 +200,17 @@ def _method(results: dict[str, Any]) -> list[str]:
            "- Each system's store is isolated and emptied before each measurement (its own "
            "Redis database 9-14, or its own PostgreSQL database / schema, or a fresh SQLite "
            "file). Workloads run interleaved: each workload runs for every system in turn.",
-           "- The bulk API, where a system has one, is called in chunks of 1,000 jobs.", "",
+           "- The bulk API, where a system has one, is called in chunks of 1,000 jobs.",
+           "- Memory is summed over the worker's process group (RQ's per-job work horses "
+           "start their own session, so they are not in it: they live for one job).",
+           "- Asyncio systems (arq, procrastinate) run the same task as a coroutine: the "
+           "1-20 ms sleep is `asyncio.sleep`, the counter uses redis.asyncio.", "",
            "| row | configuration |", "|---|---|"]
     out += [f"| {r['label']} | {r['config']} |" for r in results["rows"]]
-    out += ["", "Worker commands (concurrency 2 shown):", ""]
+    out += ["", "Worker commands (concurrency 2 shown; paths relative to bench/.venvs/):", ""]
     for key, cmd in results["commands"].items():
         if key.endswith(":one"):
-            out.append(f"- `{cmd.split('/bench/.venvs/')[-1]}`")
+            out.append(f"- `{cmd.replace(str(REPO / 'bench' / '.venvs') + '/', '')}`")
     out += ["", "Versions:", ""]
     for venv, found in results["versions"].items():
         out.append(f"- {venv}: " + ", ".join(f"{k} {v}" for k, v in found.items()))

@@ -35,6 +35,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="comma-separated workloads to skip: one,bulk,latency,mix,"
                              "backlog,rss")
     parser.add_argument("--out", default=str(ROOT), help="where PEERS.md etc. go")
+    parser.add_argument("--report-only", action="store_true",
+                        help="measure nothing: redraw PEERS.md and plots from results.json")
     return parser.parse_args(argv)
 
 
@@ -105,6 +107,12 @@ def main(argv: list[str]) -> int:
     from bench.workloads import QUICK, Sizes
 
     args = parse_args(argv)
+    out = Path(args.out)
+    if args.report_only:
+        results = json.loads((out / "results.json").read_text())
+        plots.draw(results, out / "plots")
+        (out / "PEERS.md").write_text(report.render(results))
+        return 0
     started = time.time()
     notes = ensure_services()
     wanted = [s for s in args.systems.split(",") if s] or list(SYSTEMS)
@@ -112,7 +120,6 @@ def main(argv: list[str]) -> int:
     if unknown:
         raise SystemExit(f"unknown systems {unknown}; choose from {sorted(SYSTEMS)}")
     sizes = QUICK if args.quick else Sizes()
-    out = Path(args.out)
     (out / "plots").mkdir(parents=True, exist_ok=True)
     logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     with tempfile.TemporaryDirectory(prefix="bench-work-") as work:

@@ -122,7 +122,7 @@ class Suite:
         self.backlog[row.key] = {"levels": levels, "variant": variant}
         try:
             first = drain(self.ctx, a, variant, BACKLOG_CONCURRENCY, s.backlog_n, row.fill_mode,
-                          s)
+                          s, cap=s.backlog_cap)
             levels.append({"finished_before": 0, **first})
             log(f"{row.label:<34} backlog 0: {_brief(first)}")
             if not first["complete"]:
@@ -138,7 +138,7 @@ class Suite:
                 cloner.clone(max(level - cloner.finished, 0))
                 filled = time.monotonic() - began
                 result = drain(self.ctx, a, variant, BACKLOG_CONCURRENCY, s.backlog_n,
-                               row.fill_mode, s, flush=False)
+                               row.fill_mode, s, flush=False, cap=s.backlog_cap)
                 levels.append({"finished_before": cloner.finished, "fill_s": filled, **result})
                 cloner.finished += s.backlog_n
                 log(f"{row.label:<34} backlog {level:,}: {_brief(result)}")
@@ -161,7 +161,7 @@ class Suite:
         s = self.sizes
         assert s.rss_jobs
         self._record(row, "rss", lambda: drain(self.ctx, row.adapter, None, 2, s.rss_jobs,
-                                               row.fill_mode, s, cap=300.0))
+                                               row.fill_mode, s, cap=s.rss_cap))
         self.memory[row.key] = self.raw[row.key].pop("rss")[-1]
         self._empty(row.adapter)
 

@@ -17,7 +17,7 @@ MIX_SEED = 20240601  # the same 1-20 ms sleeps, in the same order, for every sys
 class Sizes:
     """How big each workload is: ``--quick`` for development, the default for results."""
 
-    n: int = 10_000  # (a)-(c): jobs enqueued / drained
+    n: int = 5_000  # (a)-(c): jobs enqueued / drained
     mix: int = 10_000  # (e): sleeping jobs at concurrency 32
     latency: int = 500  # (d): jobs at a steady pace
     latency_rate: float = 50.0  # jobs per second for (d)
@@ -25,12 +25,14 @@ class Sizes:
     backlogs: tuple[int, ...] = (0, 100_000, 1_000_000)
     rss_jobs: int | None = 100_000
     runs: int = 3
-    drain_cap: float = 60.0  # seconds a drain may run before it is cut (and marked so)
+    drain_cap: float = 15.0  # seconds a drain may run before it is cut (and marked so)
+    backlog_cap: float = 120.0  # a backlog drain must finish: only finished jobs are cloned
+    rss_cap: float = 60.0  # the memory drain may run longer, and says how many jobs it ran
     startup: float = 90.0  # seconds a worker may take to run its first job
 
 
 QUICK = Sizes(n=2_000, mix=2_000, latency=500, backlog_n=2_000, backlogs=(0, 100_000),
-              rss_jobs=None, runs=1, drain_cap=30.0)
+              rss_jobs=None, runs=1, drain_cap=15.0)
 
 
 def drain(ctx: Context, adapter: Adapter, variant: str | None, concurrency: int, n: int,
@@ -59,7 +61,7 @@ def drain(ctx: Context, adapter: Adapter, variant: str | None, concurrency: int,
     result = {"n": n, "mode": mode, "concurrency": concurrency, "enqueue_s": prep["seconds"],
               "enqueue_rate": n / prep["seconds"] if prep["seconds"] else None,
               "count": count, "complete": state["complete"], "rss_kb": rss,
-              "peak_rss_kb": peak, "command": " ".join(cmd)}
+              "peak_rss_kb": peak, "command": _shown(cmd, extra)}
     if state.get("error"):
         result["error"] = state["error"]
     if state["complete"] and first is not None and last is not None and last > first:
@@ -107,10 +109,15 @@ def latency(ctx: Context, adapter: Adapter, variant: str | None, sizes: Sizes,
                               for q in ("p50", "p95", "p99")}
     result.update({"n": n, "count": len(samples), "complete": len(samples) == n,
                    "max_known_ms": max(samples) if samples else None,
-                   "command": " ".join(cmd), "samples_ms": [round(s, 3) for s in samples]})
+                   "command": _shown(cmd, extra), "samples_ms": [round(s, 3) for s in samples]})
     if state.get("error"):
         result["error"] = state["error"]
     return result
+
+
+def _shown(cmd: list[str], extra: dict[str, str]) -> str:
+    """The command as a reader would type it, with the environment it was given."""
+    return " ".join([*(f"{k}={v}" for k, v in extra.items()), *cmd])
 
 
 def median(values: list[float | None]) -> float | None:
