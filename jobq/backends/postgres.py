@@ -144,6 +144,8 @@ class PostgresBackend:
                 "connection= must be a psycopg 3 connection (psycopg.Connection) to the jobq "
                 f"database, got {type(connection).__name__}"
             )
+        if not jobs:
+            return []
         if self._checked_pid != os.getpid():
             self.check_schema()
         with translated(self.url, self.schema):
@@ -318,10 +320,14 @@ class PostgresBackend:
         where: list[str] = []
         statuses = [s.value for s in query.statuses] + (
             [query.status.value] if query.status else [])
-        params: dict[str, Any] = {"statuses": statuses, "task": query.task,
-                                  "queue": query.queue, "limit": query.limit,
-                                  "offset": query.offset}
-        if statuses:
+        params: dict[str, Any] = {
+            "statuses": statuses, "status": statuses[0] if statuses else None,
+            "task": query.task, "queue": query.queue, "limit": query.limit,
+            "offset": query.offset,
+        }
+        if len(statuses) == 1:  # equality: the status index then yields newest first
+            where.append("status = %(status)s")
+        elif statuses:
             where.append("status = ANY(%(statuses)s::text[])")
         if query.task:
             where.append("task = %(task)s")
