@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import pq
@@ -59,7 +60,9 @@ def connect_options(url: str) -> dict[str, Any]:
     try:
         given = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise ConfigError(f"{redact_url(url)} is not a valid PostgreSQL URL: {exc}") from None
+        password = urlsplit(url).password
+        detail = one_line(exc).replace(password, "***") if password else one_line(exc)
+        raise ConfigError(f"{redact_url(url)} is not a valid PostgreSQL URL: {detail}") from None
     options: dict[str, Any] = {"autocommit": True}
     if "connect_timeout" not in given:
         options["connect_timeout"] = 10

@@ -262,6 +262,12 @@ def test_an_unreachable_server_is_named_without_its_password() -> None:
     assert "s3cret" not in message
 
 
+def test_a_malformed_url_is_refused_without_its_password() -> None:
+    with pytest.raises(ConfigError, match="not a valid PostgreSQL URL") as info:
+        jobq.App("postgresql://jobq:s3%zzcret@127.0.0.1/test").backend  # noqa: B018
+    assert "zzcret" not in str(info.value)
+
+
 def test_nothing_connects_before_first_use() -> None:
     app = jobq.App("postgresql://127.0.0.1:1/test")  # nobody listens on port 1
     assert app.backend.url.endswith(":1/test")
