@@ -24,7 +24,8 @@ class Settings:
     lease: seconds a claimed job stays a worker's without a heartbeat.
     schema: the PostgreSQL schema holding jobq's tables.
     prefix: the prefix of every Redis key jobq writes.
-    retention: seconds finished jobs are kept before pruning (None keeps them).
+    retention: seconds succeeded and cancelled jobs are kept before pruning (None keeps
+        them); failed jobs, the dead-letter list, stay until purged.
     """
 
     url: str = DEFAULT_URL

@@ -43,6 +43,9 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
 }
 
 FINISHED: frozenset[Status] = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+# What the retention setting deletes on its own. Failed jobs are the dead-letter list:
+# they stay until someone purges them (`jobq purge --status failed`).
+RETAINED_FOR_A_WHILE: frozenset[Status] = frozenset({Status.SUCCEEDED, Status.CANCELLED})
 WAITING: frozenset[Status] = frozenset({Status.BLOCKED, Status.SCHEDULED, Status.PENDING})
 
 

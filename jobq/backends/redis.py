@@ -29,7 +29,7 @@ from jobq.backends.redis_records import newest_first, pairs, record_of
 from jobq.backends.redis_wake import WakeListener
 from jobq.config import Settings
 from jobq.errors import BackendError, SchemaError
-from jobq.job import FINISHED, JobRecord, Status
+from jobq.job import RETAINED_FOR_A_WHILE, JobRecord, Status
 
 SCHEMA_VERSION = 1
 REAP_BATCH = 500
@@ -304,7 +304,7 @@ class RedisBackend:
         if self._retention is None or time.monotonic() - self._last_sweep < SWEEP_EVERY:
             return
         self._last_sweep = time.monotonic()
-        self.purge(self._retention, FINISHED)
+        self.purge(self._retention, RETAINED_FOR_A_WHILE)
 
     def purge(self, older_than: float, statuses: Iterable[Status]) -> int:
         wanted = sorted(Status(s).value for s in statuses)

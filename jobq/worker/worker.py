@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobq.backends.base import ClaimedJob, Outcome
 from jobq.errors import BackendError, ConfigError, JobqError, UnknownTask
-from jobq.job import Status
+from jobq.job import RETAINED_FOR_A_WHILE, Status
 from jobq.worker.context import RunningJob
 from jobq.worker.execution import Attempt, timeout_error
 from jobq.worker.outcomes import cancelled, decide, log_outcome, released
@@ -353,7 +353,7 @@ class Worker:
     def _prune(self) -> None:
         retention = self.app.settings.retention
         if retention is not None:
-            count = self.backend.purge(retention, (Status.SUCCEEDED,))
+            count = self.backend.purge(retention, RETAINED_FOR_A_WHILE)
             if count:
-                log.info("pruned %d succeeded job(s) older than %.0fs", count, retention,
+                log.info("pruned %d succeeded/cancelled job(s) older than %.0fs", count, retention,
                          extra={"action": "prune"})

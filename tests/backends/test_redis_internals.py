@@ -143,7 +143,9 @@ def test_scripts_are_called_by_sha_and_reloaded_after_script_flush(tmp_path: Pat
             app.close()
 
 
-def test_retention_sets_a_ttl_on_finished_records(make: Callable[..., jobq.App]) -> None:
+def test_retention_sets_a_ttl_on_succeeded_and_cancelled_records(
+    make: Callable[..., jobq.App],
+) -> None:
     app = make(retention=3600.0)
     client = raw_client()
     noop = app.tasks["noop"]
@@ -156,12 +158,13 @@ def test_retention_sets_a_ttl_on_finished_records(make: Callable[..., jobq.App])
     def ttl(job_id: str) -> int:
         return int(client.pttl(f"{_prefix(app)}job:{job_id}"))
 
-    for job_id in (ok.id, bad.id, gone.id):
+    for job_id in (ok.id, gone.id):
         assert 3_500_000 < ttl(job_id) <= 3_600_000
+    assert ttl(bad.id) == -1  # the dead-letter list stays until purged
     assert ttl(running.id) == -1  # live jobs never expire
 
-    app.retry(bad.id)
-    assert ttl(bad.id) == -1  # running again: the TTL is gone
+    app.retry(gone.id)
+    assert ttl(gone.id) == -1  # running again: the TTL is gone
 
 
 def test_expired_records_leave_listing_and_stats(make: Callable[..., jobq.App]) -> None:

@@ -182,11 +182,12 @@ local function release_key(id, key)
   end
 end
 
--- The bookkeeping every finished job gets: finished index, key freed, TTL set.
+-- The bookkeeping every finished job gets: finished index, key freed, TTL set. Failed
+-- jobs (the dead-letter list) get no TTL: they stay until purged.
 local function mark_finished(id, h, status, now, retention_ms)
   zset_add(P .. 'finished:' .. status, now, finished_member(id, h.queue))
   release_key(id, h.key)
-  if retention_ms ~= '' then
+  if retention_ms ~= '' and status ~= 'failed' then
     redis.call('PEXPIRE', job_key(id), retention_ms)
   end
 end
