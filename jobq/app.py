@@ -142,7 +142,7 @@ class App:
 
     # -- enqueueing ---------------------------------------------------------------------
 
-    def _new_job(self, call: Call, now: float) -> NewJob:
+    def _new_job(self, call: Call, now: float, job_id: str | None = None) -> NewJob:
         task, opts = call.task, call.options
         defaults = task.options
         run_at = now
@@ -152,7 +152,7 @@ class App:
             run_at = opts.at.timestamp()
         args, kwargs = encode_call(task.name, call.args, call.kwargs)
         return NewJob(
-            id=new_job_id(now),
+            id=job_id or new_job_id(now),
             task=task.name,
             queue=opts.queue or defaults.queue,
             args=args,
@@ -219,7 +219,8 @@ class App:
             if call.options.connection is not None:
                 raise ConfigError("enqueue_many does not take connection=; enqueue one by one")
         now = time.time()
-        news = [self._new_job(call, now) for call in calls]
+        ids = new_job_ids(now, len(calls))
+        news = [self._new_job(call, now, job_id) for call, job_id in zip(calls, ids, strict=True)]
         stored = self.backend.enqueue(news) if news else []
         return [self._job(c, s) for c, s in zip(calls, stored, strict=True)]
 
@@ -327,6 +328,17 @@ def new_job_id(now: float) -> str:
     index on them grows at its end instead of touching a random page per insert."""
     value = (int(now * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
     return f"{value & _V7_CLEAR | _V7_SET:032x}"
+
+
+def new_job_ids(now: float, count: int) -> list[str]:
+    """``count`` ids as ``new_job_id`` makes them, from one read of the system's
+    randomness instead of one per id."""
+    stamp = int(now * 1000) << 80
+    raw = os.urandom(10 * count)
+    return [
+        f"{(stamp | int.from_bytes(raw[i:i + 10], 'big')) & _V7_CLEAR | _V7_SET:032x}"
+        for i in range(0, 10 * count, 10)
+    ]
 
 
 # The JobRecord fields a new job leaves at their defaults; those with a factory (meta={})

@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 import jobq
-from jobq.app import new_job_id
+from jobq.app import new_job_id, new_job_ids
 
 
 def test_a_job_id_is_a_uuid7_in_32_hex_digits() -> None:
@@ -19,8 +19,10 @@ def test_a_job_id_is_a_uuid7_in_32_hex_digits() -> None:
 
 
 def test_ids_are_unique_and_later_ids_sort_later() -> None:
-    same_moment = {new_job_id(1_700_000_000.0) for _ in range(10_000)}
+    same_moment = {new_job_id(1_700_000_000.0) for _ in range(5_000)}
+    same_moment.update(new_job_ids(1_700_000_000.0, 5_000))
     assert len(same_moment) == 10_000
+    assert all(uuid.UUID(i).version == 7 for i in same_moment)
     assert new_job_id(1_700_000_000.01) > max(same_moment)
 
 
