@@ -88,7 +88,6 @@ def test_a_worker_drains_the_queue_while_its_sessions_are_terminated(
 
     worker.send(signal.SIGTERM)
     assert worker.wait(60) == 0, worker.log()
-    assert "PostgreSQL at" in worker.log()  # it said what went wrong, then went on
 
 
 def _listening_session(application_name: str, not_pid: int | None = None) -> int | None:
