@@ -331,6 +331,9 @@ class Worker:
             return
         reply = self.backend.heartbeat(leases, self.lease)
         for job_id in reply.lost:
+            attempt = self._attempts.get(job_id)
+            if attempt is None or attempt.finished:
+                continue  # its outcome was recorded while this heartbeat was on its way
             log.warning("job %s: lease lost (taken over after a stall); abandoning it", job_id,
                         extra={"job_id": job_id, "action": "lease_lost"})
             self._lost.put(job_id)
