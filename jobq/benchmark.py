@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import sqlite3
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -204,6 +208,24 @@ def render(console: Console, env: dict[str, Any], figures: list[Figure]) -> None
     )
 
 
+@contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit while inside, so the throwaway schemas, key prefixes
+    and worker processes are cleaned up when the bench is killed (e.g. by ``timeout``)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _command(ctx: click.Context) -> str:
     """The command line that reproduces this run (options left at their default omitted)."""
     words = ["jobq", "bench"]
@@ -245,7 +267,7 @@ def bench(url: str | None, jobs: int, concurrency: int, latency_jobs: int,
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=Console(stderr=True))
     try:
-        with progress:
+        with progress, _sigterm_exits():
             figures = Bench(stores, plan, progress).run()
     finally:
         stores.close()
