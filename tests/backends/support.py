@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jobq
@@ -11,19 +10,6 @@ from jobq.backends.base import ClaimedJob, Outcome
 from jobq.job import JobError, Status
 
 WORKER = "worker-a"
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01,
-               what: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def claim(app: jobq.App, limit: int = 10, queues: Sequence[str] = ("default",),

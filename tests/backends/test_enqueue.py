@@ -13,7 +13,8 @@ import pytest
 
 import jobq
 from jobq import Status
-from tests.backends.support import claim, claim_one, fail, finish, snapshot, wait_until
+from tests.backends.support import claim, claim_one, fail, finish, snapshot
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -220,7 +221,7 @@ def test_delay_schedules_the_job_until_it_is_due(app: jobq.App, echo: Any) -> No
     assert stored.run_at.timestamp() == pytest.approx(start + 0.5, abs=0.25)
 
     assert [c.id for c in claim(app)] == [now_job.id]  # the delayed one is not yet due
-    claimed = wait_until(lambda: claim(app), what="the delayed job to become claimable")
+    claimed = wait_for(lambda: claim(app), what="the delayed job to become claimable")
     assert [c.id for c in claimed] == [job.id]
     assert time.time() >= stored.run_at.timestamp() - 0.05
 
@@ -232,7 +233,7 @@ def test_at_schedules_the_job_for_an_aware_datetime(app: jobq.App, echo: Any) ->
     assert stored is not None and stored.status is Status.SCHEDULED
     assert stored.run_at.timestamp() == pytest.approx(when.timestamp(), abs=0.01)
     assert claim(app) == []
-    claimed = wait_until(lambda: claim(app), what="the job to become due")
+    claimed = wait_for(lambda: claim(app), what="the job to become due")
     assert [c.id for c in claimed] == [job.id]
     assert time.time() >= when.timestamp() - 0.05
 

@@ -13,7 +13,8 @@ import jobq
 from jobq import Status
 from jobq.errors import JobNotFound
 from jobq.job import JobError
-from tests.backends.support import claim, claim_one, fail, finish, snapshot, wait_until
+from tests.backends.support import claim, claim_one, fail, finish, snapshot
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def test_scheduled_retries_the_job_at_run_at(app: jobq.App, noop: Any) -> None:
     assert record.finished_at is None
     assert app.backend.next_due(["default"]) == pytest.approx(run_at, abs=0.01)
     assert claim(app) == []
-    again = wait_until(lambda: claim(app), what="the retry to become due")
+    again = wait_for(lambda: claim(app), what="the retry to become due")
     assert [(c.id, c.attempts) for c in again] == [(job.id, 2)]
 
 
@@ -145,7 +146,7 @@ def test_cancel_a_scheduled_job(app: jobq.App) -> None:
     job = counted.with_options(delay=0.2).enqueue(1)
     assert app.cancel(job.id).status is Status.CANCELLED
     assert app.backend.next_due(["default"]) is None
-    wait_until(lambda: time.time() > job.run_at.timestamp() + 0.1, what="the job's run_at")
+    wait_for(lambda: time.time() > job.run_at.timestamp() + 0.1, what="the job's run_at")
     assert claim(app) == []
     assert calls == []
     assert app.get_job(job.id).status is Status.CANCELLED  # type: ignore[union-attr]
@@ -297,7 +298,7 @@ def test_purge_deletes_only_finished_jobs_older_than_the_cutoff(
     assert finish(app, claim_one(app), Status.SUCCEEDED, result="0")
     assert fail(app, claim_one(app))
     old_at = app.get_job(old_ok.id).finished_at.timestamp()  # type: ignore[union-attr]
-    wait_until(lambda: time.time() > old_at + 1.0, what="time to pass")
+    wait_for(lambda: time.time() > old_at + 1.0, what="time to pass")
     assert finish(app, claim_one(app), Status.SUCCEEDED, result="0")
     assert claim_one(app).id == running.id
     pending = noop.enqueue()

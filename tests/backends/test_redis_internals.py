@@ -19,10 +19,11 @@ from jobq.backends.base import JobFilter
 from jobq.backends.redis_conn import load_scripts
 from jobq.errors import BackendError, SchemaError
 from tests import isolation
-from tests.backends.support import claim, claim_one, fail, finish, wait_until
+from tests.backends.support import claim, claim_one, fail, finish
 from tests.redis.layout import check_layout, keys_of, raw_client
 from tests.redis.private import private_redis
 from tests.services import unique_name
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def _every_operation(app: jobq.App, after: Callable[[], None]) -> None:
     after()
     app.retry(failed.id)
     after()
-    wait_until(lambda: time.time() > soon.run_at.timestamp() + 0.05, what="a due time")
+    wait_for(lambda: time.time() > soon.run_at.timestamp() + 0.05, what="a due time")
     assert soon.id in {c.id for c in claim(app, limit=100)}  # promoted, then claimed
     after()
     assert app.backend.reap(now=time.time() + 3600)
@@ -172,7 +173,7 @@ def test_expired_records_leave_listing_and_stats(make: Callable[..., jobq.App]) 
     noop = app.tasks["noop"]
     job, kept = noop.enqueue(1), noop.enqueue(2)
     assert finish(app, claim_one(app), Status.SUCCEEDED, result="1")
-    wait_until(lambda: app.get_job(job.id) is None, what="the finished job to expire")
+    wait_for(lambda: app.get_job(job.id) is None, what="the finished job to expire")
     assert [j.id for j in app.jobs()] == [kept.id]
     assert app.backend.reap() == []  # the reaper also drops the expired job's index entries
     assert app.stats() == {"default": {"pending": 1}}

@@ -12,7 +12,8 @@ import pytest
 
 import jobq
 from jobq import Status
-from tests.worker.harness import Workers, wait_for
+from tests.waiting import wait_for
+from tests.worker.harness import Workers
 from tests.worker.subject import Run, read_runs
 
 pytestmark = pytest.mark.slow

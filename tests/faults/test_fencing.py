@@ -11,7 +11,8 @@ import pytest
 
 import jobq
 from jobq import Status
-from tests.worker.harness import Workers, wait_for, worker_thread
+from tests.waiting import wait_for
+from tests.worker.harness import Workers, worker_thread
 from tests.worker.subject import RELEASE, read_runs
 
 pytestmark = pytest.mark.slow

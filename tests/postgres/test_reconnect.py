@@ -19,7 +19,8 @@ import pytest
 import jobq
 from tests import isolation
 from tests.services import POSTGRES_URL, unique_name
-from tests.worker.harness import Workers, wait_for
+from tests.waiting import wait_for
+from tests.worker.harness import Workers
 from tests.worker.subject import read_runs
 
 psycopg = pytest.importorskip("psycopg")

@@ -15,8 +15,9 @@ from tests.isolation import Store
 from tests.redis.layout import check_layout, raw_client
 from tests.redis.private import private_redis
 from tests.services import unique_name
+from tests.waiting import wait_for
 from tests.worker import subject
-from tests.worker.harness import Workers, wait_for
+from tests.worker.harness import Workers
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,8 @@ import pytest
 
 import jobq
 from jobq import Status
-from tests.worker.harness import wait_for, worker_thread
+from tests.waiting import wait_for
+from tests.worker.harness import worker_thread
 
 # A 1 s lease: the worker heartbeats, and so hears of cancel requests, every 0.25 s.
 LEASE = 1.0

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import jobq
 from jobq import Status
 from jobq.worker import Worker
-from tests.worker.harness import wait_for
+from tests.waiting import wait_for
 
 
 def test_retention_prunes_succeeded_and_cancelled_but_keeps_failed(

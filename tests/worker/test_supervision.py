@@ -11,7 +11,7 @@ import pytest
 import jobq
 from jobq import Status
 from jobq.worker import Worker
-from tests.worker.harness import wait_for
+from tests.waiting import wait_for
 
 
 def test_a_job_for_a_task_the_worker_lacks_fails_and_the_worker_goes_on(
