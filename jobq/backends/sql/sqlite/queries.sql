@@ -128,10 +128,12 @@ SELECT * FROM jobq_jobs WHERE id = ?;
 SELECT queue, status, COUNT(*) FROM jobq_jobs GROUP BY queue, status;
 
 -- name: purge
--- {statuses} is replaced by one "?" per status.
+-- {statuses} is replaced by one "?" per status. The literal list lets SQLite use the
+-- partial index jobq_jobs_finished.
 DELETE FROM jobq_jobs WHERE seq IN (
     SELECT seq FROM jobq_jobs
-    WHERE status IN ({statuses}) AND finished_at < ?
+    WHERE status IN ({statuses}) AND status IN ('succeeded', 'failed', 'cancelled')
+        AND finished_at < ?
     LIMIT ?
 );
 
