@@ -34,6 +34,7 @@ from jobq.job import RETAINED_FOR_A_WHILE, JobRecord, Status
 SCHEMA_VERSION = 1
 REAP_BATCH = 500
 PURGE_BATCH = 500
+ENQUEUE_CHUNK = 250  # jobs per enqueue script call
 SWEEP_EVERY = 60.0  # seconds between drops of index entries whose job hash expired
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 _NOT_CLAIMED = -1  # a claim made while no listener was running
@@ -137,19 +138,29 @@ class RedisBackend:
     def enqueue(self, jobs: Sequence[NewJob]) -> list[NewJob | str]:
         if not jobs:
             return []
-        payload = _json.encode([
-            [j.id, j.task, j.queue, j.args, j.kwargs, str(j.priority), j.status.value,
-             str(j.max_attempts), _num(j.run_at), _num(j.created_at), j.key or "",
-             "" if j.timeout is None else _num(j.timeout)]
-            for j in jobs
-        ])
         now = _num(time.time())
-        reply = self._script(
-            "enqueue", lambda replay: (self.prefix, "1" if replay else "0", now, payload)
-        )
+        prefix = self.prefix
+        numbers: dict[float, str] = {}  # a batch's jobs mostly share their times
+
+        def build(chunk: Sequence[NewJob]) -> Callable[[bool], Sequence[Any]]:
+            def args(replay: bool) -> Sequence[Any]:
+                return (prefix, "1" if replay else "0", now, _encode(chunk, numbers))
+            return args
+
+        # Bounded scripts (a long one blocks every other client), pipelined so the server
+        # stores one chunk while the next is encoded. Scripts run in order, so a key held
+        # by an earlier chunk is seen by a later one.
+        builds = [build(jobs[i:i + ENQUEUE_CHUNK]) for i in range(0, len(jobs), ENQUEUE_CHUNK)]
+        if len(builds) == 1:
+            replies = [self._script("enqueue", builds[0])]
+        else:
+            self._ensure_schema()
+            replies = self._redis.scripts(self._scripts["enqueue"], builds)
         out: list[NewJob | str] = list(jobs)
-        for i in range(1, len(reply), 2):
-            out[int(reply[i]) - 1] = reply[i + 1]
+        for n, reply in enumerate(replies):
+            base = n * ENQUEUE_CHUNK - 1
+            for i in range(1, len(reply), 2):
+                out[base + int(reply[i])] = reply[i + 1]
         return out
 
     def claim(
@@ -368,6 +379,22 @@ class RedisBackend:
         if self._due_at is not None:  # a scheduled job falls due sooner than the timeout
             timeout = min(timeout, max(0.0, self._due_at - time.monotonic()))
         listener.wait(listener.generation if mark is None else mark, timeout, event)
+
+
+def _encode(jobs: Sequence[NewJob], numbers: dict[float, str]) -> str:
+    """The enqueue script's JSON rows; ``numbers`` caches formatted times across calls."""
+    def num(value: float) -> str:
+        text = numbers.get(value)
+        if text is None:
+            text = numbers[value] = repr(float(value))
+        return text
+
+    return _json.encode([
+        [j.id, j.task, j.queue, j.args, j.kwargs, str(j.priority), j.status.value,
+         str(j.max_attempts), num(j.run_at), num(j.created_at), j.key or "",
+         "" if j.timeout is None else _num(j.timeout)]
+        for j in jobs
+    ])
 
 
 def _matches(record: JobRecord, query: JobFilter, statuses: set[Status]) -> bool:

@@ -159,6 +159,12 @@ class Connections:
         """EVALSHA ``script`` with the arguments ``build(replay)`` returns."""
         return self.run(lambda conn, replay: evalsha(conn, script, build(replay)))
 
+    def scripts(self, script: Script, builds: Sequence[Callable[[bool], Sequence[Any]]]
+                ) -> list[Any]:
+        """EVALSHA ``script`` once per entry of ``builds``, pipelined: each call is sent as
+        soon as its arguments are built, so the server runs one while the next is built."""
+        return self.run(lambda conn, replay: evalsha_many(conn, script, builds, replay))
+
     def close(self) -> None:
         idle, self._idle = self._idle, []
         if self._pid == os.getpid():
@@ -200,3 +206,30 @@ def evalsha(conn: Conn, script: Script, args: Sequence[Any]) -> Any:
     except NoScriptError:
         execute(conn, "SCRIPT", "LOAD", script.text)
         return execute(conn, "EVALSHA", script.sha, 0, *args)
+
+
+def evalsha_many(conn: Conn, script: Script, builds: Sequence[Callable[[bool], Sequence[Any]]],
+                 replay: bool) -> list[Any]:
+    """Pipelined ``evalsha`` calls; every reply is read before any error is raised, so the
+    stream stays in step. Calls that found the script missing (NOSCRIPT: they did not
+    run) are sent again, in order, after loading it."""
+    sent = []
+    for build in builds:
+        args = build(replay)
+        conn.send_packed_command([pack(("EVALSHA", script.sha, 0, *args))])
+        sent.append(args)
+    replies: list[Any] = []
+    for _ in sent:
+        try:
+            replies.append(conn.read_response())
+        except redis.ResponseError as exc:
+            replies.append(exc)
+    missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    if missing:
+        execute(conn, "SCRIPT", "LOAD", script.text)
+        for i in missing:
+            replies[i] = execute(conn, "EVALSHA", script.sha, 0, *sent[i])
+    for reply in replies:
+        if isinstance(reply, redis.ResponseError):
+            raise reply
+    return replies

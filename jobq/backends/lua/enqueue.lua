@@ -48,6 +48,18 @@ end
 local out = {0}
 local seq = redis.call('INCRBY', P .. 'seq', #jobs) - #jobs
 local woken = {}
+-- New members only, so each sorted set gets a plain argument list (no last-change-wins
+-- bookkeeping as in lib's zset_add): one variadic ZADD per key after the loop.
+local adds = {}
+local function add(key, score, member)
+  local list = adds[key]
+  if not list then
+    list = {}
+    adds[key] = list
+  end
+  list[#list + 1] = score
+  list[#list + 1] = member
+end
 for i, j in ipairs(jobs) do
   seq = seq + 1
   local id, queue, status, key = j[1], j[3], j[7], j[11]
@@ -66,8 +78,10 @@ for i, j in ipairs(jobs) do
   end
   if not holder and not skip[i] then
     local s = string.format('%d', seq)
-    local fields = {'id', id, 'task', j[2], 'queue', queue, 'args', j[4], 'kwargs', j[5],
-      'priority', j[6], 'status', status, 'attempts', '0', 'max_attempts', j[8],
+    -- No id (the key holds it) and no attempts (absent reads as 0): each field costs
+    -- the HSET a scan of the fields before it (a small hash is one flat list).
+    local fields = {'task', j[2], 'queue', queue, 'args', j[4], 'kwargs', j[5],
+      'priority', j[6], 'status', status, 'max_attempts', j[8],
       'run_at', j[9], 'created_at', j[10], 'seq', s}
     if key ~= '' then
       fields[#fields + 1] = 'key'
@@ -79,11 +93,11 @@ for i, j in ipairs(jobs) do
       fields[#fields + 1] = j[12]
     end
     redis.call('HSET', names[i], unpack(fields))
-    zset_add(P .. 'status:' .. status, s, id)
+    add(P .. 'status:' .. status, s, id)
     if status == 'pending' then
-      zset_add(ready_key(queue), ready_score(j[6]), ready_member(s, id))
+      add(ready_key(queue), ready_score(j[6]), ready_member(s, id))
     elseif status == 'scheduled' then
-      zset_add(scheduled_key(queue), due_score(j[9]), id)
+      add(scheduled_key(queue), due_score(j[9]), id)
     end
     if status == 'pending' or status == 'scheduled' then
       woken[queue] = true -- idle workers claim it, or learn the new due time
@@ -91,7 +105,10 @@ for i, j in ipairs(jobs) do
     count(queue, status, 1)
   end
 end
-flush()
+for zkey, list in pairs(adds) do
+  call_chunked('ZADD', zkey, list)
+end
+flush_counts()
 for queue in pairs(woken) do
   wake(queue)
 end

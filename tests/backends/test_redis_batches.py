@@ -1,0 +1,60 @@
+"""Redis enqueue batches larger than one script call: split into bounded, pipelined
+script calls that still behave as one ordered batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import jobq
+from jobq.backends.redis import ENQUEUE_CHUNK
+from tests import isolation
+from tests.backends.support import claim
+from tests.redis.layout import check_layout, raw_client
+from tests.redis.private import private_redis
+from tests.services import unique_name
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[jobq.App]:
+    store = isolation.open_store("redis", tmp_path)
+    app = jobq.App(store.url, **store.options)
+    app.task(name="noop")(lambda n=0: n)
+    try:
+        yield app
+    finally:
+        app.close()
+        store.drop()
+
+
+def test_a_batch_over_several_scripts_keeps_order_and_keys(app: jobq.App) -> None:
+    noop = app.tasks["noop"]
+    size = 2 * ENQUEUE_CHUNK + 7
+    calls = [noop.call(i) for i in range(size)]
+    # The same idempotency key in the first chunk and in the last one.
+    calls[3] = noop.with_options(key="shared").call(3)
+    calls[-1] = noop.with_options(key="shared").call(size - 1)
+    jobs = app.enqueue_many(calls)
+    assert len(jobs) == size
+    assert jobs[-1].id == jobs[3].id  # the later call points at the live holder
+    assert len({job.id for job in jobs}) == size - 1
+    assert app.stats()["default"]["pending"] == size - 1
+    claimed = claim(app, limit=size)
+    assert [c.id for c in claimed] == [job.id for job in jobs[:-1]]  # oldest first
+    assert check_layout(raw_client(), app.settings.prefix)
+
+
+def test_a_batch_over_several_scripts_reloads_flushed_scripts(tmp_path: Path) -> None:
+    with private_redis(tmp_path) as server:  # SCRIPT FLUSH must not touch others' server
+        app = jobq.App(server.url, prefix=unique_name("jobq_t") + ":")
+        noop = app.task(name="noop")(lambda n=0: n)
+        try:
+            noop.enqueue()
+            server.client().script_flush()
+            jobs = app.enqueue_many([noop.call(i) for i in range(ENQUEUE_CHUNK + 1)])
+            assert app.stats()["default"]["pending"] == ENQUEUE_CHUNK + 2
+            assert {c.id for c in claim(app, limit=1000)} >= {job.id for job in jobs}
+        finally:
+            app.close()
