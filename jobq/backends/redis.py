@@ -382,19 +382,27 @@ class RedisBackend:
 
 
 def _encode(jobs: Sequence[NewJob], numbers: dict[float, str]) -> str:
-    """The enqueue script's JSON rows; ``numbers`` caches formatted times across calls."""
+    """The enqueue script's JSON rows; ``numbers`` caches formatted times across calls.
+    A job that differs from the one before it by id alone is sent as its id alone."""
     def num(value: float) -> str:
         text = numbers.get(value)
         if text is None:
             text = numbers[value] = repr(float(value))
         return text
 
-    return _json.encode([
-        [j.id, j.task, j.queue, j.args, j.kwargs, str(j.priority), j.status.value,
-         str(j.max_attempts), num(j.run_at), num(j.created_at), j.key or "",
-         "" if j.timeout is None else _num(j.timeout)]
-        for j in jobs
-    ])
+    rows: list[list[str]] = []
+    last: tuple[Any, ...] = ()
+    for j in jobs:
+        rest = (j.task, j.queue, j.args, j.kwargs, j.priority, j.status, j.max_attempts,
+                j.run_at, j.created_at, j.key, j.timeout)
+        if rest == last:
+            rows.append([j.id])
+            continue
+        last = rest
+        rows.append([j.id, j.task, j.queue, j.args, j.kwargs, str(j.priority), j.status.value,
+                     str(j.max_attempts), num(j.run_at), num(j.created_at), j.key or "",
+                     "" if j.timeout is None else _num(j.timeout)])
+    return _json.encode(rows)
 
 
 def _matches(record: JobRecord, query: JobFilter, statuses: set[Status]) -> bool:

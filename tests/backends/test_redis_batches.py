@@ -58,3 +58,16 @@ def test_a_batch_over_several_scripts_reloads_flushed_scripts(tmp_path: Path) ->
             assert {c.id for c in claim(app, limit=1000)} >= {job.id for job in jobs}
         finally:
             app.close()
+
+
+def test_runs_of_alike_calls_keep_every_field(app: jobq.App) -> None:
+    noop = app.tasks["noop"]
+    urgent = noop.with_options(priority=5, queue="other")
+    calls = [noop.call(), noop.call(), urgent.call(), urgent.call(), noop.call(), noop.call(1)]
+    jobs = app.enqueue_many(calls)
+    records = [app.backend.get(job.id) for job in jobs]  # as stored
+    assert [(r.queue, r.priority, r.args) for r in records if r is not None] == [
+        ("default", 0, []), ("default", 0, []), ("other", 5, []), ("other", 5, []),
+        ("default", 0, []), ("default", 0, [1])]
+    assert all(r is not None and r.attempts == 0 and r.task == "noop" for r in records)
+    assert check_layout(raw_client(), app.settings.prefix)
