@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -104,9 +104,33 @@ class JobRecord:
 class Job:
     """A handle on one job. Cheap to make; ``refresh()`` re-reads it from the store."""
 
+    _record: JobRecord
+    # A just-enqueued job's record is built on first use: most callers keep only the id.
+    _build: tuple[Callable[..., JobRecord], tuple[Any, ...]] | None = None
+
     def __init__(self, app: App, record: JobRecord) -> None:
         self._app = app
+        self._id = record.id
         self._record = record
+
+    @classmethod
+    def _deferred(cls, app: App, job_id: str, build: Callable[..., JobRecord],
+                  *args: Any) -> Job:
+        """A handle whose record ``build(*args)`` makes when it is first needed."""
+        job = cls.__new__(cls)
+        job._app = app
+        job._id = job_id
+        job._build = (build, args)
+        return job
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only while _record is unset, i.e. for a deferred handle.
+        if name == "_record" and self._build is not None:
+            build, args = self._build
+            self._record = record = build(*args)
+            self._build = None
+            return record
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __repr__(self) -> str:
         return f"<Job {self.id} {self.task} {self.status.value}>"
@@ -123,7 +147,7 @@ class Job:
 
     @property
     def id(self) -> str:
-        return self._record.id
+        return self._id
 
     @property
     def task(self) -> str:

@@ -326,7 +326,8 @@ class SQLiteBackend:
 
     def enqueue(self, jobs: Sequence[NewJob]) -> list[NewJob | str]:
         rows = [
-            (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status.value,
+            # j.status is a StrEnum: SQLite stores it as its text, without the .value lookup.
+            (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status,
              j.max_attempts, j.run_at, j.created_at, j.key, j.timeout)
             for j in jobs
         ]
