@@ -174,3 +174,26 @@ def test_the_store_refuses_a_status_the_state_machine_does_not_know(
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"), _raw(sqlite_url) as conn:
         conn.execute("UPDATE jobq_jobs SET status = 'paused' WHERE id = ?", (job.id,))
     assert job.refresh().status is jobq.Status.PENDING
+
+
+@pytest.mark.parametrize("status", ["blocked", "scheduled", "pending", "running", "failed",
+                                    "cancelled"])
+def test_listing_one_status_reads_only_that_status_s_index(
+    app: jobq.App, status: str
+) -> None:
+    # Succeeded rows are most of a busy store: a listing of any other status must not
+    # scan the table for them, with or without a queue or task filter.
+    backend = app.backend
+    assert isinstance(backend, SQLiteBackend)
+    statements: list[str] = []
+    backend.conn.set_trace_callback(statements.append)
+    try:
+        app.jobs(status=status)
+        app.jobs(status=status, queue="default", task="noop")
+    finally:
+        backend.conn.set_trace_callback(None)
+    listings = [s for s in statements if s.startswith("SELECT * FROM jobq_jobs")]
+    assert len(listings) == 2
+    for sql in listings:
+        plan = [row[3] for row in backend.conn.execute("EXPLAIN QUERY PLAN " + sql)]
+        assert plan and all("USING" in step or "ORDER BY" in step for step in plan), plan
