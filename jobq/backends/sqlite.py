@@ -26,11 +26,9 @@ from jobq.backends.base import (
     NewJob,
     Outcome,
     ReapedJob,
-    decode_json,
-    make_error,
-    utc,
 )
 from jobq.backends.sqlfiles import load_migrations, load_queries
+from jobq.backends.sqlite_rows import listing_sql, record
 from jobq.errors import BackendError, ConfigError, SchemaError
 from jobq.job import JobRecord, Status
 
@@ -50,19 +48,6 @@ _SYNC_MODES = ("off", "normal", "full", "extra")
 # times, and sync less often: +16% single enqueues in `jobq bench`. Durability is
 # unchanged; the WAL file grows to about 40 MB before it is reused.
 WAL_AUTOCHECKPOINT = 10_000
-# The index that holds only the rows of one status (migrations/0001_initial.sql), so a
-# listing by status reads those rows and never the whole table. Succeeded rows have none:
-# they are most of a busy store, and a scan from the newest row meets them at once.
-_STATUS_INDEX = {
-    Status.BLOCKED: "jobq_jobs_blocked",
-    Status.SCHEDULED: "jobq_jobs_due",
-    Status.PENDING: "jobq_jobs_ready",
-    Status.RUNNING: "jobq_jobs_leases",
-    Status.FAILED: "jobq_jobs_failed",
-    Status.CANCELLED: "jobq_jobs_cancelled",
-}
-
-
 def sqlite_path(url: str) -> tuple[str, dict[str, str]]:
     """The file path and options of a ``sqlite:///relative`` or ``sqlite:////abs`` URL."""
     parts = urlsplit(url)
@@ -151,31 +136,6 @@ class _Write:
             raise BackendError(f"{backend.url}: {exc}") from exc
         if exc is not raised:
             raise exc
-
-
-def _record(row: sqlite3.Row) -> JobRecord:
-    return JobRecord(
-        id=row["id"],
-        task=row["task"],
-        queue=row["queue"],
-        args=decode_json(row["args"], []),
-        kwargs=decode_json(row["kwargs"], {}),
-        priority=row["priority"],
-        status=Status(row["status"]),
-        attempts=row["attempts"],
-        max_attempts=row["max_attempts"],
-        run_at=utc(row["run_at"]),  # type: ignore[arg-type]
-        created_at=utc(row["created_at"]),  # type: ignore[arg-type]
-        started_at=utc(row["started_at"]),
-        finished_at=utc(row["finished_at"]),
-        lease_expires_at=utc(row["lease_expires_at"]),
-        worker_id=row["worker_id"],
-        key=row["key"],
-        result=decode_json(row["result"], None),
-        error=make_error(row["error_type"], row["error_message"], row["error_traceback"]),
-        timeout=row["timeout"],
-        cancel_requested=bool(row["cancel_requested"]),
-    )
 
 
 class SQLiteBackend:
@@ -401,7 +361,7 @@ class SQLiteBackend:
             if not changed:
                 changed = conn.execute(Q["cancel_running"], (job_id,)).rowcount == 1
             row = conn.execute(Q["get"], (job_id,)).fetchone()
-        return (_record(row) if row else None), changed
+        return (record(row) if row else None), changed
 
     def retry(self, job_id: str) -> JobRecord | None:
         try:
@@ -412,42 +372,18 @@ class SQLiteBackend:
             raise BackendError(
                 f"job {job_id} cannot run again: another live job holds its idempotency key"
             ) from None
-        return _record(row) if row else None
+        return record(row) if row else None
 
     def get(self, job_id: str) -> JobRecord | None:
         with self._read() as conn:
             row = conn.execute(Q["get"], (job_id,)).fetchone()
-        return _record(row) if row else None
+        return record(row) if row else None
 
     def list_jobs(self, query: JobFilter) -> list[JobRecord]:
-        where: list[str] = []
-        params: list[object] = []
-        if query.task:
-            where.append("task = ?")
-            params.append(query.task)
-        if query.queue:
-            where.append("queue = ?")
-            params.append(query.queue)
-        statuses = list(dict.fromkeys([*query.statuses, *([query.status] if query.status else [])]))
-        if not statuses:
-            sql = "SELECT * FROM jobq_jobs"
-            args: list[object] = list(params)
-            if where:
-                sql += " WHERE " + " AND ".join(where)
-        elif len(statuses) == 1:
-            sql, args = _status_select(statuses[0], where), list(params)
-        else:
-            # One branch per status, each reading its own index and stopping after the
-            # rows the page can need.
-            sql = " UNION ALL ".join(
-                f"SELECT * FROM ({_status_select(s, where)} ORDER BY seq DESC LIMIT ?)"
-                for s in statuses
-            )
-            args = [a for _ in statuses for a in (*params, query.limit + query.offset)]
-        sql += " ORDER BY seq DESC LIMIT ? OFFSET ?"
+        sql, args = listing_sql(query)
         with self._read() as conn:
-            rows = conn.execute(sql, (*args, query.limit, query.offset)).fetchall()
-        return [_record(r) for r in rows]
+            rows = conn.execute(sql, args).fetchall()
+        return [record(r) for r in rows]
 
     def stats(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -505,16 +441,6 @@ class SQLiteBackend:
             with self._read() as conn:
                 if conn.execute("PRAGMA data_version").fetchone()[0] != start:
                     return
-
-
-def _status_select(status: Status, where: list[str]) -> str:
-    # The status is written into the SQL (it is one of Status's values), not bound: SQLite
-    # uses a partial index only when the query names its condition literally.
-    index = _STATUS_INDEX.get(status)
-    sql = "SELECT * FROM jobq_jobs"
-    if index:
-        sql += f" INDEXED BY {index}"
-    return sql + " WHERE " + " AND ".join([f"status = '{Status(status).value}'", *where])
 
 
 def connect(url: str, **options: Any) -> SQLiteBackend:
