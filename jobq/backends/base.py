@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from jobq.job import JobError, Status, check_transition
+from jobq.job import JobError, JobRecord, Status, check_transition
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,3 +176,33 @@ def make_error(type_: str | None, message: str | None, tb: str | None) -> JobErr
     if type_ is None:
         return None
     return JobError(type_, message or "", tb or "")
+
+
+def record_from_row(row: Mapping[str, Any], when: Callable[[Any], datetime | None]) -> JobRecord:
+    """A stored job row (the SQL stores' shared columns) as a ``JobRecord``.
+
+    ``when`` turns a stored time into an aware UTC datetime. Damaged JSON comes back as
+    its raw text, never an exception.
+    """
+    return JobRecord(
+        id=row["id"],
+        task=row["task"],
+        queue=row["queue"],
+        args=decode_json(row["args"], []),
+        kwargs=decode_json(row["kwargs"], {}),
+        priority=row["priority"],
+        status=Status(row["status"]),
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        run_at=when(row["run_at"]),  # type: ignore[arg-type]
+        created_at=when(row["created_at"]),  # type: ignore[arg-type]
+        started_at=when(row["started_at"]),
+        finished_at=when(row["finished_at"]),
+        lease_expires_at=when(row["lease_expires_at"]),
+        worker_id=row["worker_id"],
+        key=row["key"],
+        result=decode_json(row["result"], None),
+        error=make_error(row["error_type"], row["error_message"], row["error_traceback"]),
+        timeout=row["timeout"],
+        cancel_requested=bool(row["cancel_requested"]),
+    )

@@ -7,8 +7,8 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from jobq.backends.base import NewJob, Outcome, decode_json, make_error, utc
-from jobq.job import JobRecord, Status
+from jobq.backends.base import NewJob, Outcome, record_from_row, utc
+from jobq.job import JobRecord
 
 COPY_TYPES = ["text", "text", "text", "text", "text", "int4", "text", "int4", "timestamptz",
               "timestamptz", "text", "float8"]
@@ -68,31 +68,10 @@ def outcome_columns(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:
     }
 
 
+def _when(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
 def record(row: dict[str, Any]) -> JobRecord:
     """A ``SELECT *`` row as a JobRecord, with its times in UTC."""
-    def when(name: str) -> Any:
-        value = row[name]
-        return None if value is None else value.astimezone(UTC)
-
-    return JobRecord(
-        id=row["id"],
-        task=row["task"],
-        queue=row["queue"],
-        args=decode_json(row["args"], []),
-        kwargs=decode_json(row["kwargs"], {}),
-        priority=row["priority"],
-        status=Status(row["status"]),
-        attempts=row["attempts"],
-        max_attempts=row["max_attempts"],
-        run_at=when("run_at"),
-        created_at=when("created_at"),
-        started_at=when("started_at"),
-        finished_at=when("finished_at"),
-        lease_expires_at=when("lease_expires_at"),
-        worker_id=row["worker_id"],
-        key=row["key"],
-        result=decode_json(row["result"], None),
-        error=make_error(row["error_type"], row["error_message"], row["error_traceback"]),
-        timeout=row["timeout"],
-        cancel_requested=bool(row["cancel_requested"]),
-    )
+    return record_from_row(row, _when)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from jobq.backends.base import JobFilter, decode_json, make_error, utc
+from jobq.backends.base import JobFilter, record_from_row, utc
 from jobq.job import JobRecord, Status
 
 # The index that holds only the rows of one status (migrations/0001_initial.sql), so a
@@ -21,29 +21,8 @@ STATUS_INDEX = {
 
 
 def record(row: sqlite3.Row) -> JobRecord:
-    """A stored row as a ``JobRecord``; damaged JSON comes back as its raw text."""
-    return JobRecord(
-        id=row["id"],
-        task=row["task"],
-        queue=row["queue"],
-        args=decode_json(row["args"], []),
-        kwargs=decode_json(row["kwargs"], {}),
-        priority=row["priority"],
-        status=Status(row["status"]),
-        attempts=row["attempts"],
-        max_attempts=row["max_attempts"],
-        run_at=utc(row["run_at"]),  # type: ignore[arg-type]
-        created_at=utc(row["created_at"]),  # type: ignore[arg-type]
-        started_at=utc(row["started_at"]),
-        finished_at=utc(row["finished_at"]),
-        lease_expires_at=utc(row["lease_expires_at"]),
-        worker_id=row["worker_id"],
-        key=row["key"],
-        result=decode_json(row["result"], None),
-        error=make_error(row["error_type"], row["error_message"], row["error_traceback"]),
-        timeout=row["timeout"],
-        cancel_requested=bool(row["cancel_requested"]),
-    )
+    """A stored row as a ``JobRecord`` (times are epoch seconds in SQLite)."""
+    return record_from_row(row, utc)  # type: ignore[arg-type]
 
 
 def listing_sql(query: JobFilter) -> tuple[str, tuple[object, ...]]:
