@@ -13,6 +13,7 @@ import os
 import platform
 import signal
 import sqlite3
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -256,9 +257,18 @@ def _command(ctx: click.Context) -> str:
 @click.option("--json", "json_out", is_flag=True, help="Print the results as JSON.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the JSON results to this file.")
+@click.option("--peers", is_flag=True, help="Instead, run the side-by-side comparison with "
+              "Celery, RQ, Dramatiq, Huey, arq and procrastinate (bench/run.py in a jobq "
+              "checkout; writes bench/PEERS.md).")
+@click.option("--quick", is_flag=True, help="With --peers: the short run (small sizes, 1 run).")
 def bench(url: str | None, jobs: int, concurrency: int, latency_jobs: int,
-          latency_interval: float, json_out: bool, output: Path | None) -> None:
+          latency_interval: float, json_out: bool, output: Path | None, peers: bool,
+          quick: bool) -> None:
     """Measure enqueue rates, drain rates and enqueue-to-start latency on a store."""
+    if peers:
+        sys.exit(run_peers(quick))
+    if quick:
+        raise click.UsageError("--quick goes with --peers")
     command = _command(click.get_current_context())
     stores = runs.Stores(url)
     plan = Plan(jobs, concurrency, latency_jobs, latency_interval / 1000,
@@ -280,6 +290,18 @@ def bench(url: str | None, jobs: int, concurrency: int, latency_jobs: int,
         click.echo(json.dumps(result, indent=2))
     else:
         render(Console(), env, figures)
+
+
+def run_peers(quick: bool) -> int:
+    """Run ``python -m bench.run`` from the checkout this jobq is installed from."""
+    checkout = Path(__file__).resolve().parents[1]
+    if not (checkout / "bench" / "run.py").is_file():
+        raise click.ClickException(
+            "--peers needs a jobq checkout (bench/run.py beside the jobq package); this "
+            f"jobq is installed at {checkout}. Clone the repository and run `make bench`."
+        )
+    argv = [sys.executable, "-m", "bench.run", *(["--quick"] if quick else [])]
+    return subprocess.call(argv, cwd=checkout)
 
 
 if __name__ == "__main__":

@@ -54,3 +54,9 @@ def test_bench_json_goes_to_stdout(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
     assert {f["key"] for f in printed["figures"]} == FIGURES
+
+
+def test_quick_without_peers_is_a_usage_error() -> None:
+    result = CliRunner().invoke(bench, ["--quick"])
+    assert result.exit_code == 2
+    assert "--quick goes with --peers" in result.output
