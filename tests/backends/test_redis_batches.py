@@ -71,3 +71,28 @@ def test_runs_of_alike_calls_keep_every_field(app: jobq.App) -> None:
         ("default", 0, []), ("default", 0, [1])]
     assert all(r is not None and r.attempts == 0 and r.task == "noop" for r in records)
     assert check_layout(raw_client(), app.settings.prefix)
+
+
+def test_one_job_alone_is_stored_as_in_a_batch(app: jobq.App) -> None:
+    # task.enqueue() takes the script's one-job path, enqueue_many of two the batch path:
+    # both must write the same fields and indexes.
+    noop = app.tasks["noop"]
+    timed = app.task(name="timed", timeout=2.5)(lambda n=0: n)
+    kinds = [noop.with_options(queue="q", priority=3), timed.with_options(key="k"),
+             noop.with_options(delay=3600, queue="later")]
+    client, prefix = raw_client(), app.settings.prefix
+    alone: list[jobq.Job] = []
+    for n, kind in enumerate(kinds):
+        alone.append(kind.enqueue(n))
+        batch, _ = app.enqueue_many([kind.with_options(key=None).call(n), noop.call()])
+        stored = [client.hgetall(f"{prefix}job:{job.id}") for job in (alone[-1], batch)]
+        for fields in stored:
+            del fields["seq"], fields["created_at"], fields["run_at"]
+        assert stored[0].pop("key", None) == ("k" if n == 1 else None)
+        assert stored[0] == stored[1] and stored[0]["args"] == f"[{n}]"
+    assert client.get(f"{prefix}key:k") == alone[1].id
+    assert noop.with_options(key="k").enqueue().id == alone[1].id  # the key is held
+    seq = int(client.hget(f"{prefix}job:{alone[0].id}", "seq"))
+    assert client.zscore(f"{prefix}ready:q", f"{seq:016d}:{alone[0].id}") == -3
+    assert client.zscore(f"{prefix}scheduled:later", alone[2].id) is not None
+    assert check_layout(client, prefix)

@@ -10,6 +10,56 @@
 -- was held by the live job existing_id; every other job was stored.
 local replay = ARGV[2] == '1'
 local jobs = cjson.decode(ARGV[4])
+
+-- One job, first send (task.enqueue()): the steps of the batch path below, without its
+-- tables and closures, which cost a one-job script about as much as a Redis command.
+if #jobs == 1 and not replay then
+  local j = jobs[1]
+  local id, queue, status, key = j[1], j[3], j[7], j[11]
+  local name = job_key(id)
+  if redis.call('EXISTS', name) > 0 then
+    return redis.error_reply('jobq: job id ' .. id .. ' already exists')
+  end
+  if key ~= '' then
+    local holder = key_holder(key)
+    if holder and LIVE[redis.pcall('HGET', job_key(holder), 'status')] then
+      return {0, 1, holder}
+    end
+    redis.call('SET', P .. 'key:' .. key, id)
+  end
+  local s = string.format('%d', redis.call('INCR', P .. 'seq'))
+  if key == '' and j[12] == '' then
+    redis.call('HSET', name, 'task', j[2], 'queue', queue, 'args', j[4], 'kwargs', j[5],
+      'priority', j[6], 'status', status, 'max_attempts', j[8], 'run_at', j[9],
+      'created_at', j[10], 'seq', s)
+  else
+    local fields = {'task', j[2], 'queue', queue, 'args', j[4], 'kwargs', j[5],
+      'priority', j[6], 'status', status, 'max_attempts', j[8],
+      'run_at', j[9], 'created_at', j[10], 'seq', s}
+    if key ~= '' then
+      fields[#fields + 1] = 'key'
+      fields[#fields + 1] = key
+    end
+    if j[12] ~= '' then
+      fields[#fields + 1] = 'timeout'
+      fields[#fields + 1] = j[12]
+    end
+    redis.call('HSET', name, unpack(fields))
+  end
+  redis.call('ZADD', P .. 'status:' .. status, s, id)
+  redis.call('HINCRBY', P .. 'counts', status .. ':' .. queue, 1)
+  if status == 'pending' then
+    redis.call('ZADD', ready_key(queue), ready_score(j[6]), ready_member(s, id))
+  elseif status == 'scheduled' then
+    local skew = server_now() - tonumber(ARGV[3])
+    redis.call('ZADD', scheduled_key(queue), tonumber(j[9]) + skew, id)
+  end
+  if status == 'pending' or status == 'scheduled' then
+    wake(queue) -- idle workers claim it, or learn the new due time
+  end
+  return {1}
+end
+
 -- A batch of one task's calls mostly differs by id alone: such rows share one table,
 -- so there is far less JSON to decode.
 local ids = {}
