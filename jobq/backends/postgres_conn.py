@@ -26,6 +26,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from jobq.backends.postgres_schema import missing_schema_message
+from jobq.backends.waiters import Waiters
 from jobq.config import redact_url
 from jobq.errors import BackendError, ConfigError, SchemaError
 
@@ -196,9 +197,10 @@ class Listener:
         self.channel = channel
         self._has_work = has_work
         self._options = connect_options(url)
-        self._lock = threading.Lock()
-        self._waiters: set[threading.Event] = set()
-        self._notified = threading.Event()  # set by a notification, cleared by a claim
+        self._waiters = Waiters()
+        # The wake-ups up to this mark are spent: by a claim (which saw their jobs) or by
+        # a wait that returned on them.
+        self._mark = 0
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._wakeup_r, self._wakeup_w = socket.socketpair()  # close() interrupts the wait
@@ -213,20 +215,12 @@ class Listener:
         if not self._ready.is_set():
             # The first wait: start listening before deciding there is nothing to do.
             self._ready.wait(timeout)
-        with self._lock:
-            if self._notified.is_set():
-                self._notified.clear()
-                return
-            self._waiters.add(event)
-        try:
-            event.wait(timeout)
-        finally:
-            with self._lock:
-                self._waiters.discard(event)
+        mark, self._mark = self._mark, self._waiters.generation
+        self._waiters.wait(mark, timeout, event)
 
     def claiming(self) -> None:
         """A claim is starting: notifications from here on mean new work."""
-        self._notified.clear()
+        self._mark = self._waiters.generation
 
     def close(self) -> None:
         self._stopping.set()
@@ -240,10 +234,7 @@ class Listener:
     # -- the thread ---------------------------------------------------------------------
 
     def _signal(self) -> None:
-        with self._lock:
-            self._notified.set()
-            for event in self._waiters:
-                event.set()
+        self._waiters.signal()
 
     def _run(self) -> None:
         delay = 0.1

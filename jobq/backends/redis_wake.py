@@ -15,6 +15,7 @@ import threading
 from collections.abc import Sequence
 
 from jobq.backends.redis_conn import TRANSIENT, Connections, execute, pipeline
+from jobq.backends.waiters import Waiters
 
 log = logging.getLogger("jobq.redis")
 
@@ -27,14 +28,17 @@ class WakeListener:
     def __init__(self, connections: Connections, prefix: str, queues: Sequence[str]) -> None:
         self.queues = tuple(queues)
         self.pid = os.getpid()
-        self.generation = 0
         self._keys = [f"{prefix}wake:{q}" for q in self.queues]
         self._ids: dict[str, str] = {}
         self._conn = connections.new_connection(socket_timeout=BLOCK_MS / 1000 + 10)
-        self._lock = threading.Lock()
-        self._waiters: set[threading.Event] = set()
+        self._waiters = Waiters()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="jobq-redis-wake", daemon=True)
+
+    @property
+    def generation(self) -> int:
+        """How many wake-ups the listener has heard."""
+        return self._waiters.generation
 
     @property
     def alive(self) -> bool:
@@ -57,21 +61,10 @@ class WakeListener:
     def wait(self, since: int, timeout: float, event: threading.Event) -> None:
         """Wait until something is heard after ``generation`` was ``since``, ``event`` is
         set by someone else, or ``timeout`` passes."""
-        with self._lock:
-            if self.generation != since:
-                return
-            self._waiters.add(event)
-        try:
-            event.wait(timeout)
-        finally:
-            with self._lock:
-                self._waiters.discard(event)
+        self._waiters.wait(since, timeout, event)
 
     def _notify(self) -> None:
-        with self._lock:
-            self.generation += 1
-            for event in self._waiters:
-                event.set()
+        self._waiters.signal()
 
     def _latest(self, keys: Sequence[str]) -> dict[str, str]:
         replies = pipeline(self._conn, [("XREVRANGE", k, "+", "-", "COUNT", 1) for k in keys])
