@@ -124,8 +124,10 @@ def main(argv: list[str]) -> int:
     logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     with tempfile.TemporaryDirectory(prefix="bench-work-") as work:
         ctx = Context(work=Path(work), counter=Counter(), logs=logs)
+        partial = out / "results.partial.json"
         suite = Suite(ctx, sizes, [SYSTEMS[s] for s in wanted], tuned=not args.no_tuned,
-                      skip=set(filter(None, args.skip.split(","))))
+                      skip=set(filter(None, args.skip.split(","))),
+                      checkpoint=lambda so_far: partial.write_text(json.dumps(so_far)))
         suite.install(log=logs / "pip.log")
         suite.run_all()
     results = {
@@ -135,6 +137,7 @@ def main(argv: list[str]) -> int:
         "logs": str(logs), **suite.results(),
     }
     (out / "results.json").write_text(json.dumps(results, indent=1))
+    partial.unlink(missing_ok=True)
     plots.draw(results, out / "plots")
     (out / "PEERS.md").write_text(report.render(results))
     print(f"wrote {out / 'PEERS.md'} in {results['seconds'] / 60:.1f} min (logs: {logs})")

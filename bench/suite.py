@@ -48,8 +48,12 @@ def log(message: str) -> None:
 
 class Suite:
     def __init__(self, ctx: Context, sizes: Sizes, adapters: list[Adapter], tuned: bool,
-                 skip: set[str]) -> None:
+                 skip: set[str], checkpoint: Callable[[dict[str, Any]], None] | None = None
+                 ) -> None:
         self.ctx, self.sizes, self.skip = ctx, sizes, skip
+        # Hears the results so far after every figure: a long run stopped half way
+        # keeps what it measured.
+        self.checkpoint = checkpoint
         self.unavailable: dict[str, str] = {}
         self.rows: list[Row] = []
         for adapter in adapters:
@@ -90,6 +94,11 @@ class Suite:
         if "command" in result:
             self.commands[f"{row.key}:{workload}"] = result["command"]
         log(f"{row.label:<34} {workload:<8} {_brief(result)}")
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        if self.checkpoint is not None:
+            self.checkpoint(self.results())
 
     def run_all(self) -> None:
         s, ctx = self.sizes, self.ctx
@@ -142,6 +151,7 @@ class Suite:
                 levels.append({"finished_before": cloner.finished, "fill_s": filled, **result})
                 cloner.finished += s.backlog_n
                 log(f"{row.label:<34} backlog {level:,}: {_brief(result)}")
+                self._checkpoint()
         except Exception as exc:
             self.backlog[row.key]["error"] = f"{type(exc).__name__}: {exc}"
             traceback.print_exc()

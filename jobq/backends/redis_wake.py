@@ -20,6 +20,7 @@ from jobq.backends.waiters import Waiters
 log = logging.getLogger("jobq.redis")
 
 BLOCK_MS = 1000  # each XREAD returns at least this often, to notice close()
+READ_COUNT = 128  # more than a wake stream keeps (about 100)
 
 
 class WakeListener:
@@ -79,13 +80,16 @@ class WakeListener:
         failures = 0
         while not self._stop.is_set():
             try:
-                heard = execute(self._conn, "XREAD", "COUNT", 1, "BLOCK", BLOCK_MS, "STREAMS",
-                                *self._keys, *(self._ids[k] for k in self._keys))
+                heard = execute(self._conn, "XREAD", "COUNT", READ_COUNT, "BLOCK", BLOCK_MS,
+                                "STREAMS", *self._keys, *(self._ids[k] for k in self._keys))
                 if heard:
-                    # Skip to each stream's newest entry before waking anyone: whatever
-                    # came before it, the woken worker's next claim will see.
-                    self._ids.update(self._latest([entry[0] for entry in heard]))
+                    # Wake first: the round trip is the latency of the job just made ready.
                     self._notify()
+                    # Then go on from each stream's last entry read: a stream keeps about
+                    # 100, so one read almost always reaches its end; if not, the next
+                    # read returns at once and wakes the worker once more, which is cheap.
+                    for name, entries in heard:
+                        self._ids[name] = entries[-1][0]
                 failures = 0
             except TRANSIENT as exc:
                 self._conn.disconnect()

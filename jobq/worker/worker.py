@@ -63,6 +63,9 @@ class Worker:
         self.burst = burst
         self.grace = grace
         self.capacity = concurrency + (4 * concurrency if prefetch is None else prefetch)
+        # Claim in batches: unless all is idle, wait for half the room to be free, so one
+        # round trip to the store brings several jobs while the prefetched ones run.
+        self._claim_batch = min(max(concurrency, self.capacity // 2), self.capacity)
         self.lease = app.settings.lease
         self.id = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._attempts: dict[str, Attempt] = {}
@@ -142,8 +145,7 @@ class Worker:
 
     def _claim(self) -> list[ClaimedJob] | None:
         free = self.capacity - len(self._attempts)
-        # Claim in batches: wait for a thread's worth of free room unless all is idle.
-        if free < min(self.concurrency, self.capacity) and self._attempts:
+        if free < self._claim_batch and self._attempts:
             return []
         try:
             claimed = self.backend.claim(self.id, self.queues, free, self.lease)
@@ -258,9 +260,7 @@ class Worker:
         deadlines = [a.deadline for a in self._attempts.values() if a.deadline is not None]
         if deadlines:
             timeout = max(0.0, min(timeout, min(deadlines) - time.monotonic()))
-        if len(self._attempts) >= self.capacity or (
-            self._attempts and len(self._attempts) > self.capacity - self.concurrency
-        ):
+        if self._attempts and self.capacity - len(self._attempts) < self._claim_batch:
             self._wake.wait(timeout)
             return
         try:
