@@ -21,6 +21,17 @@ class SchemaError(BackendError):
     """The store's schema is missing, newer than this jobq, or needs a migration."""
 
 
+class KeyConflict(JobqError):
+    """A job cannot run again because another live job holds its idempotency key."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            f"job {job_id} cannot run again: another live job holds its idempotency key; "
+            "cancel that job or wait for it to finish, then retry"
+        )
+        self.job_id = job_id
+
+
 class UnknownTask(JobqError, LookupError):
     """No task is registered under the given name."""
 

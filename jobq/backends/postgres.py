@@ -47,7 +47,7 @@ from jobq.backends.postgres_schema import (
 )
 from jobq.backends.sqlfiles import load_queries
 from jobq.config import Settings, redact_url
-from jobq.errors import BackendError, ConfigError
+from jobq.errors import BackendError, ConfigError, KeyConflict
 from jobq.job import JobRecord, Status
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresBackend", "connect"]
@@ -302,9 +302,7 @@ class PostgresBackend:
                     retried = conn.execute(self.q["retry"], params)
                     got = conn.cursor(row_factory=dict_row).execute(self.q["get"], params)
             except psycopg.errors.UniqueViolation:
-                raise BackendError(
-                    f"job {job_id} cannot run again: another live job holds its idempotency key"
-                ) from None
+                raise KeyConflict(job_id) from None
             row = got.fetchone()
             if retried.rowcount == 1:
                 conn.execute(self.q["notify"], {"channel": self.channel})

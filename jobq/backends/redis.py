@@ -28,7 +28,7 @@ from jobq.backends.redis_conn import TRANSIENT, Connections, Script, load_script
 from jobq.backends.redis_records import newest_first, pairs, record_of
 from jobq.backends.redis_wake import WakeListener
 from jobq.config import Settings
-from jobq.errors import BackendError, SchemaError
+from jobq.errors import BackendError, KeyConflict, SchemaError
 from jobq.job import RETAINED_FOR_A_WHILE, JobRecord, Status
 
 SCHEMA_VERSION = 1
@@ -244,9 +244,7 @@ class RedisBackend:
     def retry(self, job_id: str) -> JobRecord | None:
         verdict, flat = self._script("retry", _same((self.prefix, job_id, _num(time.time()))))
         if verdict == "key_held":
-            raise BackendError(
-                f"job {job_id} cannot run again: another live job holds its idempotency key"
-            )
+            raise KeyConflict(job_id)
         return record_of(job_id, pairs(flat)) if flat else None
 
     def get(self, job_id: str) -> JobRecord | None:

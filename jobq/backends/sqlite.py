@@ -29,7 +29,7 @@ from jobq.backends.base import (
 )
 from jobq.backends.sqlfiles import load_migrations, load_queries
 from jobq.backends.sqlite_rows import listing_sql, record
-from jobq.errors import BackendError, ConfigError, SchemaError
+from jobq.errors import BackendError, ConfigError, KeyConflict, SchemaError
 from jobq.job import JobRecord, Status
 
 Q = load_queries("sqlite")
@@ -369,9 +369,7 @@ class SQLiteBackend:
                 conn.execute(Q["retry"], {"id": job_id, "now": time.time()})
                 row = conn.execute(Q["get"], (job_id,)).fetchone()
         except sqlite3.IntegrityError:
-            raise BackendError(
-                f"job {job_id} cannot run again: another live job holds its idempotency key"
-            ) from None
+            raise KeyConflict(job_id) from None
         return record(row) if row else None
 
     def get(self, job_id: str) -> JobRecord | None:

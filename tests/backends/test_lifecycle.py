@@ -272,8 +272,9 @@ def test_retry_refused_while_another_live_job_holds_the_key(app: jobq.App, noop:
     second = noop.with_options(key="report:7").enqueue()
     assert second.id != first.id
     before = snapshot(app)
-    with pytest.raises(jobq.JobqError, match="idempotency key"):
+    with pytest.raises(jobq.KeyConflict, match=f"{first.id}.*idempotency key") as refused:
         app.retry(first.id)
+    assert refused.value.job_id == first.id
     assert snapshot(app) == before
     assert second.cancel()
     assert app.retry(first.id).status is Status.PENDING  # the key is free again
