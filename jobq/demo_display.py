@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import shlex
+import shutil
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -176,15 +179,29 @@ def print_summary(console: Console, app: App, url: str, tally: Tally, elapsed: f
     _print_next_steps(console, url, failed[0].id if failed else None)
 
 
+def jobq_command() -> str:
+    """The command that runs this jobq, as a reader can paste it: ``jobq`` when that is
+    the one on PATH, else the script it was started by (``make demo`` starts
+    ``.venv/bin/jobq``), else this Python with ``-m jobq``."""
+    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if started is not None and started.name == "jobq" and started.is_file():
+        on_path = shutil.which("jobq")
+        if on_path and Path(on_path).resolve() == started.resolve():
+            return "jobq"
+        return shlex.quote(str(started))
+    return f"{shlex.quote(sys.executable)} -m jobq"
+
+
 def _print_next_steps(console: Console, url: str, failed_id: str | None) -> None:
-    base = f"jobq --url {shlex.quote(url)}"
+    jobq = jobq_command()
+    base = f"{jobq} --url {shlex.quote(url)}"
     steps = [(f"{base} jobs --status failed", "the dead-letter list"),
              (f"{base} stats", "counts by queue and state")]
     if failed_id:
         steps += [
             (f"{base} show {failed_id}", "one failure: arguments, error, traceback"),
             (f"{base} retry {failed_id}", "send it back to the queue"),
-            (f"jobq --app jobq.demo:app --url {shlex.quote(url)} worker --burst",
+            (f"{jobq} --app jobq.demo:app --url {shlex.quote(url)} worker --burst",
              "run it again (it fails again: the address is still bad)"),
         ]
     console.print("[bold]Look around[/] (the store stays at "

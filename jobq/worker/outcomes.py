@@ -58,6 +58,15 @@ def released(attempt: Attempt) -> Outcome:
     return Outcome(attempt.claimed.id, attempt.claimed.token, Status.PENDING)
 
 
+def log_started(attempt: Attempt) -> None:
+    if not log.isEnabledFor(logging.INFO):  # with INFO off, build no fields per job
+        return
+    job = attempt.claimed
+    log.info("job %s (%s) started, attempt %d/%d", job.id, job.task, job.attempts,
+             job.max_attempts, extra={"job_id": job.id, "task": job.task,
+                                      "action": Status.RUNNING.value, "attempt": job.attempts})
+
+
 def log_outcome(attempt: Attempt, outcome: Outcome, applied: bool) -> None:
     # Most outcomes are successes, logged at INFO: with INFO off, build no fields for them.
     if applied and outcome.status is Status.SUCCEEDED and not log.isEnabledFor(logging.INFO):

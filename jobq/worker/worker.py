@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("jobq.worker")
 
 POOLS = ("thread",)
+# How long a finished job's outcome may wait for others while jobs are still running, so
+# that several share one round trip to the store.
+REPORT_GATHER = 0.002
 
 
 class Worker:
@@ -74,6 +77,7 @@ class Worker:
         self._wake = threading.Event()
         self._lost: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._unreported: list[tuple[Attempt, Outcome]] = []
+        self._gathering_since: float | None = None  # when the oldest unreported one came
         # Burst mode: retries this worker scheduled are its own unfinished work, so it waits
         # for them; other delayed jobs are left for later workers.
         self._own_retries: dict[str, float] = {}
@@ -170,11 +174,6 @@ class Worker:
             self._attempts[job.id] = attempt
         if self._own_retries:
             self._own_retries.pop(job.id, None)
-        if log.isEnabledFor(logging.INFO):  # with INFO off, build no fields per job
-            log.info("job %s (%s) started, attempt %d/%d", job.id, job.task, job.attempts,
-                     job.max_attempts, extra={"job_id": job.id, "task": job.task,
-                                              "action": Status.RUNNING.value,
-                                              "attempt": job.attempts})
         self._pool.submit(attempt)
 
     def _on_attempt_done(self, attempt: Attempt) -> None:
@@ -214,8 +213,22 @@ class Worker:
         self._unreported.append((attempt, decide(attempt, timeout_error(claimed))))
         attempt.request_cancel()  # decided first: a task that checks it may stop early
 
+    def _report_due(self) -> bool:
+        """Whether to record the unreported outcomes now: at once when no other job is
+        under way or the worker is stopping, else when a thread's worth has gathered or
+        the oldest has waited ``REPORT_GATHER``."""
+        now = time.monotonic()
+        if self._gathering_since is None:
+            self._gathering_since = now
+        return (
+            len(self._attempts) <= len(self._unreported)
+            or len(self._unreported) >= self.concurrency
+            or now - self._gathering_since >= REPORT_GATHER
+            or self._stop_requested_at is not None
+        )
+
     def _report(self) -> None:
-        if not self._unreported:
+        if not self._unreported or not self._report_due():
             return
         batch = self._unreported
         try:
@@ -227,6 +240,7 @@ class Worker:
             self._wake.wait(1.0)
             return
         self._unreported = []
+        self._gathering_since = None
         for (attempt, outcome), ok in zip(batch, applied, strict=True):
             self._forget(attempt.claimed.id)
             if ok and self.burst and outcome.status is Status.SCHEDULED and outcome.run_at:
@@ -258,6 +272,8 @@ class Worker:
         if due is not None:  # a burst worker waiting for a retry: wake when it is due
             timeout = max(0.0, min(timeout, due - time.time()))
         deadlines = [a.deadline for a in self._attempts.values() if a.deadline is not None]
+        if self._gathering_since is not None:
+            deadlines.append(self._gathering_since + REPORT_GATHER)
         if deadlines:
             timeout = max(0.0, min(timeout, min(deadlines) - time.monotonic()))
         if self._attempts and self.capacity - len(self._attempts) < self._claim_batch:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import jobq
 from jobq.demo import BAD_ADDRESSES, FLAKY_EVERY, JOBS
+from jobq.demo_display import jobq_command
 from tests.cli.conftest import python_m_jobq
 
 
@@ -47,3 +50,20 @@ def test_demo_works_off_1000_jobs_and_shows_how_to_inspect_a_failure(tmp_path: P
     assert len(shown) == 1 and shown[0] in failed_ids
     assert f"jobq --url {url} retry {shown[0]}" in out
     assert f"jobq --url {url} jobs --status failed" in out
+
+
+def test_demo_commands_name_the_jobq_that_ran(tmp_path: Path, monkeypatch: Any) -> None:
+    # `make demo` runs .venv/bin/jobq, which need not be on PATH: the printed commands
+    # must work when pasted into the same shell.
+    script = tmp_path / ".venv" / "bin" / "jobq"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(sys, "argv", [".venv/bin/jobq", "demo"])
+    monkeypatch.chdir(tmp_path)
+    assert jobq_command() == ".venv/bin/jobq"
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(script.parent))
+    assert jobq_command() == "jobq"
+    monkeypatch.setattr(sys, "argv", ["/somewhere/jobq/__main__.py", "demo"])
+    assert jobq_command() == f"{sys.executable} -m jobq"
