@@ -215,14 +215,15 @@ class Worker:
 
     def _report_due(self) -> bool:
         """Whether to record the unreported outcomes now: at once when no other job is
-        under way or the worker is stopping, else when a thread's worth has gathered or
-        the oldest has waited ``REPORT_GATHER``."""
+        under way or the worker is stopping, else when a claim batch's worth has gathered
+        (their room is then claimed again in the same loop) or the oldest has waited
+        ``REPORT_GATHER``."""
         now = time.monotonic()
         if self._gathering_since is None:
             self._gathering_since = now
         return (
             len(self._attempts) <= len(self._unreported)
-            or len(self._unreported) >= self.concurrency
+            or len(self._unreported) >= self._claim_batch
             or now - self._gathering_since >= REPORT_GATHER
             or self._stop_requested_at is not None
         )
