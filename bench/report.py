@@ -98,6 +98,47 @@ def _behind_each(rows: list[dict[str, Any]], cells: dict[str, dict[str, Cell]]) 
     return [*out, ""]
 
 
+def _store(row: dict[str, Any]) -> str:
+    from bench.systems import SYSTEMS
+
+    return row.get("store") or SYSTEMS[row["system"]].store
+
+
+def _same_store(rows: list[dict[str, Any]], cells: dict[str, dict[str, Cell]]) -> list[str]:
+    """Each jobq store against the best peer row on the same kind of server (default or
+    tuned), figure by figure: the comparison that says whether jobq wins where a team
+    already runs Redis or PostgreSQL."""
+    out: list[str] = []
+    for jrow in (r for r in rows if r["system"].startswith("jobq")):
+        peers = [r for r in rows if not r["system"].startswith("jobq")
+                 and _store(r) == _store(jrow)]
+        if not peers:
+            continue
+        names = ", ".join(sorted({p["label"] for p in peers if not p["tuned"]}))
+        out += [f"**{jrow['label']}** against {names} (and their tuned rows):", ""]
+        lines = []
+        for metric, name in THROUGHPUT + LATENCY:
+            mine = cells[jrow["key"]].get(metric)
+            best = _best(peers, cells, metric, False)
+            if not mine or not mine.value or not best:
+                continue
+            prow, pv = best
+            higher = higher_is_better(metric)
+            factor = mine.value / pv if higher else pv / mine.value
+            verdict = ("ahead, ≥ 2x" if factor >= 2 else "ahead" if factor > 1
+                       else "**behind**")
+            digits = 0 if higher else 2
+            theirs = _fmt(cells[prow["key"]][metric], digits)
+            lines.append([name, _fmt(mine, digits), f"{prow['label']}: {theirs}",
+                          f"{factor:.2f}", verdict])
+        out += _table(["figure", jrow["label"], "best peer on the same server", "jobq's lead (x)",
+                       "verdict"], lines)
+    out.insert(0, "")
+    out.insert(0, "jobq's lead (x) = how many times better jobq is (its rate ÷ the peer's, or "
+               "the peer's latency ÷ jobq's): above 1 jobq is ahead.")
+    return out
+
+
 def _backlog(results: dict[str, Any]) -> list[str]:
     labels = {r["key"]: r["label"] for r in results["rows"]}
     levels = results["sizes"]["backlogs"]
@@ -170,6 +211,8 @@ def render(results: dict[str, Any]) -> str:
     out += _table(["system"] + [t[1] for t in LATENCY],
                   [[r["label"]] + [_fmt(cells[r["key"]].get(k), 2) for k, _ in LATENCY]
                    for r in rows])
+    out += ["## Same server: jobq on Redis against the Redis peers, jobq on PostgreSQL "
+            "against procrastinate", "", *_same_store(rows, cells)]
     out += ["## Where jobq stands", "", "Best jobq row against the best peer row (default "
             "or tuned), figure by figure:", "", *_behind(rows, cells),
             "Where each jobq store is behind the best peer (throughput: jobq at 0.5x means "

@@ -178,6 +178,7 @@ class Suite:
     def results(self) -> dict[str, Any]:
         return {
             "rows": [{"key": r.key, "label": r.label, "system": r.adapter.name,
+                      "store": r.adapter.store,
                       "variant": r.variant, "tuned": r.variant is not None,
                       "config": _config(r), "venv": r.adapter.venv,
                       "bulk_api": r.adapter.bulk_api} for r in self.rows],
