@@ -23,9 +23,11 @@ def _colour(row: dict[str, Any]) -> str:
     return TUNED if row["tuned"] else PEER
 
 
-def _title(results: dict[str, Any], what: str) -> str:
-    tag = " (quick run: small N, 1 run)" if results["quick"] else " (median of 3 runs)"
-    return what + tag
+def _title(results: dict[str, Any], what: str, once: bool = False) -> str:
+    if results["quick"]:
+        return what + " (quick run: small N, 1 run)"
+    return what + (" (one drain per level)" if once else
+                   f" (median of {results['sizes']['runs']} runs)")
 
 
 def throughput(results: dict[str, Any], path: Path) -> None:
@@ -128,8 +130,8 @@ def backlog(results: dict[str, Any], path: Path) -> None:
     if flat:
         ax.text(0.0, -0.16, "Not drawn: " + ", ".join(flat) + " keep no finished jobs by "
                 "default, so their store never grows.", transform=ax.transAxes, fontsize=8)
-    ax.set_title(_title(results, "Does the drain slow down as finished jobs pile up?"),
-                 fontsize=11)
+    ax.set_title(_title(results, "Does the drain slow down as finished jobs pile up?",
+                        once=True), fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
