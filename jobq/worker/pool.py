@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Protocol
 
 from jobq.worker.execution import Attempt, close_thread_loop, run_attempt
-from jobq.worker.outcomes import log_started
 
 log = logging.getLogger("jobq.worker")
 
@@ -74,9 +73,6 @@ class ThreadPool:
                     if attempt.abandoned:  # given up on before it started
                         continue
                     attempt.started = time.monotonic()
-                # Logged here, when a thread takes it up, not when it was claimed: a
-                # prefetched job may wait. It also keeps the line off the claiming loop.
-                log_started(attempt)
                 run_attempt(attempt)
                 with attempt.lock:
                     abandoned = attempt.abandoned
