@@ -99,9 +99,11 @@ def _behind_each(rows: list[dict[str, Any]], cells: dict[str, dict[str, Cell]]) 
 
 
 def _store(row: dict[str, Any]) -> str:
+    """The kind of server a row ran on (results of older runs do not record it)."""
     from bench.systems import SYSTEMS
 
-    return row.get("store") or SYSTEMS[row["system"]].store
+    adapter = SYSTEMS.get(row["system"])
+    return row.get("store") or (adapter.store if adapter else "")
 
 
 def _same_store(rows: list[dict[str, Any]], cells: dict[str, dict[str, Cell]]) -> list[str]:

@@ -74,8 +74,9 @@ def test_an_empty_store_has_nothing_to_clone(tmp_path: Path) -> None:
 
 def _results() -> dict[str, Any]:
     def row(key: str, label: str, system: str, tuned: bool = False) -> dict[str, Any]:
-        return {"key": key, "label": label, "system": system, "variant": None, "tuned": tuned,
-                "config": f"{label} config", "venv": system, "bulk_api": ""}
+        return {"key": key, "label": label, "system": system, "store": "sqlite",
+                "variant": None, "tuned": tuned, "config": f"{label} config", "venv": system,
+                "bulk_api": ""}
 
     def drain(rate: float, complete: bool = True) -> dict[str, Any]:
         return {"enqueue_rate": rate * 2, "drain_rate": rate, "complete": complete,
@@ -109,6 +110,9 @@ def test_report_marks_cut_figures_and_gives_ratios() -> None:
     assert "jobq/backends/redis.py does not exist" in text
     assert "keeps no finished jobs" in text
     assert "drain c=2: best jobq jobq (SQLite) 1,000.0 jobs/s vs best peer SlowQ" in text
+    # The same-server comparison: jobq's row against the best peer on its kind of server.
+    assert "| drain c=2 | 1,000 | SlowQ: 50 † | 20.00 | ahead, ≥ 2x |" in text
+    assert "| p50 | 1.50 | SlowQ: > 900.00 † |" not in text  # no ratio to a censored value
 
 
 @pytest.mark.slow
