@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from bench.summary import Cell, higher_is_better, summarize
@@ -77,21 +78,31 @@ def _behind(rows: list[dict[str, Any]], cells: dict[str, dict[str, Cell]]) -> li
     return [*out, ""]
 
 
+def _against_best(jrow: dict[str, Any], peers: list[dict[str, Any]],
+                  cells: dict[str, dict[str, Cell]]) -> Iterator[tuple[str, str, Cell,
+                                                                   dict[str, Any], float]]:
+    """Per figure that both have: (metric, name, jobq's cell, best peer row, its value)."""
+    for metric, name in THROUGHPUT + LATENCY:
+        mine = cells[jrow["key"]].get(metric)
+        best = _best(peers, cells, metric, False)
+        if mine and mine.value and best:
+            yield metric, name, mine, *best
+
+
+def _lead(metric: str, mine: float, theirs: float) -> float:
+    """How many times better jobq is: above 1 it is ahead."""
+    return mine / theirs if higher_is_better(metric) else theirs / mine
+
+
 def _behind_each(rows: list[dict[str, Any]], cells: dict[str, dict[str, Cell]]) -> list[str]:
     """For each jobq store, every figure where some peer row does better, and by how much."""
     out = []
     for jrow in (r for r in rows if r["system"].startswith("jobq")):
         lost = []
-        for metric, name in THROUGHPUT + LATENCY:
-            mine = cells[jrow["key"]].get(metric)
-            best = _best(rows, cells, metric, False)
-            if not mine or not mine.value or not best:
-                continue
-            prow, pv = best
-            higher = higher_is_better(metric)
-            if (pv > mine.value) if higher else (pv < mine.value):
-                unit = "jobs/s" if higher else "ms"
-                factor = mine.value / pv if higher else pv / mine.value
+        for metric, name, mine, prow, pv in _against_best(jrow, rows, cells):
+            factor = _lead(metric, mine.value or 0.0, pv)
+            if factor < 1:
+                unit = "jobs/s" if higher_is_better(metric) else "ms"
                 lost.append(f"{name} {mine.value:,.1f} vs {prow['label']} {pv:,.1f} {unit} "
                             f"(jobq at {factor:.2f}x)")
         out.append(f"- {jrow['label']}: " + ("; ".join(lost) if lost else "behind nowhere"))
@@ -119,17 +130,11 @@ def _same_store(rows: list[dict[str, Any]], cells: dict[str, dict[str, Cell]]) -
         names = ", ".join(sorted({p["label"] for p in peers if not p["tuned"]}))
         out += [f"**{jrow['label']}** against {names} (and their tuned rows):", ""]
         lines = []
-        for metric, name in THROUGHPUT + LATENCY:
-            mine = cells[jrow["key"]].get(metric)
-            best = _best(peers, cells, metric, False)
-            if not mine or not mine.value or not best:
-                continue
-            prow, pv = best
-            higher = higher_is_better(metric)
-            factor = mine.value / pv if higher else pv / mine.value
+        for metric, name, mine, prow, pv in _against_best(jrow, peers, cells):
+            factor = _lead(metric, mine.value or 0.0, pv)
             verdict = ("ahead, ≥ 2x" if factor >= 2 else "ahead" if factor > 1
                        else "**behind**")
-            digits = 0 if higher else 2
+            digits = 0 if higher_is_better(metric) else 2
             theirs = _fmt(cells[prow["key"]][metric], digits)
             lines.append([name, _fmt(mine, digits), f"{prow['label']}: {theirs}",
                           f"{factor:.2f}", verdict])
