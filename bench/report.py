@@ -121,7 +121,8 @@ def _same_store(rows: list[dict[str, Any]], cells: dict[str, dict[str, Cell]]) -
     """Each jobq store against the best peer row on the same kind of server (default or
     tuned), figure by figure: the comparison that says whether jobq wins where a team
     already runs Redis or PostgreSQL."""
-    out: list[str] = []
+    out = ["jobq's lead (x) = how many times better jobq is (its rate ÷ the peer's, or the "
+           "peer's latency ÷ jobq's): above 1 jobq is ahead.", ""]
     for jrow in (r for r in rows if r["system"].startswith("jobq")):
         peers = [r for r in rows if not r["system"].startswith("jobq")
                  and _store(r) == _store(jrow)]
@@ -140,9 +141,6 @@ def _same_store(rows: list[dict[str, Any]], cells: dict[str, dict[str, Cell]]) -
                           f"{factor:.2f}", verdict])
         out += _table(["figure", jrow["label"], "best peer on the same server", "jobq's lead (x)",
                        "verdict"], lines)
-    out.insert(0, "")
-    out.insert(0, "jobq's lead (x) = how many times better jobq is (its rate ÷ the peer's, or "
-               "the peer's latency ÷ jobq's): above 1 jobq is ahead.")
     return out
 
 

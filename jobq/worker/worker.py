@@ -221,18 +221,19 @@ class Worker:
         under way or the worker is stopping, else when a claim batch's worth has gathered
         (their room is then claimed again in the same loop) or the oldest has waited
         ``REPORT_GATHER``."""
-        now = time.monotonic()
-        if self._gathering_since is None:
-            self._gathering_since = now
         return (
             len(self._attempts) <= len(self._unreported)
             or len(self._unreported) >= self._claim_batch
-            or now - self._gathering_since >= REPORT_GATHER
+            or time.monotonic() - (self._gathering_since or 0.0) >= REPORT_GATHER
             or self._stop_requested_at is not None
         )
 
     def _report(self) -> None:
-        if not self._unreported or not self._report_due():
+        if not self._unreported:
+            return
+        if self._gathering_since is None:
+            self._gathering_since = time.monotonic()
+        if not self._report_due():
             return
         batch = self._unreported
         try:
