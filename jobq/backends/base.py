@@ -13,14 +13,15 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from jobq.job import JobError, JobRecord, Status, check_transition
 
 
-@dataclass(frozen=True, slots=True)
-class NewJob:
-    """A job to store. Arguments are already JSON text; times are epoch seconds."""
+class NewJob(NamedTuple):
+    """A job to store. Arguments are already JSON text; times are epoch seconds. A named
+    tuple: enqueue_many makes one per job, and a tuple is made in a fifth of the time a
+    frozen dataclass takes."""
 
     id: str
     task: str

@@ -25,13 +25,21 @@ from jobq.backends.base import (
     ReapedJob,
 )
 from jobq.backends.redis_conn import TRANSIENT, Connections, Script, load_scripts
-from jobq.backends.redis_records import newest_first, pairs, record_of
+from jobq.backends.redis_records import (
+    DAMAGED_SPEC,
+    newest_first,
+    number,
+    pack_spec,
+    pairs,
+    record_of,
+    unpack_spec,
+)
 from jobq.backends.redis_wake import WakeListener
 from jobq.config import Settings
 from jobq.errors import BackendError, KeyConflict, SchemaError
 from jobq.job import RETAINED_FOR_A_WHILE, JobRecord, Status
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: a job's fixed fields in one spec field; no pending index
 REAP_BATCH = 500
 PURGE_BATCH = 500
 ENQUEUE_CHUNK = 250  # jobs per enqueue script call
@@ -39,6 +47,11 @@ SWEEP_EVERY = 60.0  # seconds between drops of index entries whose job hash expi
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 _NOT_CLAIMED = -1  # a claim made while no listener was running
 _REAP_ORDER = {Status.CANCELLED: 0, Status.PENDING: 1, Status.FAILED: 2}
+
+
+def glob_escape(text: str) -> str:
+    """``text`` matched literally in a SCAN MATCH pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def _num(value: float | int) -> str:
@@ -95,6 +108,13 @@ class RedisBackend:
                 f"{self._redis.safe_url} key {self.prefix}schema holds {found!r}, not a jobq "
                 "schema version; is another program using this key prefix?"
             )
+        if version < SCHEMA_VERSION:
+            env = "" if self.prefix == "jobq:" else f"JOBQ_PREFIX={self.prefix} "
+            raise SchemaError(
+                f"{self._redis.safe_url} (prefix {self.prefix!r}) has jobq schema version "
+                f"{version}, this jobq needs {SCHEMA_VERSION}; stop the workers and run "
+                f"`{env}jobq migrate --url {self._redis.safe_url}`"
+            )
         if version > SCHEMA_VERSION:
             raise SchemaError(
                 f"{self._redis.safe_url} (prefix {self.prefix!r}) has jobq schema version "
@@ -127,8 +147,27 @@ class RedisBackend:
 
     def migrate(self) -> int:
         self._schema_pid = 0
+        found = self._redis.command("GET", self.prefix + "schema")
+        if found == "1":
+            self._migrate_1_to_2()
         self._ensure_schema()
         return SCHEMA_VERSION
+
+    def _migrate_1_to_2(self) -> None:
+        # Clients of version 1 must be stopped first (docs/redis.md); clients of version 2
+        # refuse the store until the version is written last.
+        pattern = glob_escape(self.prefix) + "job:*"
+        skip = len(self.prefix) + len("job:")
+        cursor = "0"
+        while True:
+            cursor, names = self._redis.command("SCAN", cursor, "MATCH", pattern, "COUNT", 500)
+            if names:
+                ids = (self.prefix, *(name[skip:] for name in names))
+                self._redis.script(self._scripts["migrate_1_to_2"], _same(ids))
+            if cursor == "0":
+                break
+        self._redis.pipeline([("UNLINK", self.prefix + "status:pending"),
+                              ("SET", self.prefix + "schema", SCHEMA_VERSION)])
 
     def check_schema(self) -> None:
         self._ensure_schema()
@@ -188,15 +227,17 @@ class RedisBackend:
         server_now, due = float(reply[0]), reply[1]
         self._due_at = None if not due else time.monotonic() + float(due) - server_now
         fields = reply[2:]
-        return [
-            ClaimedJob(
-                id=fields[i], task=fields[i + 1], queue=fields[i + 2], args=fields[i + 3],
-                kwargs=fields[i + 4], attempts=int(fields[i + 5]),
-                max_attempts=int(fields[i + 6]),
-                timeout=float(fields[i + 7]) if fields[i + 7] else None, token=token,
-            )
-            for i in range(0, len(fields), 8)
-        ]
+        claimed = []
+        for i in range(0, len(fields), 4):
+            # A damaged spec reads as a job of no task: the worker fails it as unknown.
+            spec = unpack_spec(fields[i + 3]) or DAMAGED_SPEC
+            claimed.append(ClaimedJob(
+                id=fields[i], task=spec.task, queue=fields[i + 1], args=spec.args,
+                kwargs=spec.kwargs, attempts=int(fields[i + 2]),
+                max_attempts=number(spec.max_attempts, int, 1),
+                timeout=number(spec.timeout, float, None), token=token,
+            ))
+        return claimed
 
     def heartbeat(self, leases: Sequence[tuple[str, str]], lease: float) -> Heartbeat:
         if not leases:
@@ -258,13 +299,19 @@ class RedisBackend:
         self._ensure_schema()
         wanted = set(query.statuses) | ({query.status} if query.status else set())
         keys = [self.prefix + "status:" + s.value for s in (wanted or Status)]
+        pending = self.prefix + "status:pending"  # no such key: the ready sets hold them
         chunk = min(max(query.offset + query.limit, 64), 1000)
 
         def fetch(starts: list[tuple[str, int]]) -> list[list[Any]]:
-            return self._redis.pipeline([
+            indexed = iter(self._redis.pipeline([
                 ("ZREVRANGE", key, start, start + chunk - 1, "WITHSCORES")
+                for key, start in starts if key != pending
+            ]))
+            return [
+                self._script("list_pending", _same((self.prefix, start, chunk)))
+                if key == pending else next(indexed)
                 for key, start in starts
-            ])
+            ]
 
         ids = newest_first(keys, fetch, chunk)
         found: list[JobRecord] = []
@@ -391,15 +438,15 @@ def _encode(jobs: Sequence[NewJob], numbers: dict[float, str]) -> str:
     rows: list[list[str]] = []
     last: tuple[Any, ...] = ()
     for j in jobs:
-        rest = (j.task, j.queue, j.args, j.kwargs, j.priority, j.status, j.max_attempts,
-                j.run_at, j.created_at, j.key, j.timeout)
+        rest = j[1:]  # every field but the id
         if rest == last:
             rows.append([j.id])
             continue
         last = rest
-        rows.append([j.id, j.task, j.queue, j.args, j.kwargs, str(j.priority), j.status.value,
-                     str(j.max_attempts), num(j.run_at), num(j.created_at), j.key or "",
-                     "" if j.timeout is None else _num(j.timeout)])
+        spec = pack_spec(str(j.max_attempts), num(j.created_at),
+                         "" if j.timeout is None else _num(j.timeout), j.args, j.kwargs, j.task)
+        rows.append([j.id, j.queue, str(j.priority), j.status.value, num(j.run_at), j.key or "",
+                     spec])
     return _json.encode(rows)
 
 

@@ -6,12 +6,44 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobq.backends.base import decode_json, make_error, utc
 from jobq.job import JobError, JobRecord, Status
 
 EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+SEP = "\x1f"
+
+
+class Spec(NamedTuple):
+    """The fields a job keeps from enqueue on, stored as one hash field ``spec``: a
+    Redis hash scans its fields on every write while small, so fewer fields make every
+    enqueue cheaper. Numbers are text, as the hash keeps them."""
+
+    max_attempts: str
+    created_at: str
+    timeout: str  # "" for none
+    args: str  # JSON
+    kwargs: str  # JSON
+    task: str
+
+
+DAMAGED_SPEC = Spec("1", "", "", "[]", "{}", "")
+
+
+def pack_spec(*fields: str) -> str:
+    """``Spec`` fields joined by the unit separator (0x1f). Numbers and JSON text never
+    hold a raw 0x1f (JSON escapes control characters), so only the task name, kept last,
+    may, and it still splits off whole."""
+    return SEP.join(fields)
+
+
+def unpack_spec(text: str | None) -> Spec | None:
+    """The ``Spec`` packed in ``text``, or None when it is missing or damaged."""
+    parts = text.split(SEP, 5) if text else []
+    return Spec(*parts) if len(parts) == 6 else None
 
 
 def pairs(flat: Sequence[Any] | None) -> dict[str, str]:
@@ -21,7 +53,7 @@ def pairs(flat: Sequence[Any] | None) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def _number(text: str | None, kind: Callable[[str], Any], default: Any) -> Any:
+def number(text: str | None, kind: Callable[[str], Any], default: Any) -> Any:
     if text is None or text == "":
         return default
     try:
@@ -39,34 +71,38 @@ def record_of(job_id: str, h: dict[str, str]) -> JobRecord:
     except ValueError:
         status = Status.FAILED
         problem = f"unknown status {h.get('status')!r}"
-    args = decode_json(h.get("args"), [])
-    kwargs = decode_json(h.get("kwargs"), {})
+    spec = unpack_spec(h.get("spec"))
+    if spec is None:
+        problem = problem or "its spec field is missing or damaged"
+        spec = DAMAGED_SPEC
+    args = decode_json(spec.args, [])
+    kwargs = decode_json(spec.kwargs, {})
     error = make_error(h.get("error_type"), h.get("error_message"), h.get("error_traceback"))
-    if problem is None and not h.get("task"):
+    if problem is None and not spec.task:
         problem = "no task name"
     if problem is not None:
         status = Status.FAILED
         error = JobError("CorruptJob", f"job {job_id} is damaged in the store: {problem}")
     return JobRecord(
         id=job_id,
-        task=h.get("task", ""),
+        task=spec.task,
         queue=h.get("queue", ""),
         args=args if isinstance(args, list) else [args],
         kwargs=kwargs if isinstance(kwargs, dict) else {},
-        priority=_number(h.get("priority"), int, 0),
+        priority=number(h.get("priority"), int, 0),
         status=status,
-        attempts=_number(h.get("attempts"), int, 0),
-        max_attempts=_number(h.get("max_attempts"), int, 1),
-        run_at=utc(_number(h.get("run_at"), float, None)) or EPOCH,
-        created_at=utc(_number(h.get("created_at"), float, None)) or EPOCH,
-        started_at=utc(_number(h.get("started_at"), float, None)),
-        finished_at=utc(_number(h.get("finished_at"), float, None)),
-        lease_expires_at=utc(_number(h.get("lease_expires_at"), float, None)),
+        attempts=number(h.get("attempts"), int, 0),
+        max_attempts=number(spec.max_attempts, int, 1),
+        run_at=utc(number(h.get("run_at"), float, None)) or EPOCH,
+        created_at=utc(number(spec.created_at, float, None)) or EPOCH,
+        started_at=utc(number(h.get("started_at"), float, None)),
+        finished_at=utc(number(h.get("finished_at"), float, None)),
+        lease_expires_at=utc(number(h.get("lease_expires_at"), float, None)),
         worker_id=h.get("worker_id") or None,
         key=h.get("key") or None,
         result=decode_json(h.get("result"), None),
         error=error,
-        timeout=_number(h.get("timeout"), float, None),
+        timeout=number(spec.timeout, float, None),
         cancel_requested=h.get("cancel_requested") == "1",
     )
 

@@ -143,6 +143,21 @@ def test_jobs_lists_newest_first_with_limit_and_offset(app: jobq.App, echo: Any)
     assert app.jobs(offset=7) == []
 
 
+def test_pending_jobs_list_newest_first_whatever_their_queue_and_priority(
+    app: jobq.App, echo: Any
+) -> None:
+    # Claim order (priority first) is not listing order (age alone).
+    kinds = [echo.with_options(queue=q, priority=p) for q in ("a", "b") for p in (5, 0, -5)]
+    jobs = [kinds[(i * 7) % len(kinds)].enqueue(i) for i in range(15)]
+    jobs += app.enqueue_many([kinds[i % len(kinds)].call(i) for i in range(15)])
+    newest_first = [j.id for j in reversed(jobs)]
+    assert [j.id for j in app.jobs(status="pending", limit=100)] == newest_first
+    pages = [app.jobs(status="pending", limit=4, offset=o) for o in range(0, 32, 4)]
+    assert [j.id for page in pages for j in page] == newest_first
+    assert [j.id for j in app.jobs(status="pending", queue="b", limit=100)] == [
+        j.id for j in reversed(jobs) if j.queue == "b"]
+
+
 def test_jobs_filters_by_status_task_and_queue(app: jobq.App, echo: Any, other: Any) -> None:
     e1, e2, e3 = (echo.enqueue(i) for i in range(3))
     o1 = other.enqueue()

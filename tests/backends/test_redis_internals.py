@@ -213,9 +213,9 @@ def test_a_damaged_or_foreign_hash_never_crashes_reads_or_claims(app: jobq.App) 
     noop = app.tasks["noop"]
     good = noop.enqueue()
     client.hset(f"{prefix}job:junk", mapping={"status": "exploded", "seq": "1"})
-    client.zadd(f"{prefix}status:pending", {"junk": 1})
+    client.zadd(f"{prefix}status:failed", {"junk": 1})
     client.set(f"{prefix}job:astring", "not a hash")
-    client.zadd(f"{prefix}status:pending", {"astring": 2})
+    client.zadd(f"{prefix}status:failed", {"astring": 2})
     client.zadd(f"{prefix}ready:default", {"0000000000000000:astring": -100})
 
     listed = {r.id: r for r in app.backend.list_jobs(JobFilter(limit=10))}
@@ -230,7 +230,10 @@ def test_corrupt_arguments_fail_the_job_and_the_worker_goes_on(app: jobq.App) ->
     client = raw_client()
     noop = app.tasks["noop"]
     bad, good = noop.enqueue(1), noop.enqueue(2)
-    client.hset(f"{_prefix(app)}job:{bad.id}", "args", "{not json")
+    name = f"{_prefix(app)}job:{bad.id}"
+    spec = client.hget(name, "spec").split("\x1f")
+    spec[3] = "{not json"  # the args
+    client.hset(name, "spec", "\x1f".join(spec))
     app.run_worker(concurrency=1, burst=True)
     assert good.result(timeout=5) == 2
     record = app.get_job(bad.id)
@@ -249,7 +252,51 @@ def test_a_newer_or_foreign_schema_is_refused(app: jobq.App) -> None:
     with pytest.raises(SchemaError, match="another program"):
         other.get_job("x")
     client.set(f"{_prefix(app)}schema", "1")
-    assert jobq.App(app.settings.url, prefix=_prefix(app)).migrate() == 1
+    with pytest.raises(SchemaError, match=r"schema version 1, this jobq needs 2.*jobq migrate"):
+        jobq.App(app.settings.url, prefix=_prefix(app)).get_job("x")
+
+
+def test_migrate_upgrades_a_version_1_store_and_its_jobs_run(app: jobq.App) -> None:
+    # Version 1 kept each fixed field in the hash and indexed pending jobs in
+    # status:pending; written here as it wrote them.
+    client, prefix = raw_client(), _prefix(app)
+    fixed = {"task": "echo", "max_attempts": "3", "created_at": "1700000000.5"}
+    v1 = {
+        "waiting": {**fixed, "queue": "default", "args": "[7]", "kwargs": "{}",
+                    "priority": "2", "status": "pending", "run_at": "1700000000.5",
+                    "seq": "1", "timeout": "9.5", "key": "k1"},
+        "done": {**fixed, "queue": "default", "args": "[]", "kwargs": '{"x": 1}',
+                 "priority": "0", "status": "succeeded", "run_at": "1700000000.5",
+                 "seq": "2", "attempts": "1", "result": "5", "finished_at": "1700000001.0"},
+    }
+    for job_id, fields in v1.items():
+        client.hset(f"{prefix}job:{job_id}", mapping=fields)
+    client.zadd(f"{prefix}status:pending", {"waiting": 1})
+    client.zadd(f"{prefix}ready:default", {"0000000000000001:waiting": -2})
+    client.set(f"{prefix}key:k1", "waiting")
+    client.zadd(f"{prefix}status:succeeded", {"done": 2})
+    client.zadd(f"{prefix}finished:succeeded", {"done\0default": 1700000001.0})
+    client.hset(f"{prefix}counts", mapping={"pending:default": 1, "succeeded:default": 1})
+    client.set(f"{prefix}seq", "2")
+    client.set(f"{prefix}schema", "1")
+
+    upgraded = jobq.App(app.settings.url, prefix=prefix)
+    assert upgraded.migrate() == 2
+    assert upgraded.migrate() == 2  # a second run finds nothing to do
+    check_layout(client, prefix)
+    done = upgraded.backend.get("done")
+    assert done is not None and done.status is Status.SUCCEEDED
+    assert (done.task, done.kwargs, done.max_attempts, done.result) == ("echo", {"x": 1}, 3, 5)
+    waiting = upgraded.backend.get("waiting")
+    assert waiting is not None and waiting.status is Status.PENDING
+    assert (waiting.args, waiting.timeout, waiting.priority, waiting.key) == ([7], 9.5, 2, "k1")
+    assert waiting.created_at.timestamp() == 1700000000.5
+    assert [j.id for j in upgraded.jobs(status="pending")] == ["waiting"]
+    upgraded.task(name="echo")(lambda n: n)
+    upgraded.run_worker(concurrency=1, burst=True)
+    finished = upgraded.get_job("waiting")
+    assert finished is not None and finished.result() == 7
+    check_layout(client, prefix)
 
 
 def test_nothing_connects_until_first_use_and_errors_name_the_url() -> None:

@@ -5,8 +5,8 @@
 --         claim:<token> (the batch, kept for one lease so a re-sent claim whose reply
 --         was lost gets the same jobs back instead of orphaning them), wake:<queue>.
 -- Returns, JSON-encoded (one string parses far faster than many): [server now, earliest
---   due time of a scheduled job in the queues or "", then per job: id, task, queue, args,
---   kwargs, attempts, max_attempts, timeout].
+--   due time of a scheduled job in the queues or "", then per job: id, queue, attempts,
+--   spec (keys.md)].
 local replay = ARGV[2] == '1'
 local worker, token = ARGV[3], ARGV[4]
 local limit, lease = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -17,8 +17,7 @@ end
 local now = server_now()
 local stamp = fmt_time(now)
 local batch_key = P .. 'claim:' .. token
-local FIELDS = {'status', 'task', 'queue', 'args', 'kwargs', 'attempts', 'max_attempts',
-  'timeout', 'seq', 'lease_token'}
+local FIELDS = {'status', 'seq', 'queue', 'spec', 'attempts', 'lease_token'}
 
 local function next_due()
   local best = nil
@@ -34,14 +33,9 @@ end
 local function reply_job(out, id, h)
   local n = #out
   out[n + 1] = id
-  out[n + 2] = h.task or ''
-  out[n + 3] = h.queue
-  out[n + 4] = h.args or ''
-  out[n + 5] = h.kwargs or ''
-  out[n + 6] = h.attempts
-  out[n + 7] = string.format('%d', tonumber(h.max_attempts) or 1)
-  local timeout = tonumber(h.timeout)
-  out[n + 8] = timeout and string.format('%.17g', timeout) or ''
+  out[n + 2] = h.queue
+  out[n + 3] = h.attempts
+  out[n + 4] = h.spec or ''
 end
 
 if replay then

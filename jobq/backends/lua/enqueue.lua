@@ -1,11 +1,11 @@
 -- enqueue: store new jobs in one step, or point at the live job holding a job's
 -- idempotency key.
 -- ARGV: prefix, replay ("1" when re-sent after a lost reply), the client's clock,
---       jobs as JSON: [[id, task, queue, args, kwargs, priority, status, max_attempts,
---       run_at, created_at, key, timeout], ...] (numbers as text, "" for none); a row
---       of the id alone repeats every other field of the row before it
--- Writes: job:<id>, seq, status:<status>, ready:<queue> or scheduled:<queue>,
---         key:<key>, counts, wake:<queue>.
+--       jobs as JSON: [[id, queue, priority, status, run_at, key, spec], ...] (numbers
+--       as text, "" for none; spec as keys.md packs it); a row of the id alone repeats
+--       every other field of the row before it
+-- Writes: job:<id>, seq, status:<status> (not for pending), ready:<queue> or
+--         scheduled:<queue>, key:<key>, counts, wake:<queue>.
 -- Returns {stored, i, existing_id, ...}: i is the 1-based position of a job whose key
 -- was held by the live job existing_id; every other job was stored.
 local replay = ARGV[2] == '1'
@@ -15,7 +15,7 @@ local jobs = cjson.decode(ARGV[4])
 -- tables and closures, which cost a one-job script about as much as a Redis command.
 if #jobs == 1 and not replay then
   local j = jobs[1]
-  local id, queue, status, key = j[1], j[3], j[7], j[11]
+  local id, queue, priority, status, run_at, key = j[1], j[2], j[3], j[4], j[5], j[6]
   local name = job_key(id)
   if redis.call('EXISTS', name) > 0 then
     return redis.error_reply('jobq: job id ' .. id .. ' already exists')
@@ -28,31 +28,22 @@ if #jobs == 1 and not replay then
     redis.call('SET', P .. 'key:' .. key, id)
   end
   local s = string.format('%d', redis.call('INCR', P .. 'seq'))
-  if key == '' and j[12] == '' then
-    redis.call('HSET', name, 'task', j[2], 'queue', queue, 'args', j[4], 'kwargs', j[5],
-      'priority', j[6], 'status', status, 'max_attempts', j[8], 'run_at', j[9],
-      'created_at', j[10], 'seq', s)
+  if key == '' then
+    redis.call('HSET', name, 'status', status, 'seq', s, 'queue', queue,
+      'priority', priority, 'run_at', run_at, 'spec', j[7])
   else
-    local fields = {'task', j[2], 'queue', queue, 'args', j[4], 'kwargs', j[5],
-      'priority', j[6], 'status', status, 'max_attempts', j[8],
-      'run_at', j[9], 'created_at', j[10], 'seq', s}
-    if key ~= '' then
-      fields[#fields + 1] = 'key'
-      fields[#fields + 1] = key
-    end
-    if j[12] ~= '' then
-      fields[#fields + 1] = 'timeout'
-      fields[#fields + 1] = j[12]
-    end
-    redis.call('HSET', name, unpack(fields))
+    redis.call('HSET', name, 'status', status, 'seq', s, 'queue', queue,
+      'priority', priority, 'run_at', run_at, 'spec', j[7], 'key', key)
   end
-  redis.call('ZADD', P .. 'status:' .. status, s, id)
   redis.call('HINCRBY', P .. 'counts', status .. ':' .. queue, 1)
   if status == 'pending' then
-    redis.call('ZADD', ready_key(queue), ready_score(j[6]), ready_member(s, id))
-  elseif status == 'scheduled' then
-    local skew = server_now() - tonumber(ARGV[3])
-    redis.call('ZADD', scheduled_key(queue), tonumber(j[9]) + skew, id)
+    redis.call('ZADD', ready_key(queue), ready_score(priority), ready_member(s, id))
+  else
+    redis.call('ZADD', status_index(status), s, id)
+    if status == 'scheduled' then
+      local skew = server_now() - tonumber(ARGV[3])
+      redis.call('ZADD', scheduled_key(queue), tonumber(run_at) + skew, id)
+    end
   end
   if status == 'pending' or status == 'scheduled' then
     wake(queue) -- idle workers claim it, or learn the new due time
@@ -100,9 +91,9 @@ local function any_exists()
 end
 if replay or any_exists() then
   for i, j in ipairs(jobs) do
-    local found = redis.call('HGET', names[i], 'created_at')
+    local found = redis.call('HGET', names[i], 'spec')
     if found then
-      if not (replay and found == j[10]) then
+      if not (replay and found == j[7]) then
         return redis.error_reply('jobq: job id ' .. ids[i] .. ' already exists')
       end
       skip[i] = true
@@ -111,6 +102,9 @@ if replay or any_exists() then
 end
 
 local out = {0}
+-- Rows repeated by id alone share one table, and so one list of hash fields: each job
+-- then changes only its seq in it instead of building the list anew.
+local templates = {}
 local seq = redis.call('INCRBY', P .. 'seq', #jobs) - #jobs
 local woken = {}
 -- New members only, so each sorted set gets a plain argument list (no last-change-wins
@@ -127,7 +121,7 @@ local function add(key, score, member)
 end
 for i, j in ipairs(jobs) do
   seq = seq + 1
-  local id, queue, status, key = ids[i], j[3], j[7], j[11]
+  local id, queue, priority, status, key = ids[i], j[2], j[3], j[4], j[6]
   local holder = nil
   if not skip[i] and key ~= '' then
     holder = key_holder(key)
@@ -145,24 +139,28 @@ for i, j in ipairs(jobs) do
     local s = string.format('%d', seq)
     -- No id (the key holds it) and no attempts (absent reads as 0): each field costs
     -- the HSET a scan of the fields before it (a small hash is one flat list).
-    local fields = {'task', j[2], 'queue', queue, 'args', j[4], 'kwargs', j[5],
-      'priority', j[6], 'status', status, 'max_attempts', j[8],
-      'run_at', j[9], 'created_at', j[10], 'seq', s}
+    local fields = templates[j]
+    if not fields then
+      fields = {'status', status, 'seq', s, 'queue', queue, 'priority', priority,
+        'run_at', j[5], 'spec', j[7]}
+      if key ~= '' then
+        fields[#fields + 1] = 'key'
+        fields[#fields + 1] = key
+      end
+      templates[j] = fields
+    end
+    fields[4] = s
     if key ~= '' then
-      fields[#fields + 1] = 'key'
-      fields[#fields + 1] = key
       redis.call('SET', P .. 'key:' .. key, id)
     end
-    if j[12] ~= '' then
-      fields[#fields + 1] = 'timeout'
-      fields[#fields + 1] = j[12]
-    end
     redis.call('HSET', names[i], unpack(fields))
-    add(P .. 'status:' .. status, s, id)
     if status == 'pending' then
-      add(ready_key(queue), ready_score(j[6]), ready_member(s, id))
-    elseif status == 'scheduled' then
-      add(scheduled_key(queue), due_score(j[9]), id)
+      add(ready_key(queue), ready_score(priority), ready_member(s, id))
+    else
+      add(status_index(status), s, id)
+      if status == 'scheduled' then
+        add(scheduled_key(queue), due_score(j[5]), id)
+      end
     end
     if status == 'pending' or status == 'scheduled' then
       woken[queue] = true -- idle workers claim it, or learn the new due time

@@ -114,12 +114,47 @@ local function flush()
   flush_counts()
 end
 
+-- Pending jobs have no status index: the ready sets already hold every one of them
+-- (list_pending.lua reads them newest first), and a second entry would cost each job
+-- a write when it is enqueued and another when it is claimed.
+local function status_index(status)
+  if status ~= 'pending' then
+    return P .. 'status:' .. status
+  end
+  return nil
+end
+
 -- Move a job from one per-status index to another.
 local function restatus(id, queue, seq, from, to)
-  zset_rem(P .. 'status:' .. from, id)
-  zset_add(P .. 'status:' .. to, seq, id)
+  local old, new = status_index(from), status_index(to)
+  if old then
+    zset_rem(old, id)
+  end
+  if new then
+    zset_add(new, seq, id)
+  end
   count(queue, from, -1)
   count(queue, to, 1)
+end
+
+-- A job's spec: the fields fixed at enqueue, packed in one hash field (keys.md) as
+-- max_attempts, created_at, timeout, args, kwargs and task, joined by the unit separator
+-- (0x1f). Numbers and JSON never hold a raw 0x1f, so only the task name, kept last,
+-- may. Returns the task name and max_attempts; nil for a damaged spec.
+local function spec_task(spec)
+  if type(spec) ~= 'string' then
+    return nil
+  end
+  local at, parts = 1, {}
+  for i = 1, 5 do
+    local sep = string.find(spec, '\31', at, true)
+    if not sep then
+      return nil
+    end
+    parts[i] = string.sub(spec, at, sep - 1)
+    at = sep + 1
+  end
+  return string.sub(spec, at), tonumber(parts[1])
 end
 
 -- Fields of a job hash by name; nil when the job is missing or the key is not a hash.

@@ -16,14 +16,15 @@ local out = {}
 local woken = {}
 for _, id in ipairs(expired) do
   zset_rem(P .. 'leases', id)
-  local h = read(id, {'status', 'task', 'queue', 'seq', 'priority', 'key', 'attempts',
-    'max_attempts', 'worker_id', 'cancel_requested'})
+  local h = read(id, {'status', 'queue', 'seq', 'priority', 'key', 'attempts', 'spec',
+    'worker_id', 'cancel_requested'})
   if h and h.status == 'running' then
+    local task, max_attempts = spec_task(h.spec)
     local to = 'failed'
     local fields = {'lease_token', '', 'lease_expires_at', ''}
     if h.cancel_requested == '1' then
       to = 'cancelled' -- its worker died after cancel() was asked: it must not run again
-    elseif (tonumber(h.attempts) or 0) < (tonumber(h.max_attempts) or 1) then
+    elseif (tonumber(h.attempts) or 0) < (max_attempts or 1) then
       to = 'pending'
       make_ready(id, h)
       woken[h.queue] = true
@@ -45,7 +46,7 @@ for _, id in ipairs(expired) do
       mark_finished(id, h, to, now, retention_ms)
     end
     out[#out + 1] = id
-    out[#out + 1] = h.task or ''
+    out[#out + 1] = task or ''
     out[#out + 1] = to
     out[#out + 1] = h.worker_id or ''
   end
