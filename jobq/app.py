@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import MISSING, fields
 from typing import Any, TypeVar, overload
 
@@ -142,7 +142,8 @@ class App:
 
     # -- enqueueing ---------------------------------------------------------------------
 
-    def _new_job(self, call: Call, now: float, job_id: str | None = None) -> NewJob:
+    def _new_job(self, call: Call, now: float, job_id: str | None = None,
+                 encoded: tuple[str, str] | None = None) -> NewJob:
         task, opts = call.task, call.options
         defaults = task.options
         run_at = now
@@ -150,7 +151,7 @@ class App:
             run_at = now + opts.delay
         elif opts.at is not None:  # EnqueueOptions made sure it is timezone-aware
             run_at = opts.at.timestamp()
-        args, kwargs = encode_call(task.name, call.args, call.kwargs)
+        args, kwargs = encoded or encode_call(task.name, call.args, call.kwargs)
         return NewJob(
             job_id or new_job_id(now),
             task.name,
@@ -218,11 +219,27 @@ class App:
                 raise ConfigError(f"task {call.task.name!r} belongs to another App")
             if call.options.connection is not None:
                 raise ConfigError("enqueue_many does not take connection=; enqueue one by one")
+        if not calls:
+            return []
+        # Every call's arguments are encoded (and so checked) before any job is stored.
+        encoded = [encode_call(c.task.name, c.args, c.kwargs) for c in calls]
         now = time.time()
         ids = new_job_ids(now, len(calls))
-        news = [self._new_job(call, now, job_id) for call, job_id in zip(calls, ids, strict=True)]
-        stored = self.backend.enqueue(news) if news else []
-        return [self._job(c, s) for c, s in zip(calls, stored, strict=True)]
+        handles: list[Job] = []
+
+        def jobs() -> Iterator[NewJob]:
+            # Made as the store takes them: a store that writes in chunks (Redis) writes
+            # one while the next chunk and its handles are made here.
+            for call, job_id, args in zip(calls, ids, encoded, strict=True):
+                new = self._new_job(call, now, job_id, args)
+                handles.append(Job._deferred(self, job_id, _record_of, new, call))
+                yield new
+
+        stored = self.backend.enqueue(jobs())
+        for i, found in enumerate(stored):
+            if isinstance(found, str):  # the live job already holding this call's key
+                handles[i] = self._job(calls[i], found)
+        return handles
 
     # -- queries --------------------------------------------------------------------------
 

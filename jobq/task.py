@@ -111,7 +111,7 @@ TASK_OPTIONS = ("name", *(f.name for f in fields(TaskOptions)))
 NO_OPTIONS = EnqueueOptions()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Call:
     """One invocation of a task, not yet enqueued: ``task.call(...)``."""
 

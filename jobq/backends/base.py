@@ -111,9 +111,11 @@ class Backend(Protocol):
     def check_schema(self) -> None:
         """Raise ``SchemaError`` unless the schema is exactly the version this jobq knows."""
 
-    def enqueue(self, jobs: Sequence[NewJob]) -> list[NewJob | str]:
-        """Store jobs in one unit. Per job: the job itself if stored, or the id of the live
-        job already holding its idempotency key."""
+    def enqueue(self, jobs: Iterable[NewJob]) -> list[NewJob | str]:
+        """Store jobs, in one transaction where the store has them (Redis: one script per
+        chunk). Per job: the job itself if stored, or the id of the live
+        job already holding its idempotency key. ``jobs`` is read once, and may be made
+        as it is read: a store that writes in chunks reads the next while one is written."""
 
     def claim(self, worker_id: str, queues: Sequence[str], limit: int,
               lease: float) -> list[ClaimedJob]:

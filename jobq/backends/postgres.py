@@ -110,22 +110,23 @@ class PostgresBackend:
 
     # -- enqueue --------------------------------------------------------------------------
 
-    def enqueue(self, jobs: Sequence[NewJob]) -> list[NewJob | str]:
-        if not jobs:
+    def enqueue(self, jobs: Iterable[NewJob]) -> list[NewJob | str]:
+        batch = list(jobs)
+        if not batch:
             return []
-        keyless = not any(j.key for j in jobs)
+        keyless = not any(j.key for j in batch)
         with self._conn() as conn:
-            if keyless and len(jobs) == 1:  # task.enqueue(): one plain statement
-                conn.execute(self.q["insert_one"], {**one_job(jobs[0]), "channel": self.channel})
-                return list(jobs)
-            if keyless and len(jobs) < COPY_FROM:  # one statement, atomic on its own
-                conn.execute(self.q["insert"], {**job_columns(jobs), "channel": self.channel})
-                return list(jobs)
+            if keyless and len(batch) == 1:  # task.enqueue(): one plain statement
+                conn.execute(self.q["insert_one"], {**one_job(batch[0]), "channel": self.channel})
+                return list(batch)
+            if keyless and len(batch) < COPY_FROM:  # one statement, atomic on its own
+                conn.execute(self.q["insert"], {**job_columns(batch), "channel": self.channel})
+                return list(batch)
             with conn.transaction():
                 if keyless:
-                    self._copy(conn, jobs)
-                    return list(jobs)
-                return self._store(conn, jobs)
+                    self._copy(conn, batch)
+                    return list(batch)
+                return self._store(conn, batch)
 
     def _copy(self, conn: Connection, jobs: Sequence[NewJob]) -> None:
         """Stream a batch of jobs without keys; the caller holds a transaction."""

@@ -8,12 +8,14 @@ workers on machines with skewed clocks agree on due times and leases.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from jobq.backends.base import (
@@ -174,28 +176,41 @@ class RedisBackend:
 
     # -- jobs ----------------------------------------------------------------------------
 
-    def enqueue(self, jobs: Sequence[NewJob]) -> list[NewJob | str]:
-        if not jobs:
-            return []
+    def enqueue(self, jobs: Iterable[NewJob]) -> list[NewJob | str]:
         now = _num(time.time())
         prefix = self.prefix
         numbers: dict[float, str] = {}  # a batch's jobs mostly share their times
 
-        def build(chunk: Sequence[NewJob]) -> Callable[[bool], Sequence[Any]]:
-            def args(replay: bool) -> Sequence[Any]:
-                return (prefix, "1" if replay else "0", now, _encode(chunk, numbers))
-            return args
+        def args(rows: str, replay: bool) -> Sequence[Any]:
+            return (prefix, "1" if replay else "0", now, rows)
 
-        # Bounded scripts (a long one blocks every other client), pipelined so the server
-        # stores one chunk while the next is encoded. Scripts run in order, so a key held
-        # by an earlier chunk is seen by a later one.
-        builds = [build(jobs[i:i + ENQUEUE_CHUNK]) for i in range(0, len(jobs), ENQUEUE_CHUNK)]
-        if len(builds) == 1:
-            replies = [self._script("enqueue", builds[0])]
-        else:
-            self._ensure_schema()
-            replies = self._redis.scripts(self._scripts["enqueue"], builds)
-        out: list[NewJob | str] = list(jobs)
+        if isinstance(jobs, Sequence) and len(jobs) <= 1:  # task.enqueue(): no pipeline
+            if not jobs:
+                return []
+            reply = self._script("enqueue", functools.partial(args, _encode(jobs, numbers)))
+            return list(jobs) if len(reply) == 1 else [reply[2]]
+
+        # Bounded scripts (a long one blocks every other client), pipelined: each chunk is
+        # sent as soon as it is taken from ``jobs``, so the server stores one while the
+        # next is made and encoded. Scripts run in order, so a key held by an earlier
+        # chunk is seen by a later one.
+        source = iter(jobs)
+        chunks: list[tuple[list[NewJob], str]] = []  # taken so far, with their rows
+
+        def calls() -> Iterator[Callable[[bool], Sequence[Any]]]:
+            # A re-send after a dropped connection goes over the chunks taken so far
+            # before it takes more.
+            for n in itertools.count():
+                if n == len(chunks):
+                    chunk = list(itertools.islice(source, ENQUEUE_CHUNK))
+                    if not chunk:
+                        return
+                    chunks.append((chunk, _encode(chunk, numbers)))
+                yield functools.partial(args, chunks[n][1])
+
+        self._ensure_schema()
+        replies = self._redis.scripts(self._scripts["enqueue"], calls)
+        out: list[NewJob | str] = [job for chunk, _ in chunks for job in chunk]
         for n, reply in enumerate(replies):
             base = n * ENQUEUE_CHUNK - 1
             for i in range(1, len(reply), 2):

@@ -13,7 +13,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -28,6 +28,7 @@ from jobq.config import redact_url
 from jobq.errors import BackendError, ConfigError
 
 T = TypeVar("T")
+Build = Callable[[bool], Sequence[Any]]  # a script's arguments, given whether it is a re-send
 
 # Errors after which the connection is dropped and the call tried again.
 TRANSIENT: tuple[type[BaseException], ...] = (redis.ConnectionError, redis.TimeoutError, OSError)
@@ -159,11 +160,11 @@ class Connections:
         """EVALSHA ``script`` with the arguments ``build(replay)`` returns."""
         return self.run(lambda conn, replay: evalsha(conn, script, build(replay)))
 
-    def scripts(self, script: Script, builds: Sequence[Callable[[bool], Sequence[Any]]]
-                ) -> list[Any]:
-        """EVALSHA ``script`` once per entry of ``builds``, pipelined: each call is sent as
-        soon as its arguments are built, so the server runs one while the next is built."""
-        return self.run(lambda conn, replay: evalsha_many(conn, script, builds, replay))
+    def scripts(self, script: Script, builds: Callable[[], Iterable[Build]]) -> list[Any]:
+        """EVALSHA ``script`` once per entry of ``builds()``, pipelined: each call is sent
+        as soon as its arguments are built, so the server runs one while the next is built.
+        A re-send after a dropped connection calls ``builds()`` again."""
+        return self.run(lambda conn, replay: evalsha_many(conn, script, builds(), replay))
 
     def close(self) -> None:
         idle, self._idle = self._idle, []
@@ -208,8 +209,7 @@ def evalsha(conn: Conn, script: Script, args: Sequence[Any]) -> Any:
         return execute(conn, "EVALSHA", script.sha, 0, *args)
 
 
-def evalsha_many(conn: Conn, script: Script, builds: Sequence[Callable[[bool], Sequence[Any]]],
-                 replay: bool) -> list[Any]:
+def evalsha_many(conn: Conn, script: Script, builds: Iterable[Build], replay: bool) -> list[Any]:
     """Pipelined ``evalsha`` calls; every reply is read before any error is raised, so the
     stream stays in step. Calls that found the script missing (NOSCRIPT: they did not
     run) are sent again, in order, after loading it."""

@@ -284,22 +284,23 @@ class SQLiteBackend:
 
     # -- jobs ---------------------------------------------------------------------------
 
-    def enqueue(self, jobs: Sequence[NewJob]) -> list[NewJob | str]:
+    def enqueue(self, jobs: Iterable[NewJob]) -> list[NewJob | str]:
+        batch = list(jobs)
         rows = [
             # j.status is a StrEnum: SQLite stores it as its text, without the .value lookup.
             (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status,
              j.max_attempts, j.run_at, j.created_at, j.key, j.timeout)
-            for j in jobs
+            for j in batch
         ]
         with self._write() as conn:
-            if not any(j.key for j in jobs):
+            if not any(j.key for j in batch):
                 if len(rows) == 1:  # one row: execute costs less than executemany
                     conn.execute(Q["insert"], rows[0])
                 else:
                     conn.executemany(Q["insert"], rows)
-                return list(jobs)
+                return list(batch)
             out: list[NewJob | str] = []
-            for job, row in zip(jobs, rows, strict=True):
+            for job, row in zip(batch, rows, strict=True):
                 if conn.execute(Q["insert"], row).rowcount:
                     out.append(job)
                 else:

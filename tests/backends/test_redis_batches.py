@@ -3,12 +3,15 @@ script calls that still behave as one ordered batch."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import jobq
+from jobq import Status
+from jobq.backends.base import NewJob
 from jobq.backends.redis import ENQUEUE_CHUNK
 from tests import isolation
 from tests.backends.support import claim
@@ -99,3 +102,34 @@ def test_one_job_alone_is_stored_as_in_a_batch(app: jobq.App) -> None:
     assert client.zscore(f"{prefix}ready:q", f"{seq:016d}:{alone[0].id}") == -3
     assert client.zscore(f"{prefix}scheduled:later", alone[2].id) is not None
     assert check_layout(client, prefix)
+
+
+def test_a_batch_cut_off_mid_stream_is_re_sent_whole_and_stored_once(tmp_path: Path) -> None:
+    # The jobs of a batch are made while earlier chunks are already with the server; when
+    # the connection drops then, the chunks taken so far are re-sent (and recognised as
+    # stored) before the rest are taken.
+    with private_redis(tmp_path) as server:  # CLIENT KILL must not touch others' clients
+        app = jobq.App(server.url, prefix=unique_name("jobq_t") + ":")
+        app.task(name="noop")(lambda n=0: n)
+        killer = server.client()
+        size, cut_at = 3 * ENQUEUE_CHUNK + 5, ENQUEUE_CHUNK + 10
+        made: list[NewJob] = []
+
+        def jobs() -> Iterator[NewJob]:
+            now = time.time()
+            for i in range(size):
+                if i == cut_at:  # the first chunk is sent: drop every jobq connection
+                    assert killer.client_kill_filter(_type="normal", skipme=True) >= 1
+                made.append(NewJob(f"job{i:04d}", "noop", "default", f"[{i}]", "{}", 0, 1,
+                                   now, now, Status.PENDING))
+                yield made[-1]
+
+        try:
+            app.migrate()
+            stored = app.backend.enqueue(jobs())
+            assert stored == made  # each job once, in order
+            assert app.stats()["default"]["pending"] == size
+            assert [c.id for c in claim(app, limit=size + 1)] == [j.id for j in made]
+            assert check_layout(server.client(), app.settings.prefix)
+        finally:
+            app.close()
