@@ -33,13 +33,22 @@ from jobq import benchmark_raw as raw
 from jobq import benchmark_runs as runs
 from jobq.config import redact_url
 
-# Targets for the embedded store (DESIGN: SQLite on one machine); None: no target.
-SQLITE_TARGETS: dict[str, tuple[float, str]] = {
-    "single_enqueue": (15_000, "≥"),
-    "bulk_enqueue": (80_000, "≥"),
-    "drain_1": (8_000, "≥"),
-    "latency_p50": (5.0, "≤"),
+# Targets by store kind (the issues that built each store); a figure not named: none.
+TARGETS: dict[str, dict[str, tuple[float, str]]] = {
+    "sqlite": {
+        "single_enqueue": (15_000, "≥"),
+        "bulk_enqueue": (80_000, "≥"),
+        "drain_1": (8_000, "≥"),
+        "latency_p50": (5.0, "≤"),
+    },
+    "redis": {
+        "single_enqueue": (10_000, "≥"),
+        "bulk_enqueue": (100_000, "≥"),
+        "drain_1": (10_000, "≥"),
+        "latency_p50": (2.0, "≤"),
+    },
 }
+CALLER_THREADS = 4  # the concurrent one-by-one enqueue figure
 
 
 @dataclass
@@ -86,10 +95,11 @@ class Bench:
 
     def _add(self, key: str, label: str, value: float, unit: str = "jobs/s",
              reference: str | None = None) -> None:
-        target = SQLITE_TARGETS.get(key) if self.stores.kind == "sqlite" else None
+        kind = "redis" if self.stores.kind.startswith("redis") else self.stores.kind
+        target = TARGETS.get(kind, {}).get(key)
         self.figures.append(Figure(
             key, label, value, unit, target[0] if target else None,
-            target[1] if target else None, reference if self.plan.raw_reference else None,
+            target[1] if target else None, reference,
         ))
 
     def run(self) -> list[Figure]:
@@ -127,14 +137,26 @@ class Bench:
 
     def _enqueue(self) -> None:
         jobs = self.plan.jobs
+        # One-by-one enqueueing is one round trip per job: a server store's own round
+        # trip, measured here, is the figure it compares with.
+        single_reference = "raw_single" if self.plan.raw_reference else "round_trip"
+        if not self.plan.raw_reference:
+            step = self._step("round trip", 1)
+            self._add("round_trip", "one round trip (PING / SELECT 1), 1 caller",
+                      runs.round_trips(self.stores.base, jobs), "calls/s")
+            step(1)
         with self.stores.fresh() as store:
             rate = runs.single_enqueue(store, jobs, self._step("single enqueue", jobs))
-        self._add("single_enqueue", "single enqueue (task.enqueue())", rate,
-                  reference="raw_single")
+        self._add("single_enqueue", "single enqueue (task.enqueue()), 1 caller", rate,
+                  reference=single_reference)
+        label = f"single enqueue (task.enqueue()), {CALLER_THREADS} caller threads"
+        with self.stores.fresh() as store:
+            rate = runs.single_enqueue(store, jobs, self._step(label, jobs), CALLER_THREADS)
+        self._add("single_enqueue_threads", label, rate, reference=single_reference)
         with self.stores.fresh() as store:
             rate = runs.bulk_enqueue(store, jobs, self._step("bulk enqueue", jobs))
         self._add("bulk_enqueue", f"bulk enqueue (enqueue_many, {runs.BATCH} per call)",
-                  rate, reference="raw_bulk")
+                  rate, reference="raw_bulk" if self.plan.raw_reference else None)
 
     def _drains(self) -> None:
         jobs, conc = self.plan.jobs, self.plan.concurrency
@@ -147,7 +169,8 @@ class Bench:
                 log_file = str(store.folder / f"{key}.log") if logged else None
                 rate = runs.drain(store, jobs, workers, conc, self._step(label, jobs),
                                   log_file=log_file)
-            self._add(key, label, rate, reference="raw_drain")
+            self._add(key, label, rate,
+                      reference="raw_drain" if self.plan.raw_reference else None)
 
     def _latency(self) -> None:
         count, interval = self.plan.latency_jobs, self.plan.latency_interval
@@ -189,7 +212,8 @@ def render(console: Console, env: dict[str, Any], figures: list[Figure]) -> None
     if targets:
         table.add_column("target", justify="right")
     if ratios:
-        table.add_column("vs raw SQLite", justify="right")
+        raw = any(f.reference and f.reference.startswith("raw") for f in figures)
+        table.add_column("vs raw SQLite" if raw else "vs round trip", justify="right")
     for fig in figures:
         row = [fig.label, _fmt(fig.value, fig.unit), fig.unit]
         if targets:

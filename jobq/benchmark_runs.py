@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import os
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -138,20 +139,57 @@ class Stores:
 # -- enqueueing ---------------------------------------------------------------------------
 
 
-def single_enqueue(store: Store, jobs: int, progress: Progress) -> float:
-    """Jobs/s enqueueing ``jobs`` no-op jobs one call at a time."""
+def round_trips(url: str, calls: int) -> float:
+    """Calls/s of the least request a client can make of a server store, one at a time
+    (redis-py ``PING``, psycopg ``SELECT 1``): what one-by-one enqueueing compares with."""
+    if urlsplit(url).scheme.startswith("redis"):
+        import redis
+
+        client = redis.Redis.from_url(url)
+        request: Callable[[], Any] = client.ping
+        close: Callable[[], Any] = client.close
+    else:
+        import psycopg
+
+        conn = psycopg.connect(url, autocommit=True)
+        request, close = (lambda: conn.execute("SELECT 1").fetchone()), conn.close
+    try:
+        request()  # connect
+        start = time.perf_counter()
+        for _ in range(calls):
+            request()
+        return calls / (time.perf_counter() - start)
+    finally:
+        close()
+
+
+def single_enqueue(store: Store, jobs: int, progress: Progress, threads: int = 1) -> float:
+    """Jobs/s enqueueing ``jobs`` no-op jobs one call at a time, from ``threads`` threads
+    at once (as a web app's request threads do)."""
     app = bench_app(store.url, store.options)
     try:
         app.migrate()
         task = app.get_task(NOOP)
+        task.enqueue()  # connect, outside the timing
+        shares = [jobs // threads + (1 if i < jobs % threads else 0) for i in range(threads)]
+        done = [0] * threads
+
+        def caller(index: int) -> None:
+            for n in range(1, shares[index] + 1):
+                task.enqueue()
+                if n % BATCH == 0:
+                    done[index] = n
+                    progress(sum(done))
+
+        callers = [threading.Thread(target=caller, args=(i,)) for i in range(threads)]
         start = time.perf_counter()
-        for done in range(1, jobs + 1):
-            task.enqueue()
-            if done % BATCH == 0:
-                progress(done)
+        for thread in callers:
+            thread.start()
+        for thread in callers:
+            thread.join()
         elapsed = time.perf_counter() - start
         progress(jobs)
-        _expect(app, jobs, "pending")
+        _expect(app, jobs + 1, "pending")
     finally:
         app.close()
     return jobs / elapsed

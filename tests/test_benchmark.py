@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from jobq.benchmark import bench
+from tests import isolation
 
-FIGURES = {
-    "raw_minimal", "raw_single", "raw_bulk", "raw_drain", "single_enqueue", "bulk_enqueue",
-    "drain_1", "drain_2", "drain_1_info", "latency_p50", "latency_p95", "latency_p99",
+JOBQ_FIGURES = {
+    "single_enqueue", "single_enqueue_threads", "bulk_enqueue", "drain_1", "drain_2",
+    "drain_1_info", "latency_p50", "latency_p95", "latency_p99",
 }
+FIGURES = {"raw_minimal", "raw_single", "raw_bulk", "raw_drain", *JOBQ_FIGURES}
 
 
 def test_bench_prints_and_records_every_figure(tmp_path: Path) -> None:
@@ -45,6 +48,24 @@ def test_bench_prints_and_records_every_figure(tmp_path: Path) -> None:
     )
     assert recorded["versions"]["sqlite"]
     assert recorded["machine"]["nproc"] >= 1
+
+
+@pytest.mark.parametrize("backend", ["postgres", "redis"])
+def test_a_server_store_is_set_against_its_own_round_trip(backend: str, tmp_path: Path) -> None:
+    store = isolation.open_store(backend, tmp_path)  # skips or fails when it is down
+    store.drop()  # jobq bench makes throwaway schemas / prefixes of its own
+    result = CliRunner().invoke(
+        bench, ["--url", store.url, "--jobs", "40", "--latency-jobs", "3",
+                "--latency-interval", "1", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    figures = {f["key"]: f for f in json.loads(result.stdout)["figures"]}
+    assert set(figures) == {"round_trip", *JOBQ_FIGURES}
+    for key in ("single_enqueue", "single_enqueue_threads"):
+        assert figures[key]["reference"] == "round_trip" and figures[key]["ratio"] > 0
+    # The Redis store's targets are its issue's; PostgreSQL has none in the table.
+    expected = {"redis": 100_000, "postgres": None}[backend]
+    assert figures["bulk_enqueue"]["target"] == expected
 
 
 def test_bench_json_goes_to_stdout(tmp_path: Path) -> None:

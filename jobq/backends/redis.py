@@ -45,6 +45,7 @@ SCHEMA_VERSION = 2  # 2: a job's fixed fields in one spec field; no pending inde
 REAP_BATCH = 500
 PURGE_BATCH = 500
 ENQUEUE_CHUNK = 250  # jobs per enqueue script call
+FIRST_CHUNK = 50
 SWEEP_EVERY = 60.0  # seconds between drops of index entries whose job hash expired
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 _NOT_CLAIMED = -1  # a claim made while no listener was running
@@ -202,7 +203,8 @@ class RedisBackend:
             # before it takes more.
             for n in itertools.count():
                 if n == len(chunks):
-                    chunk = list(itertools.islice(source, ENQUEUE_CHUNK))
+                    # A small first chunk: the server starts on it sooner.
+                    chunk = list(itertools.islice(source, FIRST_CHUNK if n == 0 else ENQUEUE_CHUNK))
                     if not chunk:
                         return
                     chunks.append((chunk, _encode(chunk, numbers)))
@@ -211,10 +213,11 @@ class RedisBackend:
         self._ensure_schema()
         replies = self._redis.scripts(self._scripts["enqueue"], calls)
         out: list[NewJob | str] = [job for chunk, _ in chunks for job in chunk]
-        for n, reply in enumerate(replies):
-            base = n * ENQUEUE_CHUNK - 1
+        base = -1  # replies count a chunk's jobs from 1
+        for (chunk, _), reply in zip(chunks, replies, strict=True):
             for i in range(1, len(reply), 2):
                 out[base + int(reply[i])] = reply[i + 1]
+            base += len(chunk)
         return out
 
     def claim(
