@@ -62,7 +62,9 @@ def log_started(attempt: Attempt) -> None:
     if not log.isEnabledFor(logging.INFO):  # with INFO off, build no fields per job
         return
     job = attempt.claimed
-    log.info("job %s (%s) started, attempt %d/%d", job.id, job.task, job.attempts,
+    # Written when the job is claimed (its state becomes running), which with a prefetch
+    # buffer can be a moment before a thread starts it: hence "claimed", not "started".
+    log.info("job %s (%s) claimed, attempt %d/%d", job.id, job.task, job.attempts,
              job.max_attempts, extra={"job_id": job.id, "task": job.task,
                                       "action": Status.RUNNING.value, "attempt": job.attempts})
 
