@@ -29,6 +29,7 @@ from jobq.backends.base import (
 from jobq.backends.redis_conn import TRANSIENT, Connections, Script, load_scripts
 from jobq.backends.redis_records import (
     DAMAGED_SPEC,
+    PendingGroups,
     newest_first,
     number,
     pack_spec,
@@ -316,22 +317,24 @@ class RedisBackend:
             return []
         self._ensure_schema()
         wanted = set(query.statuses) | ({query.status} if query.status else set())
-        keys = [self.prefix + "status:" + s.value for s in (wanted or Status)]
-        pending = self.prefix + "status:pending"  # no such key: the ready sets hold them
+        statuses = wanted or set(Status)
+        keys = [self.prefix + "status:" + s.value for s in statuses if s is not Status.PENDING]
         chunk = min(max(query.offset + query.limit, 64), 1000)
+        groups = PendingGroups(self.prefix, chunk)
+        if Status.PENDING in statuses:  # no status index: read from the ready sets
+            found_groups = self._script("pending_groups", _same((self.prefix,)))
+            keys += groups.add(found_groups, query.queue)
 
         def fetch(starts: list[tuple[str, int]]) -> list[list[Any]]:
-            indexed = iter(self._redis.pipeline([
+            replies = self._redis.pipeline([
+                groups.command(key, start) or
                 ("ZREVRANGE", key, start, start + chunk - 1, "WITHSCORES")
-                for key, start in starts if key != pending
-            ]))
-            return [
-                self._script("list_pending", _same((self.prefix, start, chunk)))
-                if key == pending else next(indexed)
                 for key, start in starts
-            ]
+            ])
+            return [groups.entries(key, reply) for (key, _), reply in zip(starts, replies,
+                                                                          strict=True)]
 
-        ids = newest_first(keys, fetch, chunk)
+        ids = newest_first(keys, fetch, groups.page)
         found: list[JobRecord] = []
         skip = query.offset
         while len(found) < query.limit:

@@ -110,12 +110,71 @@ def record_of(job_id: str, h: dict[str, str]) -> JobRecord:
 Fetch = Callable[[list[tuple[str, int]]], list[list[Any]]]
 
 
-def newest_first(keys: Sequence[str], fetch: Fetch, chunk: int) -> Iterator[str]:
+class PendingGroups:
+    """Pending jobs as sources for ``newest_first``. They have no status index: each
+    (queue, priority) group of a ready set holds its jobs at consecutive ranks, oldest
+    first (``pending_groups.lua`` finds them), so a group is paged by rank and read
+    backwards. Entries that moved to another group since (a listing taken while jobs
+    move) are dropped rather than merged out of order."""
+
+    def __init__(self, prefix: str, chunk: int) -> None:
+        self.prefix = prefix
+        self.chunk = chunk
+        self._groups: dict[str, tuple[str, str, int, int]] = {}
+        self._group_page = chunk
+
+    def page(self, name: str) -> int:
+        """Entries per read of source ``name``: the listing's chunk shared among the
+        groups (at least 8), so that many priorities do not each send a whole chunk."""
+        return self._group_page if name in self._groups else self.chunk
+
+    def add(self, flat: Sequence[Any], queue: str | None) -> list[str]:
+        """Take ``pending_groups``' reply; return a source name per group (``queue``:
+        only that queue's)."""
+        names = []
+        for i in range(0, len(flat), 4):
+            if queue is None or flat[i] == queue:
+                name = f"\0pending {len(self._groups)}"  # never a key: keys start with prefix
+                self._groups[name] = (f"{self.prefix}ready:{flat[i]}", flat[i + 1],
+                                      int(flat[i + 2]), int(flat[i + 3]))
+                names.append(name)
+        self._group_page = max(8, self.chunk // max(1, len(self._groups)))
+        return names
+
+    def command(self, name: str, start: int) -> tuple[Any, ...] | None:
+        """The ZRANGE for a group's entries from ``start`` (newest first); None when
+        ``name`` is not a group."""
+        group = self._groups.get(name)
+        if group is None:
+            return None
+        key, _, first, count = group
+        last = first + count - 1 - start
+        if last < first:
+            return ("ZRANGE", key, 1, 0)  # nothing left: an empty reply in the same pipeline
+        return ("ZRANGE", key, max(first, last - self._group_page + 1), last, "WITHSCORES")
+
+    def entries(self, name: str, reply: list[Any]) -> list[Any]:
+        """A group's reply as a status index's (flat id, seq, newest first); any other
+        reply as it is."""
+        group = self._groups.get(name)
+        if group is None:
+            return reply
+        score = float(group[1])
+        out: list[Any] = []
+        for i in range(len(reply) - 2, -1, -2):
+            member = reply[i]
+            if float(reply[i + 1]) == score:
+                out += (member[17:], int(member[:16]))
+        return out
+
+
+def newest_first(keys: Sequence[str], fetch: Fetch,
+                 page: Callable[[str], int]) -> Iterator[str]:
     """Job ids from several sorted sets (scored by insertion sequence), newest first.
 
     ``fetch`` takes [(key, start), ...] and returns, per key, a flat ZREVRANGE … WITHSCORES
-    reply of up to ``chunk`` entries from ``start``: the first chunk of every key comes in
-    one round trip, later chunks only for the key that ran dry.
+    reply of up to ``page(key)`` entries from ``start``: the first page of every key comes
+    in one round trip, later pages only for the key that ran dry.
     """
     buffers: dict[str, list[tuple[float, str]]] = {}
     offsets = dict.fromkeys(keys, 0)
@@ -124,7 +183,7 @@ def newest_first(keys: Sequence[str], fetch: Fetch, chunk: int) -> Iterator[str]
         for key, flat in zip(wanted, fetch([(k, offsets[k]) for k in wanted]), strict=True):
             entries = [(-float(flat[i + 1]), flat[i]) for i in range(0, len(flat), 2)]
             offsets[key] += len(entries)
-            buffers[key] = entries if len(entries) == chunk else [*entries, (0.0, "")]
+            buffers[key] = entries if len(entries) == page(key) else [*entries, (0.0, "")]
 
     refill(list(keys))
     heap: list[tuple[float, str, str, int]] = []

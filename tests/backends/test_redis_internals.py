@@ -338,3 +338,16 @@ def test_prefixes_keep_apps_apart(make: Callable[..., jobq.App], tmp_path: Path)
     finally:
         other.close()
         other_store.drop()
+
+
+def test_pending_jobs_of_many_priorities_list_newest_first_page_by_page(app: jobq.App) -> None:
+    # Each (queue, priority) group of the ready sets is read a few entries at a time and
+    # merged: enough jobs per group that every group is read several times.
+    noop = app.tasks["noop"]
+    kinds = [noop.with_options(queue=q, priority=p) for q in "abc" for p in (-7, 0, 3, 9)]
+    jobs = app.enqueue_many([kinds[(i * 5) % len(kinds)].call() for i in range(400)])
+    newest = [j.id for j in reversed(jobs)]
+    assert [j.id for j in app.jobs(status="pending", limit=100, offset=50)] == newest[50:150]
+    assert [j.id for j in app.jobs(limit=400)] == newest
+    in_b = [j.id for j in reversed(jobs) if j.queue == "b"]
+    assert [j.id for j in app.jobs(status="pending", queue="b", limit=500)] == in_b

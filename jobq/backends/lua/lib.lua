@@ -115,7 +115,7 @@ local function flush()
 end
 
 -- Pending jobs have no status index: the ready sets already hold every one of them
--- (list_pending.lua reads them newest first), and a second entry would cost each job
+-- (pending_groups.lua finds them for listing), and a second entry would cost each job
 -- a write when it is enqueued and another when it is claimed.
 local function status_index(status)
   if status ~= 'pending' then
