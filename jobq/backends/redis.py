@@ -26,7 +26,8 @@ from jobq.backends.base import (
     Outcome,
     ReapedJob,
 )
-from jobq.backends.redis_conn import TRANSIENT, Connections, Script, load_scripts
+from jobq.backends.redis_conn import TRANSIENT, Connections, Script, load_scripts, same_args
+from jobq.backends.redis_migrate import migrate_1_to_2
 from jobq.backends.redis_records import (
     DAMAGED_SPEC,
     PendingGroups,
@@ -53,18 +54,8 @@ _NOT_CLAIMED = -1  # a claim made while no listener was running
 _REAP_ORDER = {Status.CANCELLED: 0, Status.PENDING: 1, Status.FAILED: 2}
 
 
-def glob_escape(text: str) -> str:
-    """``text`` matched literally in a SCAN MATCH pattern."""
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
-
-
 def _num(value: float | int) -> str:
     return repr(float(value))
-
-
-def _same(args: Sequence[Any]) -> Callable[[bool], Sequence[Any]]:
-    """Script arguments that stay the same when the call is re-sent."""
-    return lambda _replay: args
 
 
 class RedisBackend:
@@ -134,7 +125,7 @@ class RedisBackend:
         return self._redis.command(*args)
 
     def _hashes(self, ids: Sequence[str]) -> list[JobRecord | None]:
-        flats = json.loads(self._script("read_jobs", _same((self.prefix, *ids))))
+        flats = json.loads(self._script("read_jobs", same_args((self.prefix, *ids))))
         return [
             record_of(i, pairs(flat)) if flat else None
             for i, flat in zip(ids, flats, strict=True)
@@ -153,25 +144,9 @@ class RedisBackend:
         self._schema_pid = 0
         found = self._redis.command("GET", self.prefix + "schema")
         if found == "1":
-            self._migrate_1_to_2()
+            migrate_1_to_2(self._redis, self._scripts["migrate_1_to_2"], self.prefix)
         self._ensure_schema()
         return SCHEMA_VERSION
-
-    def _migrate_1_to_2(self) -> None:
-        # Clients of version 1 must be stopped first (docs/redis.md); clients of version 2
-        # refuse the store until the version is written last.
-        pattern = glob_escape(self.prefix) + "job:*"
-        skip = len(self.prefix) + len("job:")
-        cursor = "0"
-        while True:
-            cursor, names = self._redis.command("SCAN", cursor, "MATCH", pattern, "COUNT", 500)
-            if names:
-                ids = (self.prefix, *(name[skip:] for name in names))
-                self._redis.script(self._scripts["migrate_1_to_2"], _same(ids))
-            if cursor == "0":
-                break
-        self._redis.pipeline([("UNLINK", self.prefix + "status:pending"),
-                              ("SET", self.prefix + "schema", SCHEMA_VERSION)])
 
     def check_schema(self) -> None:
         self._ensure_schema()
@@ -264,7 +239,7 @@ class RedisBackend:
         args = [self.prefix, _num(lease)]
         for job_id, token in leases:
             args += (job_id, token)
-        reply = self._script("heartbeat", _same(args))
+        reply = self._script("heartbeat", same_args(args))
         lost = int(reply[0])
         return Heartbeat(frozenset(reply[1:1 + lost]), frozenset(reply[1 + lost:]))
 
@@ -298,11 +273,11 @@ class RedisBackend:
         return [bool(flag) for flag in reply]
 
     def cancel(self, job_id: str) -> tuple[JobRecord | None, bool]:
-        changed, flat = self._script("cancel", _same((self.prefix, job_id, self._retention_ms)))
+        changed, flat = self._script("cancel", same_args((self.prefix, job_id, self._retention_ms)))
         return (record_of(job_id, pairs(flat)) if flat else None), bool(changed)
 
     def retry(self, job_id: str) -> JobRecord | None:
-        verdict, flat = self._script("retry", _same((self.prefix, job_id, _num(time.time()))))
+        verdict, flat = self._script("retry", same_args((self.prefix, job_id, _num(time.time()))))
         if verdict == "key_held":
             raise KeyConflict(job_id)
         return record_of(job_id, pairs(flat)) if flat else None
@@ -322,7 +297,7 @@ class RedisBackend:
         chunk = min(max(query.offset + query.limit, 64), 1000)
         groups = PendingGroups(self.prefix, chunk)
         if Status.PENDING in statuses:  # no status index: read from the ready sets
-            found_groups = self._script("pending_groups", _same((self.prefix,)))
+            found_groups = self._script("pending_groups", same_args((self.prefix,)))
             keys += groups.add(found_groups, query.queue)
 
         def fetch(starts: list[tuple[str, int]]) -> list[list[Any]]:
@@ -364,7 +339,7 @@ class RedisBackend:
         reaped: list[ReapedJob] = []
         while True:
             reply = self._script(
-                "reap", _same((self.prefix, at, str(REAP_BATCH), self._retention_ms))
+                "reap", same_args((self.prefix, at, str(REAP_BATCH), self._retention_ms))
             )
             for i in range(0, len(reply), 4):
                 reaped.append(
@@ -392,7 +367,7 @@ class RedisBackend:
             # Later rounds keep the first round's cutoff, so a busy store cannot keep the
             # loop going with jobs that finished after the purge began.
             args = (self.prefix, _num(older_than), cutoff, str(PURGE_BATCH), *wanted)
-            deleted, examined, cutoff = self._script("purge", _same(args))
+            deleted, examined, cutoff = self._script("purge", same_args(args))
             total += int(deleted)
             if int(examined) == 0:
                 return total
@@ -400,7 +375,7 @@ class RedisBackend:
     def next_due(self, queues: Sequence[str]) -> float | None:
         if not queues:
             return None
-        value = self._script("next_due", _same((self.prefix, *queues)))
+        value = self._script("next_due", same_args((self.prefix, *queues)))
         return None if value is None else float(value)
 
     # -- waiting for work ------------------------------------------------------------------

@@ -57,6 +57,11 @@ class Script:
     sha: str
 
 
+def same_args(args: Sequence[Any]) -> Build:
+    """Script arguments that stay the same when the call is re-sent."""
+    return lambda _replay: args
+
+
 @cache
 def load_scripts() -> dict[str, Script]:
     """Every script in ``lua/`` by name, each with the shared helpers in front."""

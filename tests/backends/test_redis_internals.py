@@ -280,8 +280,16 @@ def test_migrate_upgrades_a_version_1_store_and_its_jobs_run(app: jobq.App) -> N
     client.set(f"{prefix}seq", "2")
     client.set(f"{prefix}schema", "1")
 
+    # A job held under a live lease means an old worker is still at work: refused.
+    client.zadd(f"{prefix}leases", {"elsewhere": time.time() + 3600})
+    with pytest.raises(SchemaError, match=r"1 job\(s\) are running under live leases"):
+        jobq.App(app.settings.url, prefix=prefix).migrate()
+    assert client.get(f"{prefix}schema") == "1" and client.hget(f"{prefix}job:done", "task")
+    client.zadd(f"{prefix}leases", {"elsewhere": time.time() - 60})  # expired: its worker died
+
     upgraded = jobq.App(app.settings.url, prefix=prefix)
     assert upgraded.migrate() == 2
+    client.zrem(f"{prefix}leases", "elsewhere")  # not a job of this test's layout
     assert upgraded.migrate() == 2  # a second run finds nothing to do
     check_layout(client, prefix)
     done = upgraded.backend.get("done")

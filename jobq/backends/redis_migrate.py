@@ -1,0 +1,47 @@
+"""Upgrading a Redis store written by an older jobq to the current key layout.
+
+Layout 1 kept each fixed field of a job as a hash field of its own and indexed pending
+jobs in ``status:pending``; layout 2 packs those fields into one ``spec`` field and lists
+pending jobs from the ready sets (``lua/keys.md``). The upgrade rewrites the job hashes in
+place, in batches, and writes the new version last, so clients of version 2 refuse the
+store until it is done and an interrupted run can simply be run again.
+"""
+
+from __future__ import annotations
+
+from jobq.backends.redis_conn import Connections, Script, same_args
+from jobq.errors import SchemaError
+
+SCAN_BATCH = 500
+
+
+def glob_escape(text: str) -> str:
+    """``text`` matched literally in a SCAN MATCH pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def migrate_1_to_2(conns: Connections, script: Script, prefix: str) -> None:
+    """Upgrade the layout 1 store under ``prefix`` to layout 2."""
+    # Workers of layout 1 would go on writing and reading the old fields: one that holds
+    # a job under a live lease is a worker still running.
+    seconds, micros = conns.command("TIME")
+    now = int(seconds) + int(micros) / 1e6
+    running = int(conns.command("ZCOUNT", prefix + "leases", f"({now!r}", "+inf"))
+    if running:
+        raise SchemaError(
+            f"{conns.safe_url} (prefix {prefix!r}): {running} job(s) are running under "
+            "live leases, so workers of the old jobq are still at work; stop every worker "
+            "and every process that enqueues, then run `jobq migrate` again"
+        )
+    pattern = glob_escape(prefix) + "job:*"
+    skip = len(prefix) + len("job:")
+    cursor = "0"
+    while True:
+        cursor, names = conns.command("SCAN", cursor, "MATCH", pattern, "COUNT", SCAN_BATCH)
+        if names:
+            ids = (prefix, *(name[skip:] for name in names))
+            conns.script(script, same_args(ids))
+        if cursor == "0":
+            break
+    conns.pipeline([("MULTI",), ("UNLINK", prefix + "status:pending"),
+                    ("SET", prefix + "schema", 2), ("EXEC",)])
