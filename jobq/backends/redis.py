@@ -26,7 +26,14 @@ from jobq.backends.base import (
     Outcome,
     ReapedJob,
 )
-from jobq.backends.redis_conn import TRANSIENT, Connections, Script, load_scripts, same_args
+from jobq.backends.redis_conn import (
+    TRANSIENT,
+    Build,
+    Connections,
+    Script,
+    load_scripts,
+    same_args,
+)
 from jobq.backends.redis_migrate import migrate_1_to_2
 from jobq.backends.redis_records import (
     DAMAGED_SPEC,
@@ -47,7 +54,7 @@ SCHEMA_VERSION = 2  # 2: a job's fixed fields in one spec field; no pending inde
 REAP_BATCH = 500
 PURGE_BATCH = 500
 ENQUEUE_CHUNK = 250  # jobs per enqueue script call
-FIRST_CHUNK = 50
+FIRST_CHUNK = 50  # jobs in a batch's first call: the server starts on it sooner
 SWEEP_EVERY = 60.0  # seconds between drops of index entries whose job hash expired
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 _NOT_CLAIMED = -1  # a claim made while no listener was running
@@ -174,13 +181,13 @@ class RedisBackend:
         source = iter(jobs)
         chunks: list[tuple[list[NewJob], str]] = []  # taken so far, with their rows
 
-        def calls() -> Iterator[Callable[[bool], Sequence[Any]]]:
+        def calls() -> Iterator[Build]:
             # A re-send after a dropped connection goes over the chunks taken so far
             # before it takes more.
             for n in itertools.count():
                 if n == len(chunks):
-                    # A small first chunk: the server starts on it sooner.
-                    chunk = list(itertools.islice(source, FIRST_CHUNK if n == 0 else ENQUEUE_CHUNK))
+                    size = FIRST_CHUNK if n == 0 else ENQUEUE_CHUNK
+                    chunk = list(itertools.islice(source, size))
                     if not chunk:
                         return
                     chunks.append((chunk, _encode(chunk, numbers)))

@@ -359,3 +359,15 @@ def test_pending_jobs_of_many_priorities_list_newest_first_page_by_page(app: job
     assert [j.id for j in app.jobs(limit=400)] == newest
     in_b = [j.id for j in reversed(jobs) if j.queue == "b"]
     assert [j.id for j in app.jobs(status="pending", queue="b", limit=500)] == in_b
+
+
+def test_a_task_name_holding_the_spec_separator_survives_the_round_trip(app: jobq.App) -> None:
+    # The spec field joins its parts with 0x1f; the task name, kept last, may hold one.
+    odd = app.task(name="odd\x1fname\x1f", retries=2, timeout=7.5)(lambda text: text * 2)
+    job = odd.enqueue("ab\x1f")
+    stored = app.backend.get(job.id)
+    assert stored is not None
+    assert (stored.task, stored.args, stored.max_attempts, stored.timeout) == (
+        "odd\x1fname\x1f", ["ab\x1f"], 3, 7.5)
+    app.run_worker(concurrency=1, burst=True)
+    assert job.result(timeout=5) == "ab\x1fab\x1f"
