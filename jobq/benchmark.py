@@ -112,6 +112,8 @@ class Bench:
         for fig in self.figures:
             if fig.reference in by_key:
                 fig.ratio = fig.value / by_key[fig.reference].value
+            else:
+                fig.reference = None  # not measured on this store (raw SQLite rows)
         return self.figures
 
     def _raw(self) -> None:
@@ -156,7 +158,7 @@ class Bench:
         with self.stores.fresh() as store:
             rate = runs.bulk_enqueue(store, jobs, self._step("bulk enqueue", jobs))
         self._add("bulk_enqueue", f"bulk enqueue (enqueue_many, {runs.BATCH} per call)",
-                  rate, reference="raw_bulk" if self.plan.raw_reference else None)
+                  rate, reference="raw_bulk")
 
     def _drains(self) -> None:
         jobs, conc = self.plan.jobs, self.plan.concurrency
@@ -169,8 +171,7 @@ class Bench:
                 log_file = str(store.folder / f"{key}.log") if logged else None
                 rate = runs.drain(store, jobs, workers, conc, self._step(label, jobs),
                                   log_file=log_file)
-            self._add(key, label, rate,
-                      reference="raw_drain" if self.plan.raw_reference else None)
+            self._add(key, label, rate, reference="raw_drain")
 
     def _latency(self) -> None:
         count, interval = self.plan.latency_jobs, self.plan.latency_interval
