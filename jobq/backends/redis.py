@@ -168,18 +168,17 @@ class RedisBackend:
         def args(rows: str, replay: bool) -> Sequence[Any]:
             return (prefix, "1" if replay else "0", now, rows)
 
-        if isinstance(jobs, Sequence) and len(jobs) <= 1:  # task.enqueue(): no pipeline
-            if not jobs:
-                return []
-            reply = self._script("enqueue", functools.partial(args, _encode(jobs, numbers)))
-            return list(jobs) if len(reply) == 1 else [reply[2]]
+        chunks: list[tuple[list[NewJob], str]] = []  # sent so far, with their rows
+        if isinstance(jobs, list) and len(jobs) == 1:  # task.enqueue(): no pipeline
+            chunks.append((jobs, _encode(jobs, numbers)))
+            replies = [self._script("enqueue", functools.partial(args, chunks[0][1]))]
+            return _stored(chunks, replies)
 
         # Bounded scripts (a long one blocks every other client), pipelined: each chunk is
         # sent as soon as it is taken from ``jobs``, so the server stores one while the
         # next is made and encoded. Scripts run in order, so a key held by an earlier
         # chunk is seen by a later one.
         source = iter(jobs)
-        chunks: list[tuple[list[NewJob], str]] = []  # taken so far, with their rows
 
         def calls() -> Iterator[Build]:
             # A re-send after a dropped connection goes over the chunks taken so far
@@ -194,14 +193,7 @@ class RedisBackend:
                 yield functools.partial(args, chunks[n][1])
 
         self._ensure_schema()
-        replies = self._redis.scripts(self._scripts["enqueue"], calls)
-        out: list[NewJob | str] = [job for chunk, _ in chunks for job in chunk]
-        base = -1  # replies count a chunk's jobs from 1
-        for (chunk, _), reply in zip(chunks, replies, strict=True):
-            for i in range(1, len(reply), 2):
-                out[base + int(reply[i])] = reply[i + 1]
-            base += len(chunk)
-        return out
+        return _stored(chunks, self._redis.scripts(self._scripts["enqueue"], calls))
 
     def claim(
         self, worker_id: str, queues: Sequence[str], limit: int, lease: float
@@ -427,6 +419,18 @@ class RedisBackend:
         if self._due_at is not None:  # a scheduled job falls due sooner than the timeout
             timeout = min(timeout, max(0.0, self._due_at - time.monotonic()))
         listener.wait(listener.generation if mark is None else mark, timeout, event)
+
+
+def _stored(chunks: list[tuple[list[NewJob], str]], replies: list[Any]) -> list[NewJob | str]:
+    """Per job of the chunks sent, in order: the job, or the id of the live job holding
+    its key (each reply names those by their 1-based position in its chunk)."""
+    out: list[NewJob | str] = [job for chunk, _ in chunks for job in chunk]
+    base = -1
+    for (chunk, _), reply in zip(chunks, replies, strict=True):
+        for i in range(1, len(reply), 2):
+            out[base + int(reply[i])] = reply[i + 1]
+        base += len(chunk)
+    return out
 
 
 def _encode(jobs: Sequence[NewJob], numbers: dict[float, str]) -> str:
