@@ -25,7 +25,7 @@ class Migration:
 
 
 def _sql_dir(dialect: str) -> resources.abc.Traversable:
-    return resources.files("jobq.backends").joinpath("sql", dialect)
+    return resources.files(f"jobq.backends.{dialect}")
 
 
 def load_queries(dialect: str, filename: str = "queries.sql") -> dict[str, str]:

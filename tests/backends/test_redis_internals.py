@@ -16,7 +16,7 @@ import pytest
 import jobq
 from jobq import Status
 from jobq.backends.base import JobFilter
-from jobq.backends.redis_conn import load_scripts
+from jobq.backends.redis.conn import load_scripts
 from jobq.errors import BackendError, SchemaError
 from tests import isolation
 from tests.backends.support import claim, claim_one, fail, finish

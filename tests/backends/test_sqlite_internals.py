@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import jobq
-from jobq.backends import sqlite as sqlite_backend
 from jobq.backends.sqlfiles import Migration
 from jobq.backends.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteBackend, sqlite_path
+from jobq.backends.sqlite import store as sqlite_backend
 from jobq.errors import BackendError, ConfigError, SchemaError
 
 

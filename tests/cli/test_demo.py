@@ -8,7 +8,7 @@ from typing import Any
 
 import jobq
 from jobq.demo import BAD_ADDRESSES, FLAKY_EVERY, JOBS
-from jobq.demo_display import jobq_command
+from jobq.demo.display import jobq_command
 from tests.cli.conftest import python_m_jobq
 
 

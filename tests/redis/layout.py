@@ -1,6 +1,6 @@
 """Reading jobq's Redis keys behind its back, and checking they agree with each other.
 
-``check_layout`` asserts the invariants listed in ``jobq/backends/lua/keys.md``: after any
+``check_layout`` asserts the invariants listed in ``jobq/backends/redis/keys.md``: after any
 operation every job sits in exactly the indexes its status calls for, and the counts and
 idempotency keys match. Run after every kind of operation, it shows each one leaves the
 store whole, which is what doing each one in a single script is for.

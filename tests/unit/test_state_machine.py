@@ -95,7 +95,7 @@ def test_outcome_refuses_an_unknown_status() -> None:
 
 
 def _dialects() -> list[str]:
-    folder = Path(sqlfiles.__file__).parent / "sql"
+    folder = Path(sqlfiles.__file__).parent
     return sorted(p.name for p in folder.iterdir() if (p / "queries.sql").exists())
 
 
@@ -165,7 +165,7 @@ def test_status_writes_are_found() -> None:
 
 @pytest.mark.parametrize("dialect", _dialects())
 def test_every_query_that_changes_a_status_declares_its_transition(dialect: str) -> None:
-    text = (Path(sqlfiles.__file__).parent / "sql" / dialect / "queries.sql").read_text()
+    text = (Path(sqlfiles.__file__).parent / dialect / "queries.sql").read_text()
     blocks = re.split(r"^--\s*name:\s*", text, flags=re.MULTILINE)[1:]
     wrong = []
     for block in blocks:

@@ -1,7 +1,7 @@
 """The Redis store: job hashes and sorted-set indexes under one key prefix.
 
 Every change that touches more than one key is one Lua script (``lua/*.lua``; the keys
-are listed in ``lua/keys.md``), so a crash or a dropped connection between two commands
+are listed in ``keys.md``), so a crash or a dropped connection between two commands
 cannot leave a job in no index or in two. Scripts read the server's clock (TIME), so
 workers on machines with skewed clocks agree on due times and leases.
 """
@@ -26,7 +26,7 @@ from jobq.backends.base import (
     Outcome,
     ReapedJob,
 )
-from jobq.backends.redis_conn import (
+from jobq.backends.redis.conn import (
     TRANSIENT,
     Build,
     Connections,
@@ -34,8 +34,8 @@ from jobq.backends.redis_conn import (
     load_scripts,
     same_args,
 )
-from jobq.backends.redis_migrate import migrate_1_to_2
-from jobq.backends.redis_records import (
+from jobq.backends.redis.migrate import migrate_1_to_2
+from jobq.backends.redis.records import (
     DAMAGED_SPEC,
     PendingGroups,
     newest_first,
@@ -45,7 +45,7 @@ from jobq.backends.redis_records import (
     record_of,
     unpack_spec,
 )
-from jobq.backends.redis_wake import WakeListener
+from jobq.backends.redis.wake import WakeListener
 from jobq.config import Settings
 from jobq.errors import BackendError, KeyConflict, SchemaError
 from jobq.job import RETAINED_FOR_A_WHILE, JobRecord, Status

@@ -2,14 +2,14 @@
 
 Layout 1 kept each fixed field of a job as a hash field of its own and indexed pending
 jobs in ``status:pending``; layout 2 packs those fields into one ``spec`` field and lists
-pending jobs from the ready sets (``lua/keys.md``). The upgrade rewrites the job hashes in
+pending jobs from the ready sets (``keys.md``). The upgrade rewrites the job hashes in
 place, in batches, and writes the new version last, so clients of version 2 refuse the
 store until it is done and an interrupted run can simply be run again.
 """
 
 from __future__ import annotations
 
-from jobq.backends.redis_conn import Connections, Script, same_args
+from jobq.backends.redis.conn import Connections, Script, same_args
 from jobq.errors import SchemaError
 
 SCAN_BATCH = 500

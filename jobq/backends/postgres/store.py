@@ -21,7 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from jobq.backends.base import ClaimedJob, Heartbeat, JobFilter, NewJob, Outcome, ReapedJob
-from jobq.backends.postgres_conn import (
+from jobq.backends.postgres.conn import (
     MISSING,
     Connection,
     Listener,
@@ -30,7 +30,7 @@ from jobq.backends.postgres_conn import (
     quote_schema,
     translated,
 )
-from jobq.backends.postgres_rows import (
+from jobq.backends.postgres.rows import (
     COPY_TYPES,
     copy_rows,
     job_columns,
@@ -38,7 +38,7 @@ from jobq.backends.postgres_rows import (
     outcome_columns,
     record,
 )
-from jobq.backends.postgres_schema import (
+from jobq.backends.postgres.schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
     apply_migrations,

@@ -25,7 +25,7 @@ from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-from jobq.backends.postgres_schema import missing_schema_message
+from jobq.backends.postgres.schema import missing_schema_message
 from jobq.backends.waiters import Waiters
 from jobq.config import redact_url
 from jobq.errors import BackendError, ConfigError, SchemaError

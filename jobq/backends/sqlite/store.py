@@ -28,7 +28,7 @@ from jobq.backends.base import (
     ReapedJob,
 )
 from jobq.backends.sqlfiles import load_migrations, load_queries
-from jobq.backends.sqlite_rows import listing_sql, record
+from jobq.backends.sqlite.rows import listing_sql, record
 from jobq.errors import BackendError, ConfigError, KeyConflict, SchemaError
 from jobq.job import JobRecord, Status
 

@@ -65,7 +65,7 @@ def same_args(args: Sequence[Any]) -> Build:
 @cache
 def load_scripts() -> dict[str, Script]:
     """Every script in ``lua/`` by name, each with the shared helpers in front."""
-    folder = resources.files("jobq.backends").joinpath("lua")
+    folder = resources.files("jobq.backends.redis").joinpath("lua")
     lib = folder.joinpath("lib.lua").read_text(encoding="utf-8")
     scripts = {}
     for entry in folder.iterdir():

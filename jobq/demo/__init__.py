@@ -22,7 +22,7 @@ from rich.console import Console
 
 from jobq.app import App
 from jobq.cli.context import use_url
-from jobq.demo_display import Tally, print_intro, print_summary, watch
+from jobq.demo.display import Tally, print_intro, print_summary, watch
 from jobq.retry import Backoff
 from jobq.worker import Worker, current_job
 

@@ -29,8 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jobq import benchmark_raw as raw
-from jobq import benchmark_runs as runs
+from jobq.benchmark import raw, runs
 from jobq.config import redact_url
 
 # Targets by store kind (the issues that built each store); a figure not named: none.
@@ -319,7 +318,7 @@ def bench(url: str | None, jobs: int, concurrency: int, latency_jobs: int,
 
 def run_peers(quick: bool) -> int:
     """Run ``python -m bench.run`` from the checkout this jobq is installed from."""
-    checkout = Path(__file__).resolve().parents[1]
+    checkout = Path(__file__).resolve().parents[2]
     if not (checkout / "bench" / "run.py").is_file():
         raise click.ClickException(
             "--peers needs a jobq checkout (bench/run.py beside the jobq package); this "

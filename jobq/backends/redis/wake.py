@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Sequence
 
-from jobq.backends.redis_conn import TRANSIENT, Connections, execute, pipeline
+from jobq.backends.redis.conn import TRANSIENT, Connections, execute, pipeline
 from jobq.backends.waiters import Waiters
 
 log = logging.getLogger("jobq.redis")

@@ -1,0 +1,11 @@
+"""The PostgreSQL store: SKIP LOCKED claims, LISTEN/NOTIFY wake-ups, the database clock."""
+
+from jobq.backends.postgres.store import (
+    COPY_FROM,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    PostgresBackend,
+    connect,
+)
+
+__all__ = ["COPY_FROM", "MIGRATIONS", "SCHEMA_VERSION", "PostgresBackend", "connect"]
