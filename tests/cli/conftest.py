@@ -56,13 +56,18 @@ def url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'jobs.db'}"
 
 
+def app_on_store(app: jobq.App, url: str) -> Iterator[jobq.App]:
+    """For a fixture: ``app`` pointed at ``url`` (the store created), closed afterwards."""
+    use_url(app, url)
+    app.migrate()
+    yield app
+    app.close()
+
+
 @pytest.fixture
 def sample(url: str) -> Iterator[jobq.App]:
     """The sample app on this test's store (created), to seed and inspect jobs."""
-    use_url(sample_app.app, url)
-    sample_app.app.migrate()
-    yield sample_app.app
-    sample_app.app.close()
+    yield from app_on_store(sample_app.app, url)
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ from datetime import datetime
 import pytest
 
 import jobq
-from jobq.cli.context import use_url
 from tests.cli import hostile_app, sample_app
-from tests.cli.conftest import APP, REPO, child_env, python_m_jobq
+from tests.cli.conftest import APP, REPO, app_on_store, child_env, python_m_jobq
 from tests.cli.hostile_app import (
     ERROR_TYPE,
     ERROR_TYPE_ESCAPED,
@@ -54,10 +53,7 @@ def jobq_cli(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def hostile(url: str) -> Iterator[jobq.App]:
     """The hostile app on this test's store (created)."""
-    use_url(hostile_app.app, url)
-    hostile_app.app.migrate()
-    yield hostile_app.app
-    hostile_app.app.close()
+    yield from app_on_store(hostile_app.app, url)
 
 
 def test_an_error_message_cannot_forge_a_worker_log_line(url: str, sample: jobq.App) -> None:
