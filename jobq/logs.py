@@ -34,6 +34,16 @@ class TextFormatter(logging.Formatter):
     def __init__(self, fmt: str = TEXT_FORMAT, datefmt: str | None = None) -> None:
         super().__init__(fmt, datefmt)
 
+    def format(self, record: logging.LogRecord) -> str:
+        cached = record.exc_text
+        # Another handler's formatter may have cached the traceback on the record as it
+        # is: format it afresh (or, with no exc_info to format from, indent the cache).
+        record.exc_text = None if record.exc_info or not cached else _indented(cached)
+        try:
+            return super().format(record)
+        finally:
+            record.exc_text = cached
+
     def formatMessage(self, record: logging.LogRecord) -> str:
         return escape_controls(super().formatMessage(record))
 

@@ -71,7 +71,7 @@ def log_started(logger: WorkerLog, attempt: Attempt) -> None:
     # Written when the job is claimed (its state becomes running), which with a prefetch
     # buffer can be a moment before a thread starts it: hence "claimed", not "started".
     logger.info("job %s (%s) claimed, attempt %d/%d", job.id, job.task, job.attempts,
-              job.max_attempts, extra=job_fields(attempt, Status.RUNNING.value))
+                job.max_attempts, extra=job_fields(attempt, Status.RUNNING.value))
 
 
 def _outcome_fields(attempt: Attempt, outcome: Outcome) -> dict[str, Any]:
@@ -108,8 +108,9 @@ def log_outcome(logger: WorkerLog, attempt: Attempt, outcome: Outcome, applied: 
         )
     elif outcome.status is Status.FAILED:
         err = outcome.error
-        logger.error("job %s (%s) failed after %d attempt(s): %s: %s", claimed.id, claimed.task,
-                   claimed.attempts, err and err.type, err and err.message, extra=extra)
+        logger.error("job %s (%s) failed after %d attempt(s): %s: %s", claimed.id,
+                     claimed.task, claimed.attempts, err and err.type, err and err.message,
+                     extra=extra)
     elif outcome.status is Status.CANCELLED:
         logger.info("job %s (%s) cancelled while running", claimed.id, claimed.task, extra=extra)
     else:

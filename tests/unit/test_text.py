@@ -90,6 +90,15 @@ def test_text_format_indents_every_traceback_line() -> None:
     assert "\x1b" not in line
 
 
+def test_text_format_escapes_a_traceback_another_formatter_cached() -> None:
+    record = _record("crashed", exc=_raised("bad\nFORGED"))
+    logging.Formatter().format(record)  # caches the raw traceback on record.exc_text
+    line = TextFormatter().format(record)
+    assert "\n  FORGED" in line and "\nFORGED" not in line
+    record.exc_info = None  # as a record sent over a socket arrives: the text alone
+    assert "\n  FORGED" in TextFormatter().format(record)
+
+
 def test_json_format_is_one_object_per_line_with_the_structured_fields() -> None:
     record = _record("job %s failed: %s", "j1", "two\nlines \x1b[31m", worker="w1",
                      job_id="j1", task="t", queue="q", attempt=2, action="failed",
