@@ -118,6 +118,25 @@ def app_reference(environ: Mapping[str, str] | None = None) -> str | None:
     return env.get("JOBQ_APP") or None
 
 
+LOG_FORMATS = ("text", "json")
+
+
+def log_format(given: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The worker's log format: ``given`` (``--log-format``), else $JOBQ_LOG_FORMAT, else
+    ``text``. Raises ``ConfigError`` for a name not in ``LOG_FORMATS``."""
+    env = os.environ if environ is None else environ
+    if given:
+        source, text = "--log-format", given
+    else:
+        source, text = "$JOBQ_LOG_FORMAT", env.get("JOBQ_LOG_FORMAT") or LOG_FORMATS[0]
+    name = text.strip().lower()
+    if name not in LOG_FORMATS:
+        raise ConfigError(
+            f"{source}={text!r} is not a log format; use {' or '.join(LOG_FORMATS)}"
+        )
+    return name
+
+
 def redact_url(url: str) -> str:
     """The URL with any password replaced by ``***``, safe to print.
 

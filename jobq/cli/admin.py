@@ -14,12 +14,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from jobq.app import App
 from jobq.cli import render
 from jobq.cli.context import CliState, ConfigProblem, reports_errors, store_options
-from jobq.config import redact_url
-from jobq.errors import JobqError
+from jobq.config import LOG_FORMATS, log_format, redact_url
+from jobq.errors import ConfigError, JobqError
 from jobq.job import FINISHED, Status
+from jobq.logs import formatter
 from jobq.worker.worker import POOLS
 
-LOG_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -39,16 +39,26 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
               "handed back to the queue.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
               default="INFO", show_default=True, help="INFO logs every state change.")
+@click.option("--log-format", "format_name",
+              type=click.Choice(LOG_FORMATS, case_sensitive=False),
+              help="text: lines for people; json: one JSON object per line, for log "
+              "pipelines (default: $JOBQ_LOG_FORMAT, else text).")
 @store_options
 @click.pass_obj
 @reports_errors
 def worker_command(state: CliState, concurrency: int, pool: str, queues: str | None,
-                   burst: bool, grace: float, log_level: str) -> None:
+                   burst: bool, grace: float, log_level: str, format_name: str | None) -> None:
     """Run jobs until SIGTERM/SIGINT (a second signal stops at once), or with --burst
     until nothing is left. Needs --app."""
-    level = getattr(logging, log_level.upper())
-    logging.basicConfig(format=LOG_FORMAT, stream=sys.stderr)
-    logging.getLogger("jobq").setLevel(level)
+    try:
+        chosen = log_format(format_name)
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(chosen))
+    # Like basicConfig: a process that configured logging already keeps its handlers.
+    logging.basicConfig(handlers=[handler])
+    logging.getLogger("jobq").setLevel(getattr(logging, log_level.upper()))
     app = state.open(create=True, need_tasks="worker")
     names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
     app.run_worker(concurrency=concurrency, pool=pool, queues=names, burst=burst, grace=grace)

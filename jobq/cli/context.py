@@ -25,6 +25,7 @@ import click
 from jobq.app import App
 from jobq.config import redact_url
 from jobq.errors import JobqError, TaskNotImportable
+from jobq.text import escape_controls
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -36,13 +37,21 @@ R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class CommandFailed(click.ClickException):
+class _OneLineError(click.ClickException):
+    """An error shown as one line, safe to print: its message may quote a job's data (an
+    id, a task name, an error), so its control characters are escaped."""
+
+    def format_message(self) -> str:
+        return escape_controls(one_line(self.message))
+
+
+class CommandFailed(_OneLineError):
     """The thing asked for failed or was not found (exit code 1)."""
 
     exit_code = EXIT_FAILED
 
 
-class ConfigProblem(click.ClickException):
+class ConfigProblem(_OneLineError):
     """The app could not be loaded or the store could not be opened (exit code 3)."""
 
     exit_code = EXIT_CONFIG

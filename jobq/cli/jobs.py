@@ -13,6 +13,7 @@ from jobq.cli import render
 from jobq.cli.context import CliState, CommandFailed, reports_errors, store_options
 from jobq.job import Job, Status
 from jobq.task import Task
+from jobq.text import escape_controls
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print JSON (every field, UTC ISO-8601 times) for scripts.")
@@ -139,7 +140,7 @@ def enqueue_command(state: CliState, task_name: str, args_json: str | None,
     if as_json:
         render.emit_json(render.job_dict(job.record))
     else:
-        click.echo(job.id)
+        click.echo(escape_controls(job.id))
 
 
 @click.command("retry")
@@ -154,7 +155,8 @@ def retry_command(state: CliState, job_id: str, as_json: bool) -> None:
     if as_json:
         render.emit_json(render.job_dict(job.record))
     else:
-        click.echo(f"job {job.id} ({job.task}) is pending again; a worker will run it")
+        click.echo(escape_controls(f"job {job.id} ({job.task}) is pending again; a worker "
+                                   "will run it"))
 
 
 @click.command("cancel")
@@ -178,7 +180,8 @@ def cancel_command(state: CliState, job_id: str, as_json: bool) -> None:
     if as_json:
         render.emit_json(render.job_dict(job.record))
     elif job.status is Status.CANCELLED:
-        click.echo(f"job {job.id} is cancelled")
+        click.echo(escape_controls(f"job {job.id} is cancelled"))
     else:
-        click.echo(f"job {job.id} is running; it was asked to stop (it ends cancelled if the "
-                   "task stops, or finishes normally if it does not listen)")
+        click.echo(escape_controls(f"job {job.id} is running; it was asked to stop (it ends "
+                                   "cancelled if the task stops, or finishes normally if it "
+                                   "does not listen)"))

@@ -44,6 +44,7 @@ class Attempt:
     task: Task[..., Any] | None
     running: RunningJob
     started: float = 0.0  # monotonic; 0 until a thread picks it up
+    ended: float = 0.0  # monotonic; 0 until the task returned or raised
     finished: bool = False
     abandoned: bool = False  # the loop gave up on it (timeout, lost lease, shutdown)
     result: str | None = None
@@ -181,4 +182,5 @@ def run_attempt(attempt: Attempt) -> None:
         attempt.traceback = traceback.format_exc()
     finally:
         _current.reset(token)
+        attempt.ended = time.monotonic()
         attempt.finished = True

@@ -9,10 +9,9 @@ from typing import Any
 from jobq.backends.base import Outcome
 from jobq.errors import UnknownTask
 from jobq.job import JobError, Status
+from jobq.logs import WorkerLog
 from jobq.retry import RetryPolicy
 from jobq.worker.execution import Attempt, CorruptJob
-
-log = logging.getLogger("jobq.worker")
 
 # Failures that no retry can mend.
 _NEVER_RETRIED = (CorruptJob, UnknownTask)
@@ -58,46 +57,61 @@ def released(attempt: Attempt) -> Outcome:
     return Outcome(attempt.claimed.id, attempt.claimed.token, Status.PENDING)
 
 
-def log_started(attempt: Attempt) -> None:
-    if not log.isEnabledFor(logging.INFO):  # with INFO off, build no fields per job
+def job_fields(attempt: Attempt, action: str) -> dict[str, Any]:
+    """The structured fields of a record about an attempt's job."""
+    job = attempt.claimed
+    return {"job_id": job.id, "task": job.task, "queue": job.queue, "attempt": job.attempts,
+            "action": action}
+
+
+def log_started(logger: WorkerLog, attempt: Attempt) -> None:
+    if not logger.isEnabledFor(logging.INFO):  # with INFO off, build no fields per job
         return
     job = attempt.claimed
     # Written when the job is claimed (its state becomes running), which with a prefetch
     # buffer can be a moment before a thread starts it: hence "claimed", not "started".
-    log.info("job %s (%s) claimed, attempt %d/%d", job.id, job.task, job.attempts,
-             job.max_attempts, extra={"job_id": job.id, "task": job.task,
-                                      "action": Status.RUNNING.value, "attempt": job.attempts})
+    logger.info("job %s (%s) claimed, attempt %d/%d", job.id, job.task, job.attempts,
+                job.max_attempts, extra=job_fields(attempt, Status.RUNNING.value))
 
 
-def log_outcome(attempt: Attempt, outcome: Outcome, applied: bool) -> None:
+def _outcome_fields(attempt: Attempt, outcome: Outcome) -> dict[str, Any]:
+    extra = job_fields(attempt, outcome.status.value)
+    if attempt.started:
+        ended = attempt.ended or time.monotonic()  # a timed-out attempt has not ended
+        extra["duration"] = round(ended - attempt.started, 6)
+    if outcome.error is not None:
+        extra["error_type"] = outcome.error.type
+        extra["error_message"] = outcome.error.message
+    return extra
+
+
+def log_outcome(logger: WorkerLog, attempt: Attempt, outcome: Outcome, applied: bool) -> None:
     # Most outcomes are successes, logged at INFO: with INFO off, build no fields for them.
-    if applied and outcome.status is Status.SUCCEEDED and not log.isEnabledFor(logging.INFO):
+    if applied and outcome.status is Status.SUCCEEDED and not logger.isEnabledFor(logging.INFO):
         return
     claimed = attempt.claimed
-    extra: dict[str, Any] = {
-        "job_id": claimed.id, "task": claimed.task, "action": outcome.status.value,
-        "attempt": claimed.attempts,
-    }
+    extra = _outcome_fields(attempt, outcome)
     if not applied:
-        log.warning(
+        logger.warning(
             "job %s (%s): result discarded, its lease was taken over by another attempt",
             claimed.id, claimed.task, extra={**extra, "action": "lease_lost"},
         )
         return
     if outcome.status is Status.SUCCEEDED:
-        log.info("job %s (%s) succeeded", claimed.id, claimed.task, extra=extra)
+        logger.info("job %s (%s) succeeded", claimed.id, claimed.task, extra=extra)
     elif outcome.status is Status.SCHEDULED:
         err = outcome.error
-        log.warning(
+        logger.warning(
             "job %s (%s) attempt %d/%d failed (%s: %s); retry in %.1fs", claimed.id,
             claimed.task, claimed.attempts, claimed.max_attempts, err and err.type,
             err and err.message, (outcome.run_at or 0) - time.time(), extra=extra,
         )
     elif outcome.status is Status.FAILED:
         err = outcome.error
-        log.error("job %s (%s) failed after %d attempt(s): %s: %s", claimed.id, claimed.task,
-                  claimed.attempts, err and err.type, err and err.message, extra=extra)
+        logger.error("job %s (%s) failed after %d attempt(s): %s: %s", claimed.id,
+                     claimed.task, claimed.attempts, err and err.type, err and err.message,
+                     extra=extra)
     elif outcome.status is Status.CANCELLED:
-        log.info("job %s (%s) cancelled while running", claimed.id, claimed.task, extra=extra)
+        logger.info("job %s (%s) cancelled while running", claimed.id, claimed.task, extra=extra)
     else:
-        log.info("job %s (%s) handed back to the queue", claimed.id, claimed.task, extra=extra)
+        logger.info("job %s (%s) handed back to the queue", claimed.id, claimed.task, extra=extra)

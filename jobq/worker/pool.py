@@ -8,16 +8,14 @@ discarded.
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
+from jobq.logs import WorkerLog
 from jobq.worker.execution import Attempt, close_thread_loop, run_attempt
-
-log = logging.getLogger("jobq.worker")
 
 _STOP = None
 
@@ -40,10 +38,12 @@ class ThreadPool:
     """``size`` threads running submitted attempts; ``on_done`` hears of each one that
     finished and was not abandoned."""
 
-    def __init__(self, size: int, on_done: Callable[[Attempt], None], name: str = "jobq") -> None:
+    def __init__(self, size: int, on_done: Callable[[Attempt], None], log: WorkerLog,
+                 name: str = "jobq") -> None:
         self.size = size
         self._on_done = on_done
         self._name = name
+        self._log = log
         self._inbox: queue.SimpleQueue[Attempt | None] = queue.SimpleQueue()
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
@@ -78,9 +78,9 @@ class ThreadPool:
                     abandoned = attempt.abandoned
                 if abandoned:
                     # A replacement already took this thread's place.
-                    log.info("abandoned job %s finished late; its result is discarded",
-                             attempt.claimed.id, extra={"job_id": attempt.claimed.id,
-                                                        "action": "late_result_discarded"})
+                    self._log.info("abandoned job %s finished late; its result is discarded",
+                                   attempt.claimed.id, extra={"job_id": attempt.claimed.id,
+                                                              "action": "late_result_discarded"})
                     break
                 self._on_done(attempt)
         finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import queue
 import socket
@@ -15,17 +14,23 @@ from typing import TYPE_CHECKING, Any
 from jobq.backends.base import ClaimedJob, Outcome
 from jobq.errors import BackendError, ConfigError, JobqError, UnknownTask
 from jobq.job import RETAINED_FOR_A_WHILE, Status
+from jobq.logs import WorkerLog
 from jobq.worker.context import RunningJob
 from jobq.worker.execution import Attempt, timeout_error
-from jobq.worker.outcomes import cancelled, decide, log_outcome, log_started, released
+from jobq.worker.outcomes import (
+    cancelled,
+    decide,
+    job_fields,
+    log_outcome,
+    log_started,
+    released,
+)
 from jobq.worker.pool import Pool, ThreadPool
 from jobq.worker.side_loops import SideLoop
 from jobq.worker.signals import stop_signals
 
 if TYPE_CHECKING:
     from jobq.app import App
-
-log = logging.getLogger("jobq.worker")
 
 POOLS = ("thread",)
 # How long a finished job's outcome may wait for others while jobs are still running, so
@@ -71,6 +76,7 @@ class Worker:
         self._claim_batch = min(max(concurrency, self.capacity // 2), self.capacity)
         self.lease = app.settings.lease
         self.id = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.log = WorkerLog(self.id)
         self._attempts: dict[str, Attempt] = {}
         self._attempts_lock = threading.Lock()
         self._done: queue.SimpleQueue[Attempt] = queue.SimpleQueue()
@@ -84,15 +90,17 @@ class Worker:
         self._stop_requested_at: float | None = None
         self._stop_now = False
         self._crash: tuple[str, BaseException] | None = None
-        self._pool: Pool = ThreadPool(concurrency, self._on_attempt_done,
+        self._pool: Pool = ThreadPool(concurrency, self._on_attempt_done, self.log,
                                       name=f"jobq-{os.getpid()}")
         self._side_loops = [
-            SideLoop("heartbeat", self.lease / 4, self._heartbeat, self._on_side_crash),
-            SideLoop("reaper", min(self.lease / 2, 5.0), self._reap, self._on_side_crash),
+            SideLoop("heartbeat", self.lease / 4, self._heartbeat, self._on_side_crash,
+                     self.log),
+            SideLoop("reaper", min(self.lease / 2, 5.0), self._reap, self._on_side_crash,
+                     self.log),
         ]
         if app.settings.retention is not None:
             self._side_loops.append(
-                SideLoop("retention", 60.0, self._prune, self._on_side_crash)
+                SideLoop("retention", 60.0, self._prune, self._on_side_crash, self.log)
             )
 
     # -- public ----------------------------------------------------------------------
@@ -100,9 +108,9 @@ class Worker:
     def run(self) -> None:
         """Work until stopped (or, in burst mode, until nothing is left to do)."""
         self.backend.check_schema()
-        log.info("worker %s started: queues=%s concurrency=%d store=%s", self.id,
-                 ",".join(self.queues), self.concurrency, self.app,
-                 extra={"action": "worker_start"})
+        self.log.info("worker %s started: queues=%s concurrency=%d store=%s", self.id,
+                      ",".join(self.queues), self.concurrency, self.app,
+                      extra={"action": "worker_start"})
         self._pool.start()
         for loop in self._side_loops:
             loop.start()
@@ -154,7 +162,7 @@ class Worker:
         try:
             claimed = self.backend.claim(self.id, self.queues, free, self.lease)
         except BackendError as exc:
-            log.warning("claim failed, retrying: %s", exc, extra={"action": "claim_error"})
+            self.log.warning("claim failed, retrying: %s", exc, extra={"action": "claim_error"})
             self._wake.wait(1.0)
             return None
         for job in claimed:
@@ -176,7 +184,7 @@ class Worker:
             self._own_retries.pop(job.id, None)
         # Logged from this loop, not from the job's thread when it starts: there the
         # line's lock and write contend with the running jobs (-25% drain at INFO).
-        log_started(attempt)
+        log_started(self.log, attempt)
         self._pool.submit(attempt)
 
     def _on_attempt_done(self, attempt: Attempt) -> None:
@@ -210,9 +218,9 @@ class Worker:
 
     def _time_out(self, attempt: Attempt) -> None:
         claimed = attempt.claimed
-        log.warning("job %s (%s) ran past its %ss time limit; its thread is abandoned",
-                    claimed.id, claimed.task, claimed.timeout,
-                    extra={"job_id": claimed.id, "task": claimed.task, "action": "timeout"})
+        self.log.warning("job %s (%s) ran past its %ss time limit; its thread is abandoned",
+                         claimed.id, claimed.task, claimed.timeout,
+                         extra=job_fields(attempt, "timeout"))
         self._unreported.append((attempt, decide(attempt, timeout_error(claimed))))
         attempt.request_cancel()  # decided first: a task that checks it may stop early
 
@@ -240,8 +248,8 @@ class Worker:
             applied = self.backend.finish([outcome for _, outcome in batch])
         except BackendError as exc:
             # Keep the outcomes and try again: the leases still protect the jobs.
-            log.warning("could not record %d outcome(s), retrying: %s", len(batch), exc,
-                        extra={"action": "finish_error"})
+            self.log.warning("could not record %d outcome(s), retrying: %s", len(batch), exc,
+                             extra={"action": "finish_error"})
             self._wake.wait(1.0)
             return
         self._unreported = []
@@ -250,7 +258,7 @@ class Worker:
             self._forget(attempt.claimed.id)
             if ok and self.burst and outcome.status is Status.SCHEDULED and outcome.run_at:
                 self._own_retries[outcome.job_id] = outcome.run_at
-            log_outcome(attempt, outcome, ok)
+            log_outcome(self.log, attempt, outcome, ok)
 
     def _forget(self, job_id: str) -> Attempt | None:
         with self._attempts_lock:
@@ -266,7 +274,7 @@ class Worker:
                 if record is None or record.status not in (Status.SCHEDULED, Status.PENDING):
                     del self._own_retries[job_id]  # run (or cancelled) elsewhere meanwhile
         except BackendError as exc:
-            log.warning("could not read the schedule: %s", exc, extra={"action": "wait_error"})
+            self.log.warning("could not read the schedule: %s", exc, extra={"action": "wait_error"})
             return False, None
         if not self._own_retries:
             return True, None
@@ -287,7 +295,7 @@ class Worker:
         try:
             self.backend.wait_for_work(timeout, self._wake)
         except BackendError as exc:
-            log.warning("waiting for work failed: %s", exc, extra={"action": "wait_error"})
+            self.log.warning("waiting for work failed: %s", exc, extra={"action": "wait_error"})
             self._wake.wait(1.0)
 
     # -- stopping ----------------------------------------------------------------------
@@ -296,11 +304,11 @@ class Worker:
         first = self._stop_requested_at is None
         self.stop(graceful=first)
         if first:
-            log.warning("stopping: finishing running jobs for up to %.0fs (signal again to "
-                        "stop now)", self.grace, extra={"action": "worker_stopping"})
+            self.log.warning("stopping: finishing running jobs for up to %.0fs (signal again to "
+                             "stop now)", self.grace, extra={"action": "worker_stopping"})
         else:
-            log.warning("stopping now: handing running jobs back to the queue",
-                        extra={"action": "worker_stopping_now"})
+            self.log.warning("stopping now: handing running jobs back to the queue",
+                             extra={"action": "worker_stopping_now"})
 
     def _drain_step(self) -> bool:
         """One step of a graceful stop; True when nothing is left in hand."""
@@ -333,11 +341,11 @@ class Worker:
             if self._attempts or self._unreported:
                 self._release_all()
         except Exception:  # never mask why the loop ended; the leases will run out
-            log.exception("could not hand %d job(s) back to the queue; their leases will "
-                          "expire and another worker will take them", len(self._attempts),
-                          extra={"action": "release_error"})
+            self.log.exception("could not hand %d job(s) back to the queue; their leases will "
+                               "expire and another worker will take them", len(self._attempts),
+                               extra={"action": "release_error"})
         self._pool.shutdown()
-        log.info("worker %s stopped", self.id, extra={"action": "worker_stop"})
+        self.log.info("worker %s stopped", self.id, extra={"action": "worker_stop"})
 
     def _on_side_crash(self, name: str, exc: BaseException) -> None:
         self._crash = (name, exc)
@@ -355,14 +363,14 @@ class Worker:
             attempt = self._attempts.get(job_id)
             if attempt is None or attempt.finished:
                 continue  # its outcome was recorded while this heartbeat was on its way
-            log.warning("job %s: lease lost (taken over after a stall); abandoning it", job_id,
-                        extra={"job_id": job_id, "action": "lease_lost"})
+            self.log.warning("job %s: lease lost (taken over after a stall); abandoning it", job_id,
+                             extra={"job_id": job_id, "action": "lease_lost"})
             self._lost.put(job_id)
         for job_id in reply.cancel_requested:
             attempt = self._attempts.get(job_id)
             if attempt is not None and not attempt.running.cancel_requested:
-                log.info("job %s: cancel requested", job_id,
-                         extra={"job_id": job_id, "action": "cancel_requested"})
+                self.log.info("job %s: cancel requested", job_id,
+                              extra={"job_id": job_id, "action": "cancel_requested"})
                 attempt.request_cancel()
         if reply.lost:
             self._wake.set()
@@ -371,13 +379,13 @@ class Worker:
         for job in self.backend.reap():
             extra: dict[str, Any] = {"job_id": job.id, "task": job.task,
                                      "action": f"reaped_{job.status.value}"}
-            log.warning("job %s (%s): worker %s stopped heartbeating; job is now %s", job.id,
-                        job.task, job.worker_id, job.status.value, extra=extra)
+            self.log.warning("job %s (%s): worker %s stopped heartbeating; job is now %s", job.id,
+                             job.task, job.worker_id, job.status.value, extra=extra)
 
     def _prune(self) -> None:
         retention = self.app.settings.retention
         if retention is not None:
             count = self.backend.purge(retention, RETAINED_FOR_A_WHILE)
             if count:
-                log.info("pruned %d succeeded/cancelled job(s) older than %.0fs", count, retention,
-                         extra={"action": "prune"})
+                self.log.info("pruned %d succeeded/cancelled job(s) older than %.0fs", count,
+                              retention, extra={"action": "prune"})

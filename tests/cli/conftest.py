@@ -56,13 +56,18 @@ def url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'jobs.db'}"
 
 
+def app_on_store(app: jobq.App, url: str) -> Iterator[jobq.App]:
+    """For a fixture: ``app`` pointed at ``url`` (the store created), closed afterwards."""
+    use_url(app, url)
+    app.migrate()
+    yield app
+    app.close()
+
+
 @pytest.fixture
 def sample(url: str) -> Iterator[jobq.App]:
     """The sample app on this test's store (created), to seed and inspect jobs."""
-    use_url(sample_app.app, url)
-    sample_app.app.migrate()
-    yield sample_app.app
-    sample_app.app.close()
+    yield from app_on_store(sample_app.app, url)
 
 
 @pytest.fixture
@@ -79,12 +84,17 @@ def snapshot(url: str) -> list[dict[str, Any]]:
         reader.close()
 
 
+def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without its JOBQ_* settings, and ``env``."""
+    found = {k: v for k, v in os.environ.items() if not k.startswith("JOBQ_")}
+    found.update(env or {})
+    return found
+
+
 def python_m_jobq(*args: str, cwd: Path = REPO, timeout: float = 120,
                   env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``python -m jobq …`` in a child process, with no JOBQ_* settings inherited."""
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("JOBQ_")}
-    child_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "jobq", *args], cwd=cwd, env=child_env,
+    return subprocess.run([sys.executable, "-m", "jobq", *args], cwd=cwd, env=child_env(env),
                           capture_output=True, text=True, timeout=timeout)
 
 
