@@ -112,7 +112,11 @@ class App:
             retry_on=check_exception_types("retry_on", retry_on),
             dont_retry_on=check_exception_types("dont_retry_on", dont_retry_on),
         )
-        registered = name or task_name(fn)
+        registered = task_name(fn) if name is None else name
+        if not isinstance(registered, str) or not registered or "\x00" in registered:
+            raise ConfigError(
+                f"name= must be a non-empty string without NUL, got {registered!r}"
+            )
         existing = self.tasks.get(registered)
         if existing is not None and existing.fn is not fn:
             raise ConfigError(

@@ -46,6 +46,12 @@ def _check_priority(name: str, value: object) -> None:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value!r}")
 
 
+def _check_name(name: str, value: object) -> None:
+    # NUL is refused here, not by the store: PostgreSQL's text cannot hold it.
+    if not isinstance(value, str) or not value or "\x00" in value:
+        raise ConfigError(f"{name} must be a non-empty string without NUL, got {value!r}")
+
+
 @dataclass(frozen=True)
 class TaskOptions:
     """A task's defaults, fixed by ``@app.task(...)``."""
@@ -66,8 +72,7 @@ class TaskOptions:
         if self.timeout == 0:
             raise ConfigError("timeout must be positive seconds or None, got 0")
         _check_priority("priority", self.priority)
-        if not self.queue or not isinstance(self.queue, str):
-            raise ConfigError(f"queue must be a non-empty string, got {self.queue!r}")
+        _check_name("queue", self.queue)
 
     @property
     def policy(self) -> RetryPolicy:
@@ -96,10 +101,10 @@ class EnqueueOptions:
                 f"at={self.at!r} has no timezone; pass an aware datetime such as "
                 "datetime.now(UTC) + timedelta(minutes=5)"
             )
-        if self.key is not None and (not isinstance(self.key, str) or not self.key):
-            raise ConfigError(f"key= must be a non-empty string, got {self.key!r}")
-        if self.queue is not None and (not isinstance(self.queue, str) or not self.queue):
-            raise ConfigError(f"queue= must be a non-empty string, got {self.queue!r}")
+        if self.key is not None:
+            _check_name("key=", self.key)
+        if self.queue is not None:
+            _check_name("queue=", self.queue)
         if self.priority is not None:
             _check_priority("priority=", self.priority)
 

@@ -142,17 +142,27 @@ def test_delay_together_with_at(app: jobq.App) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [({"queue": ""}, "queue= must be a non-empty string"),
-     ({"queue": 5}, "queue= must be a non-empty string, got 5"),
+     ({"queue": 5}, "queue= must be a non-empty string without NUL, got 5"),
+     ({"queue": "a\x00b"}, "queue= must be a non-empty string without NUL, got 'a\\x00b'"),
+     ({"key": "k\x00"}, "key= must be a non-empty string without NUL, got 'k\\x00'"),
      ({"priority": "high"}, "priority= must be a whole number, got 'high'"),
      ({"priority": 1.5}, "priority= must be a whole number"),
      ({"priority": True}, "priority= must be a whole number"),
      ({"priority": 2**40}, "priority= must be between"),
      ({"key": ""}, "key= must be a non-empty string"),
-     ({"key": 42}, "key= must be a non-empty string, got 42")],
+     ({"key": 42}, "key= must be a non-empty string without NUL, got 42")],
 )
 def test_bad_queue_priority_or_key(app: jobq.App, options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         app.tasks["resize"].with_options(**options).enqueue("a.png")
+
+
+def test_nul_in_a_task_name_or_queue_is_refused_at_definition(app: jobq.App) -> None:
+    with pytest.raises(ConfigError, match="name= must be a non-empty string without NUL"):
+        app.task(name="bad\x00name")(lambda: None)
+    with pytest.raises(ConfigError, match="queue must be a non-empty string without NUL"):
+        app.task(name="fine", queue="q\x00")(lambda: None)
+    assert "bad\x00name" not in app.tasks and "fine" not in app.tasks
 
 
 def test_connection_on_a_store_without_transactions(sqlite_url: str) -> None:

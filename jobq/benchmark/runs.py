@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from jobq.app import App
 from jobq.errors import JobqError
+from jobq.logs import TextFormatter
 
 NOOP = "jobq.bench.noop"
 STAMP = "jobq.bench.stamp"
@@ -249,10 +250,10 @@ def _worker_main(url: str, options: dict[str, Any], concurrency: int, burst: boo
     if log_file is None:
         logging.basicConfig(level=logging.WARNING)
     else:
-        logging.basicConfig(
-            filename=log_file, level=logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
+        # The formatter `jobq worker` installs, so the figure is what an operator pays.
+        handler = logging.FileHandler(log_file)
+        handler.setFormatter(TextFormatter())
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
     app = bench_app(url, options)
     worker = Worker(app, concurrency=concurrency, burst=burst)
     app.backend.check_schema()  # connect now, not inside the timed part

@@ -19,7 +19,13 @@ _NEVER_RETRIED = (CorruptJob, UnknownTask)
 
 def error_of(exc: BaseException, tb: str = "") -> JobError:
     message = str(exc) or exc.__class__.__doc__ or ""
-    return JobError(type(exc).__name__, message.strip(), tb)
+    # PostgreSQL's text cannot hold NUL: a raw one would make every finish of this
+    # outcome fail, and the worker retry it for ever. It is kept visible, as \x00.
+    return JobError(_no_nul(type(exc).__name__), _no_nul(message.strip()), _no_nul(tb))
+
+
+def _no_nul(text: str) -> str:
+    return text.replace("\x00", "\\x00") if "\x00" in text else text
 
 
 def decide(attempt: Attempt, failure: BaseException | None = None,

@@ -28,8 +28,15 @@ ESCAPED = " ".join(f"{name}:{shown}" for name, (_, shown) in CONTROLS.items())
 JSON_ESCAPED = ("NUL:\\u0000 ESC:\\u001b[31m BEL:\\u0007 CR:\\r LF:\\nFORGED DEL:\\u007f "
                 "C1:\\u009b2J")
 
-TASK = f"task {HOSTILE}"
-QUEUE = f"queue {HOSTILE}"
+# A name (task, queue, key) cannot hold NUL: every store refuses it at enqueue, as
+# PostgreSQL's text cannot hold it. Names carry every other class.
+NAME_HOSTILE = HOSTILE.split(" ", 1)[1]
+NAME_ESCAPED = ESCAPED.split(" ", 1)[1]
+# An error message's NUL is stored made visible, as \x00, for the same reason.
+STORED_MESSAGE = f"message {HOSTILE}".replace("\x00", "\\x00")
+
+TASK = f"task {NAME_HOSTILE}"
+QUEUE = f"queue {NAME_HOSTILE}"
 # A class name cannot hold NUL (the first one): the error type has every other class.
 ERROR_TYPE = "Error " + HOSTILE.split(" ", 1)[1]
 ERROR_TYPE_ESCAPED = "Error " + ESCAPED.split(" ", 1)[1]

@@ -22,7 +22,10 @@ from tests.cli.hostile_app import (
     ESCAPED,
     HOSTILE,
     JSON_ESCAPED,
+    NAME_ESCAPED,
+    NAME_HOSTILE,
     QUEUE,
+    STORED_MESSAGE,
     TASK,
 )
 
@@ -83,35 +86,35 @@ def test_terminal_sequences_in_an_error_are_shown_escaped(url: str, sample: jobq
 
 def test_every_control_class_in_every_field_through_the_worker_log(url: str,
                                                                    hostile: jobq.App) -> None:
-    job = hostile_app.hostile.with_options(key=f"key {HOSTILE}").enqueue(f"arg {HOSTILE}")
+    job = hostile_app.hostile.with_options(key=f"key {NAME_HOSTILE}").enqueue(f"arg {HOSTILE}")
     done = jobq_cli("--app", HOSTILE_APP, "--url", url, "worker", "--burst")
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     assert all(RECORD_START.match(line) for line in lines), done.stderr
-    assert f"started: queues=queue {ESCAPED} " in done.stderr
-    assert f"job {job.id} (task {ESCAPED}) claimed" in done.stderr
-    assert (f"job {job.id} (task {ESCAPED}) failed after 1 attempt(s): {ERROR_TYPE_ESCAPED}: "
+    assert f"started: queues=queue {NAME_ESCAPED} " in done.stderr
+    assert f"job {job.id} (task {NAME_ESCAPED}) claimed" in done.stderr
+    assert (f"job {job.id} (task {NAME_ESCAPED}) failed after 1 attempt(s): {ERROR_TYPE_ESCAPED}: "
             f"message {ESCAPED}") in done.stderr
 
 
 def test_every_control_class_in_every_field_through_the_cli_views(url: str,
                                                                    hostile: jobq.App) -> None:
-    job = hostile_app.hostile.with_options(key=f"key {HOSTILE}").enqueue(f"arg {HOSTILE}")
+    job = hostile_app.hostile.with_options(key=f"key {NAME_HOSTILE}").enqueue(f"arg {HOSTILE}")
     hostile.run_worker(burst=True)
     assert job.refresh().status is jobq.Status.FAILED
 
     listed = jobq_cli("--url", url, "jobs")
     assert listed.returncode == 0, listed.stderr
     [row] = [line for line in listed.stdout.splitlines() if line.startswith(job.id)]
-    assert f"task {ESCAPED}" in row and f"queue {ESCAPED}" in row
+    assert f"task {NAME_ESCAPED}" in row and f"queue {NAME_ESCAPED}" in row
     assert row.endswith(ERROR_TYPE_ESCAPED)
     assert not any(line.startswith("FORGED") for line in listed.stdout.splitlines())
 
     shown = jobq_cli("--url", url, "show", job.id)
     assert shown.returncode == 0, shown.stderr
     details, traceback = shown.stdout.split("\ntraceback:\n", 1)
-    for line in (f"task          task {ESCAPED}", f"queue         queue {ESCAPED}",
-                 f'args          ["arg {JSON_ESCAPED}"]', f"key           key {ESCAPED}",
+    for line in (f"task          task {NAME_ESCAPED}", f"queue         queue {NAME_ESCAPED}",
+                 f'args          ["arg {JSON_ESCAPED}"]', f"key           key {NAME_ESCAPED}",
                  f"error         {ERROR_TYPE_ESCAPED}: message {ESCAPED}"):
         assert line in [shown_line.rstrip() for shown_line in details.splitlines()], line
     assert not any(line.startswith("FORGED") for line in details.splitlines())
@@ -119,15 +122,15 @@ def test_every_control_class_in_every_field_through_the_cli_views(url: str,
     assert "message " + ESCAPED.replace("\\nFORGED", "\nFORGED") in traceback
 
     stats = jobq_cli("--url", url, "stats")
-    assert stats.returncode == 0 and f"queue {ESCAPED}" in stats.stdout
+    assert stats.returncode == 0 and f"queue {NAME_ESCAPED}" in stats.stdout
 
     for command in (("show", job.id, "--json"), ("jobs", "--json")):
         as_json = jobq_cli("--url", url, *command)
         data = json.loads(as_json.stdout)
         record = data if isinstance(data, dict) else data[0]
         assert (record["task"], record["queue"], record["key"], record["args"]) == (
-            TASK, QUEUE, f"key {HOSTILE}", [f"arg {HOSTILE}"])
-        assert record["error"]["message"] == f"message {HOSTILE}"
+            TASK, QUEUE, f"key {NAME_HOSTILE}", [f"arg {HOSTILE}"])
+        assert record["error"]["message"] == STORED_MESSAGE
         assert record["error"]["type"] == ERROR_TYPE
 
 

@@ -93,3 +93,23 @@ def test_records_about_a_job_carry_its_queue_attempt_duration_error_and_worker(
     # Worker-wide records carry the worker too.
     assert any(getattr(r, "action", None) == "worker_start" and r.worker == worker.id  # type: ignore[attr-defined]
                for r in caplog.records)
+
+
+def test_an_error_holding_nul_is_recorded_with_the_nul_made_visible(app: jobq.App) -> None:
+    # PostgreSQL's text cannot hold NUL: stored raw, the outcome would never be recorded and
+    # the worker would retry it for ever, holding up every outcome batched with it.
+    @app.task
+    def nul_error() -> None:
+        raise ValueError("before\x00after")
+
+    @app.task
+    def fine() -> str:
+        return "ok"
+
+    bad, good = nul_error.enqueue(), fine.enqueue()
+    app.run_worker(concurrency=2, burst=True)
+    assert good.result(timeout=5) == "ok"
+    with pytest.raises(jobq.JobFailed) as info:
+        bad.result(timeout=5)
+    assert info.value.error_message == "before\\x00after"
+    assert "\x00" not in info.value.traceback and "before\\x00after" in info.value.traceback
