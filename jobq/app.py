@@ -11,8 +11,8 @@ from typing import Any, TypeVar, overload
 
 from jobq.backends import backend_kind, open_backend
 from jobq.backends.base import Backend, JobFilter, NewJob, utc
-from jobq.config import Settings, check_names, load_settings, redact_url
-from jobq.errors import ConfigError, JobNotFound, UnknownTask
+from jobq.config import Settings, check_names, checked_keywords, load_settings, redact_url
+from jobq.errors import ConfigError, IllegalTransition, JobNotFound, UnknownTask
 from jobq.job import FINISHED, Job, JobRecord, Status
 from jobq.retry import Backoff
 from jobq.serializer import encode_call
@@ -184,6 +184,7 @@ class App:
         """Enqueue one ``Call``."""
         if call.task.app is not self:
             raise ConfigError(f"task {call.task.name!r} belongs to another App")
+        call.task.signature.check(call.task.name, call.args, call.kwargs)
         new = self._new_job(call, time.time())
         (stored,) = self._enqueue([new], call.options)
         if log.isEnabledFor(logging.DEBUG):  # with DEBUG off, build no fields per job
@@ -221,7 +222,9 @@ class App:
                 raise ConfigError("enqueue_many does not take connection=; enqueue one by one")
         if not calls:
             return []
-        # Every call's arguments are encoded (and so checked) before any job is stored.
+        # Every call's arguments are checked and encoded before any job is stored.
+        for c in calls:
+            c.task.signature.check(c.task.name, c.args, c.kwargs)
         encoded = [encode_call(c.task.name, c.args, c.kwargs) for c in calls]
         now = time.time()
         ids = new_job_ids(now, len(calls))
@@ -248,6 +251,7 @@ class App:
         record = self.backend.get(job_id)
         return None if record is None else Job(self, record)
 
+    @checked_keywords
     def jobs(
         self,
         status: Status | str | None = None,
@@ -283,19 +287,20 @@ class App:
                 log.info("retry %s", job_id, extra={"job_id": job_id, "task": record.task,
                                                      "action": "retry"})
                 return Job(self, record)
-        raise ConfigError(
+        raise IllegalTransition(
             f"job {job_id} is {record.status.value}; only failed or cancelled jobs can be "
             "retried"
         )
 
-    def cancel(self, job_id: str) -> Job:
-        """Cancel a job by id (see ``Job.cancel``)."""
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a job by id, as ``Job.cancel`` does: True if it is now cancelled or, if
+        it was running, asked to stop; False if it had already finished."""
         job = self.get_job(job_id)
         if job is None:
             raise JobNotFound(f"no job with id {job_id!r}")
-        job.cancel()
-        return job
+        return job.cancel()
 
+    @checked_keywords
     def purge(self, older_than: float = 0.0,
               statuses: Iterable[Status | str] = (Status.SUCCEEDED,)) -> int:
         """Delete finished jobs that finished more than ``older_than`` seconds ago."""

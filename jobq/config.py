@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from jobq.errors import ConfigError
 
 DEFAULT_URL = "sqlite:///jobq.db"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,26 @@ def check_names(what: str, given: Iterable[str], valid: Sequence[str]) -> None:
             near = difflib.get_close_matches(name, valid, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else f"; valid options: {list(valid)}"
             raise ConfigError(f"unknown {what} {name!r}{hint}")
+
+
+def checked_keywords(fn: F) -> F:
+    """Make ``fn`` refuse an unknown keyword with ``ConfigError`` naming the nearest valid
+    one, where Python would raise a bare ``TypeError`` (``with_options(dealy=5)``)."""
+    signature = inspect.signature(fn)
+    params = signature.parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return fn  # it takes any keyword: nothing to check
+    valid = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+             and p.name != "self"]
+    what = f"{fn.__qualname__.replace('.__init__', '')}() option"
+
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            check_names(what, kwargs, valid)
+        return fn(*args, **kwargs)
+
+    return cast(F, checked)
 
 
 def app_reference(environ: Mapping[str, str] | None = None) -> str | None:

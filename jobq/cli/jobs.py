@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from typing import Any
 
@@ -12,7 +11,6 @@ from rich.text import Text
 from jobq.cli import render
 from jobq.cli.context import CliState, CommandFailed, reports_errors, store_options
 from jobq.job import Job, Status
-from jobq.task import Task
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print JSON (every field, UTC ISO-8601 times) for scripts.")
@@ -79,24 +77,6 @@ def _parse_json(text: str, param: str) -> Any:
         ) from None
 
 
-def _check_signature(task: Task[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
-    """Refuse arguments the task's function cannot take: that job could only fail."""
-    try:
-        signature = inspect.signature(task.fn)
-    except (TypeError, ValueError):  # some callables have no signature to check
-        return
-    try:
-        signature.bind(*args, **kwargs)
-    except TypeError as exc:
-        bare = signature.replace(
-            parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
-            return_annotation=signature.empty,
-        )
-        raise CommandFailed(
-            f"the arguments do not fit {task.name}{bare}: {exc}; nothing was enqueued"
-        ) from None
-
-
 @click.command("enqueue")
 @click.argument("task_name", metavar="TASK")
 @click.argument("args_json", metavar="[ARGS-AS-JSON]", required=False)
@@ -132,7 +112,6 @@ def enqueue_command(state: CliState, task_name: str, args_json: str | None,
                                      param_hint="--kwargs")
     app = state.open(create=True, need_tasks="enqueue")
     task = app.get_task(task_name)
-    _check_signature(task, args, kwargs)
     job = task.with_options(delay=delay, priority=priority, queue=queue, key=key).enqueue(
         *args, **kwargs
     )
@@ -167,11 +146,11 @@ def cancel_command(state: CliState, job_id: str, as_json: bool) -> None:
     """Cancel a job: a waiting job never runs; a running one is asked to stop.
 
     A running thread task stops only if it checks jobq.current_job().cancel_requested;
-    an async task is cancelled. Exit code 1 if the job had already finished.
+    an async task is cancelled. Exit code 1 if the job had already finished (cancelled
+    included): nothing changed, as app.cancel() returning False.
     """
     job = _existing(state, job_id)
-    job.cancel()
-    if job.status not in (Status.CANCELLED, Status.RUNNING):
+    if not job.cancel():
         raise CommandFailed(
             f"job {job.id} already ended {job.status.value}; there is nothing to cancel"
         )
