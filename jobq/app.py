@@ -276,7 +276,7 @@ class App:
         """Run a failed or cancelled job again, with a fresh set of attempts."""
         record = self.backend.get(job_id)
         if record is None:
-            raise JobNotFound(f"no job with id {job_id!r}")
+            raise self._not_found(job_id)
         # The store's write is conditional, so a pending job would come back unchanged and
         # look retried: check first to say why nothing happened.
         if record.status in (Status.FAILED, Status.CANCELLED):
@@ -292,12 +292,15 @@ class App:
             "retried"
         )
 
+    def _not_found(self, job_id: str) -> JobNotFound:
+        return JobNotFound(f"no job with id {job_id!r} in {redact_url(self.settings.url)}")
+
     def cancel(self, job_id: str) -> bool:
         """Cancel a job by id, as ``Job.cancel`` does: True if it is now cancelled or, if
         it was running, asked to stop; False if it had already finished."""
         job = self.get_job(job_id)
         if job is None:
-            raise JobNotFound(f"no job with id {job_id!r}")
+            raise self._not_found(job_id)
         return job.cancel()
 
     @checked_keywords

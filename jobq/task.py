@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -174,6 +175,7 @@ class Signature:
                 and (self._most is None or count <= self._most)):
             return
         try:
+            self._check_names(kwargs)
             self.signature.bind(*args, **kwargs)
         except TypeError as exc:
             bare = self.signature.replace(
@@ -184,6 +186,20 @@ class Signature:
             raise ArgumentError(
                 f"the arguments do not fit {name}{bare}: {exc}; nothing was enqueued"
             ) from None
+
+
+    def _check_names(self, kwargs: dict[str, Any]) -> None:
+        """Name an unknown keyword first (bind() would report a missing one instead)."""
+        assert self.signature is not None
+        params = self.signature.parameters.values()
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return
+        names = [p.name for p in params if p.kind is not p.POSITIONAL_ONLY]
+        for given in kwargs:
+            if given not in names:
+                near = difflib.get_close_matches(given, names, n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                raise TypeError(f"got an unexpected keyword argument {given!r}{hint}")
 
 
 class Task(Generic[P, R]):

@@ -109,6 +109,12 @@ def _import(reference: str, module_name: str, cwd: str) -> Any:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
+        if module_name.endswith(".py"):  # a file name where a module name belongs
+            name = module_name[:-3].replace("/", ".").replace("\\", ".")
+            raise TaskNotImportable(
+                f"--app {reference}: give the module's name, not its file: "
+                f"--app {name}:{reference.partition(':')[2] or 'app'}"
+            ) from None
         if missing and (module_name == missing or module_name.startswith(missing + ".")):
             where = module_name.replace(".", "/")
             raise TaskNotImportable(

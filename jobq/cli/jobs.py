@@ -10,6 +10,7 @@ from rich.text import Text
 
 from jobq.cli import render
 from jobq.cli.context import CliState, CommandFailed, reports_errors, store_options
+from jobq.config import redact_url
 from jobq.job import Job, Status
 
 json_option = click.option("--json", "as_json", is_flag=True,
@@ -60,10 +61,16 @@ def show_command(state: CliState, job_id: str, as_json: bool) -> None:
 
 
 def _existing(state: CliState, job_id: str) -> Job:
-    job = state.open().get_job(job_id)
+    app = state.open()
+    job = app.get_job(job_id)
     if job is None:
-        raise CommandFailed(f"no job with id {job_id!r}; `jobq jobs` lists the ids")
+        raise CommandFailed(f"no job with id {job_id!r} in {redact_url(app.settings.url)}; "
+                            "`jobq jobs` lists the ids")
     return job
+
+
+_JSON_EXAMPLES = {"ARGS-AS-JSON": """'["a@b.c", 3]' or '"hello"'""",
+                  "--kwargs": """'{"subject": "hi", "retries": 3}'"""}
 
 
 def _parse_json(text: str, param: str) -> Any:
@@ -72,7 +79,7 @@ def _parse_json(text: str, param: str) -> Any:
     except ValueError as exc:
         raise click.BadParameter(
             f"{text!r} is not JSON ({exc}); strings need JSON quotes inside shell quotes, "
-            """e.g. '["a@b.c", 3]' or '"hello"'""",
+            f"e.g. {_JSON_EXAMPLES[param]}",
             param_hint=param,
         ) from None
 
@@ -108,8 +115,9 @@ def enqueue_command(state: CliState, task_name: str, args_json: str | None,
     if kwargs_json is not None:
         kwargs = _parse_json(kwargs_json, "--kwargs")
         if not isinstance(kwargs, dict):
-            raise click.BadParameter(f"{kwargs_json!r} is not a JSON object",
-                                     param_hint="--kwargs")
+            raise click.BadParameter(
+                f"{kwargs_json!r} is not a JSON object; give the names and values, e.g. "
+                f"{_JSON_EXAMPLES['--kwargs']}", param_hint="--kwargs")
     app = state.open(create=True, need_tasks="enqueue")
     task = app.get_task(task_name)
     job = task.with_options(delay=delay, priority=priority, queue=queue, key=key).enqueue(
