@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import time
@@ -12,7 +13,13 @@ from typing import Any, TypeVar, overload
 from jobq.backends import backend_kind, open_backend
 from jobq.backends.base import Backend, JobFilter, NewJob, utc
 from jobq.config import Settings, check_names, checked_keywords, load_settings, redact_url
-from jobq.errors import ConfigError, IllegalTransition, JobNotFound, UnknownTask
+from jobq.errors import (
+    ConfigError,
+    IllegalTransition,
+    JobNotFound,
+    TaskNotImportable,
+    UnknownTask,
+)
 from jobq.job import FINISHED, Job, JobRecord, Status
 from jobq.retry import Backoff
 from jobq.serializer import encode_call
@@ -57,6 +64,21 @@ class App:
         if self._backend is not None:
             self._backend.close()
             self._backend = None
+
+    def import_tasks(self) -> None:
+        """Import the modules named by ``include=``, registering the tasks they define.
+
+        Workers and the CLI call this after loading the App; a module of yours that
+        imports the App can be named here without a circular import."""
+        for module in self.settings.include:
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                raise TaskNotImportable(
+                    f"include={module!r}: cannot import it ({exc}); give a module name as "
+                    "you would import it (myapp.reports), importable from the worker's "
+                    "folder or PYTHONPATH"
+                ) from None
 
     def migrate(self) -> int:
         """Create or upgrade the store's schema; return its version."""
@@ -137,7 +159,9 @@ class App:
 
             near = difflib.get_close_matches(name, self.tasks, n=3)
             hint = f"; did you mean {', '.join(map(repr, near))}?" if near else ""
-            known = f" (registered: {', '.join(sorted(self.tasks)) or 'none'})" if not near else ""
+            known = (f" (registered: {', '.join(sorted(self.tasks)) or 'none'}; a task defined "
+                     "in another module is found once the App names it in include=)"
+                     if not near else "")
             raise UnknownTask(f"no task named {name!r}{hint}{known}") from None
 
     # -- enqueueing ---------------------------------------------------------------------

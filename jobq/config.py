@@ -29,6 +29,8 @@ class Settings:
     prefix: the prefix of every Redis key jobq writes.
     retention: seconds succeeded and cancelled jobs are kept before pruning (None keeps
         them); failed jobs, the dead-letter list, stay until purged.
+    include: modules that define more of the app's tasks, imported by workers and the CLI
+        (``App.import_tasks``), so tasks outside the module that builds the App are found.
     """
 
     url: str = DEFAULT_URL
@@ -37,8 +39,16 @@ class Settings:
     prefix: str = "jobq:"
     retention: float | None = 7 * 24 * 3600.0
     default_queue: str = "default"
+    include: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        include = (self.include,) if isinstance(self.include, str) else self.include
+        if not isinstance(include, Iterable) or not all(
+                isinstance(m, str) and m for m in include):
+            raise ConfigError(
+                f"include must be module names such as ['myapp.reports'], got {self.include!r}"
+            )
+        object.__setattr__(self, "include", tuple(include))
         for name in ("url", "schema", "prefix", "default_queue"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:

@@ -172,6 +172,7 @@ class CliState:
             try:
                 if self.app_ref:
                     app = load_app(self.app_ref)
+                    app.import_tasks()
                     if self.url:
                         use_url(app, self.url)
                 else:
