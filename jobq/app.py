@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import os
@@ -64,6 +65,16 @@ class App:
         if self._backend is not None:
             self._backend.close()
             self._backend = None
+
+    def reconfigure(self, **options: Any) -> None:
+        """Change settings after the App was made, e.g. ``app.reconfigure(url=...)`` to
+        point it at another store (the CLI's ``--url``, a test's own store). Options are
+        checked as ``App()`` checks them; the current store connection is closed."""
+        check_names("option", options, [f.name for f in fields(Settings)])
+        settings = dataclasses.replace(self.settings, **options)
+        backend_kind(settings.url)
+        self.close()
+        self.settings = settings
 
     def import_tasks(self) -> None:
         """Import the modules named by ``include=``, registering the tasks they define.

@@ -9,7 +9,6 @@ traceback.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib
 import os
@@ -133,12 +132,6 @@ def _import(reference: str, module_name: str, cwd: str) -> Any:
         ) from None
 
 
-def use_url(app: App, url: str) -> None:
-    """Point ``app`` at another store (``--url`` overrides the app's own URL)."""
-    app.close()
-    app.settings = dataclasses.replace(app.settings, url=url)
-
-
 def _sqlite_file(url: str) -> Path | None:
     """The file a sqlite URL names, or None for other URLs and in-memory stores."""
     if urlsplit(url).scheme != "sqlite":
@@ -174,7 +167,7 @@ class CliState:
                     app = load_app(self.app_ref)
                     app.import_tasks()
                     if self.url:
-                        use_url(app, self.url)
+                        app.reconfigure(url=self.url)
                 else:
                     app = App(self.url)
             except JobqError as exc:

@@ -16,7 +16,6 @@ from click.testing import CliRunner, Result
 
 import jobq
 from jobq.cli import cli
-from jobq.cli.context import use_url
 from jobq.cli.render import job_dict
 from tests.cli import sample_app
 
@@ -59,7 +58,7 @@ def url(tmp_path: Path) -> str:
 @pytest.fixture
 def sample(url: str) -> Iterator[jobq.App]:
     """The sample app on this test's store (created), to seed and inspect jobs."""
-    use_url(sample_app.app, url)
+    sample_app.app.reconfigure(url=url)
     sample_app.app.migrate()
     yield sample_app.app
     sample_app.app.close()
