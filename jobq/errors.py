@@ -44,6 +44,10 @@ class SerializationError(JobqError, TypeError):
     """Arguments or a result could not be encoded as JSON."""
 
 
+class ArgumentError(JobqError, TypeError):
+    """The arguments given for a task do not fit its function; nothing was enqueued."""
+
+
 class IllegalTransition(JobqError):
     """A job was asked to move between two states the state machine does not connect."""
 

@@ -9,7 +9,6 @@ traceback.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib
 import os
@@ -118,6 +117,12 @@ def _import(reference: str, module_name: str, cwd: str) -> Any:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
+        if module_name.endswith(".py"):  # a file name where a module name belongs
+            name = module_name[:-3].replace("/", ".").replace("\\", ".")
+            raise TaskNotImportable(
+                f"--app {reference}: give the module's name, not its file: "
+                f"--app {name}:{reference.partition(':')[2] or 'app'}"
+            ) from None
         if missing and (module_name == missing or module_name.startswith(missing + ".")):
             where = module_name.replace(".", "/")
             raise TaskNotImportable(
@@ -134,12 +139,6 @@ def _import(reference: str, module_name: str, cwd: str) -> Any:
             f"--app {reference}: importing {module_name!r} raised {type(exc).__name__}: {exc}; "
             f"run python -c 'import {module_name}' to see the traceback"
         ) from None
-
-
-def use_url(app: App, url: str) -> None:
-    """Point ``app`` at another store (``--url`` overrides the app's own URL)."""
-    app.close()
-    app.settings = dataclasses.replace(app.settings, url=url)
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -175,8 +174,9 @@ class CliState:
             try:
                 if self.app_ref:
                     app = load_app(self.app_ref)
+                    app.import_tasks()
                     if self.url:
-                        use_url(app, self.url)
+                        app.reconfigure(url=self.url)
                 else:
                     app = App(self.url)
             except JobqError as exc:

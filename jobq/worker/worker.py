@@ -107,6 +107,7 @@ class Worker:
 
     def run(self) -> None:
         """Work until stopped (or, in burst mode, until nothing is left to do)."""
+        self.app.import_tasks()
         self.backend.check_schema()
         self.log.info("worker %s started: queues=%s concurrency=%d store=%s", self.id,
                       ",".join(self.queues), self.concurrency, self.app,

@@ -16,7 +16,6 @@ from click.testing import CliRunner, Result
 
 import jobq
 from jobq.cli import cli
-from jobq.cli.context import use_url
 from jobq.cli.render import job_dict
 from tests.cli import sample_app
 
@@ -58,7 +57,7 @@ def url(tmp_path: Path) -> str:
 
 def app_on_store(app: jobq.App, url: str) -> Iterator[jobq.App]:
     """For a fixture: ``app`` pointed at ``url`` (the store created), closed afterwards."""
-    use_url(app, url)
+    app.reconfigure(url=url)
     app.migrate()
     yield app
     app.close()
