@@ -118,6 +118,12 @@ def app_reference(environ: Mapping[str, str] | None = None) -> str | None:
     return env.get("JOBQ_APP") or None
 
 
+def api_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The HTTP API's bearer token named by $JOBQ_API_TOKEN, if set (``jobq serve``)."""
+    env = os.environ if environ is None else environ
+    return env.get("JOBQ_API_TOKEN") or None
+
+
 def redact_url(url: str) -> str:
     """The URL with any password replaced by ``***``, safe to print.
 

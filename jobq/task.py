@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
@@ -184,6 +184,26 @@ class Task(Generic[P, R]):
         return TaskWithOptions(
             self, EnqueueOptions(delay, at, priority, queue, key, connection)
         )
+
+    def check_arguments(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        """Raise ``ConfigError`` when the function cannot take these arguments: a job
+        made with them could only fail. (For calls from outside Python: the CLI, the
+        HTTP API.)"""
+        try:
+            signature = inspect.signature(self.fn)
+        except (TypeError, ValueError):  # some callables have no signature to check
+            return
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            bare = signature.replace(
+                parameters=[p.replace(annotation=p.empty)
+                            for p in signature.parameters.values()],
+                return_annotation=signature.empty,
+            )
+            raise ConfigError(
+                f"the arguments do not fit {self.name}{bare}: {exc}; nothing was enqueued"
+            ) from None
 
 
 def task_name(fn: Callable[..., Any]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from typing import Any
 
@@ -12,7 +11,7 @@ from rich.text import Text
 from jobq.cli import render
 from jobq.cli.context import CliState, CommandFailed, reports_errors, store_options
 from jobq.job import Job, Status
-from jobq.task import Task
+from jobq.jobjson import job_json
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print JSON (every field, UTC ISO-8601 times) for scripts.")
@@ -35,7 +34,7 @@ def jobs_command(state: CliState, status: str | None, task: str | None, queue: s
     app = state.open()
     found = app.jobs(status=status, task=task, queue=queue, limit=limit)
     if as_json:
-        render.emit_json([render.job_dict(job.record) for job in found])
+        render.emit_json([job_json(job.record) for job in found])
         return
     out = render.console()
     if not found:
@@ -56,7 +55,7 @@ def show_command(state: CliState, job_id: str, as_json: bool) -> None:
     """Show every field of one job: arguments, result, error and traceback."""
     job = _existing(state, job_id)
     if as_json:
-        render.emit_json(render.job_dict(job.record))
+        render.emit_json(job_json(job.record))
     else:
         render.console().print(render.job_details(job.record))
 
@@ -76,24 +75,6 @@ def _parse_json(text: str, param: str) -> Any:
             f"{text!r} is not JSON ({exc}); strings need JSON quotes inside shell quotes, "
             """e.g. '["a@b.c", 3]' or '"hello"'""",
             param_hint=param,
-        ) from None
-
-
-def _check_signature(task: Task[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
-    """Refuse arguments the task's function cannot take: that job could only fail."""
-    try:
-        signature = inspect.signature(task.fn)
-    except (TypeError, ValueError):  # some callables have no signature to check
-        return
-    try:
-        signature.bind(*args, **kwargs)
-    except TypeError as exc:
-        bare = signature.replace(
-            parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
-            return_annotation=signature.empty,
-        )
-        raise CommandFailed(
-            f"the arguments do not fit {task.name}{bare}: {exc}; nothing was enqueued"
         ) from None
 
 
@@ -132,12 +113,12 @@ def enqueue_command(state: CliState, task_name: str, args_json: str | None,
                                      param_hint="--kwargs")
     app = state.open(create=True, need_tasks="enqueue")
     task = app.get_task(task_name)
-    _check_signature(task, args, kwargs)
+    task.check_arguments(args, kwargs)
     job = task.with_options(delay=delay, priority=priority, queue=queue, key=key).enqueue(
         *args, **kwargs
     )
     if as_json:
-        render.emit_json(render.job_dict(job.record))
+        render.emit_json(job_json(job.record))
     else:
         click.echo(job.id)
 
@@ -152,7 +133,7 @@ def retry_command(state: CliState, job_id: str, as_json: bool) -> None:
     """Run a failed or cancelled job again, with a fresh set of attempts."""
     job = state.open().retry(job_id)
     if as_json:
-        render.emit_json(render.job_dict(job.record))
+        render.emit_json(job_json(job.record))
     else:
         click.echo(f"job {job.id} ({job.task}) is pending again; a worker will run it")
 
@@ -176,7 +157,7 @@ def cancel_command(state: CliState, job_id: str, as_json: bool) -> None:
             f"job {job.id} already ended {job.status.value}; there is nothing to cancel"
         )
     if as_json:
-        render.emit_json(render.job_dict(job.record))
+        render.emit_json(job_json(job.record))
     elif job.status is Status.CANCELLED:
         click.echo(f"job {job.id} is cancelled")
     else:
