@@ -1,5 +1,5 @@
 // What both pages share: the API token kept for this tab, calls to the JSON API, building
-// elements whose text is set with textContent (never innerHTML: a job's strings are
+// elements whose text is set as text nodes (never parsed as HTML: a job's strings are
 // shown as text), and a refresh loop that pauses while the tab is hidden.
 "use strict";
 
