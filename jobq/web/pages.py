@@ -134,9 +134,9 @@ def _timeline(record: JobRecord) -> str:
     """What happened to the job, in order. The store keeps the latest attempt's start
     and the end, so earlier attempts show only in the attempt count."""
     steps: list[tuple[datetime, str]] = [(record.created_at, "created")]
-    if record.run_at != record.created_at and record.status is not Status.RUNNING:
-        due = "due to run" if record.status in (Status.SCHEDULED, Status.BLOCKED) else "ran from"
-        steps.append((record.run_at, due))
+    if record.run_at != record.created_at:  # a delay, a retry's backoff, or a retry
+        waiting = record.status in (Status.SCHEDULED, Status.BLOCKED)
+        steps.append((record.run_at, "due to run" if waiting else "became due"))
     if record.started_at is not None:
         steps.append((record.started_at, f"attempt {record.attempts} started"))
     if record.status is Status.RUNNING and record.lease_expires_at is not None:

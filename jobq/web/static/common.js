@@ -22,7 +22,7 @@ const jobq = (() => {
 
   async function api(path, options = {}) {
     const init = { method: options.method || "GET", headers: { Accept: "application/json" },
-                   credentials: "omit", cache: "no-store" };
+                   credentials: "same-origin", cache: "no-store" };
     if (init.method !== "GET") {
       if (!token()) {
         throw new Error("paste the API token (top right) first: changing calls need it");

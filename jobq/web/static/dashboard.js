@@ -8,7 +8,7 @@
   const STATES = ["blocked", "scheduled", "pending", "running", "succeeded", "failed",
                   "cancelled"];
   const FAILED_SHOWN = 50;
-  const RECENT_SHOWN = 20;
+  const RECENT_SHOWN = 15;
 
   function countCells(counts) {
     const cells = STATES.map((s) => el("td", { className: counts[s] ? "n" : "n zero",
