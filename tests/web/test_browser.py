@@ -63,6 +63,7 @@ def page(tmp_path: Path) -> Iterator[object]:
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             context.set_default_timeout(WAIT_MS)
+            sync_api.expect.set_options(timeout=WAIT_MS)  # expect() has its own default
             yield context.new_page()
         finally:
             browser.close()
@@ -95,6 +96,7 @@ def test_the_dashboard_in_a_browser(shop: jobq.App, page: object, tmp_path: Path
             shutil.copyfile(tmp_path / "dashboard.png", wanted)
 
         _shows_markup_as_text(page, shop)
+        _refreshing_pauses_while_hidden(page, shop)
         _retry_then_a_worker_runs_it(page, shop, server, stuck)
         page.screenshot(path=str(tmp_path / "job.png"), full_page=True)
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
@@ -137,6 +139,35 @@ def _shows_markup_as_text(page: object, shop: jobq.App) -> None:
     assert page.title() != "pwned"
     link = page.locator("#recent tbody tr").first.locator("td.task")
     expect(link).to_have_text("images.resize")
+
+
+HIDE = """() => {
+  Object.defineProperty(document, "hidden", {configurable: true, get: () => true});
+  Object.defineProperty(document, "visibilityState", {configurable: true, get: () => "hidden"});
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+SHOW = """() => {
+  delete document.hidden;
+  delete document.visibilityState;
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+def _refreshing_pauses_while_hidden(page: object, shop: jobq.App) -> None:
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    body = page.locator("body")
+    expect(body).to_have_attribute("data-refreshing", "on")
+    page.evaluate(HIDE)  # as the browser does when the tab goes to the background
+    expect(body).to_have_attribute("data-refreshing", "paused")
+    hidden_at = int(body.get_attribute("data-refreshes") or 0)
+    job = browser_app.resize.with_options(queue="thumbnails").enqueue("a.png", width=64)
+    page.evaluate(SHOW)
+    expect(body).to_have_attribute("data-refreshing", "on")
+    expect(page.locator(f'#recent tr[data-job-id="{job.id}"]')).to_be_visible()
+    expect(page.locator('#queues tbody tr[data-queue="thumbnails"]')).to_be_visible()
+    assert int(body.get_attribute("data-refreshes") or 0) > hidden_at
 
 
 def _retry_then_a_worker_runs_it(page: object, shop: jobq.App, server: Server,

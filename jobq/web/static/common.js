@@ -82,9 +82,13 @@ const jobq = (() => {
   }
 
   // Calls refresh() now, then every `seconds` while the tab is visible; a hidden tab
-  // makes no requests, and coming back refreshes at once.
+  // makes no requests, and coming back refreshes at once. <body data-refreshing> says
+  // which ("on" or "paused") and data-refreshes counts the refreshes, for the curious
+  // and for the browser test.
   function every(seconds, refresh) {
     let timer = null;
+    let count = 0;
+    const body = document.body.dataset;
     async function tick() {
       clearTimeout(timer);
       timer = null;
@@ -92,10 +96,12 @@ const jobq = (() => {
       try {
         await refresh();
       } finally {
+        body.refreshes = String(++count);
         if (!document.hidden) timer = setTimeout(tick, seconds * 1000);
       }
     }
     document.addEventListener("visibilitychange", () => {
+      body.refreshing = document.hidden ? "paused" : "on";
       if (document.hidden) {
         clearTimeout(timer);
         timer = null;
@@ -103,6 +109,7 @@ const jobq = (() => {
         tick();
       }
     });
+    body.refreshing = document.hidden ? "paused" : "on";
     tick();
     return tick;
   }
