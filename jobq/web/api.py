@@ -13,6 +13,7 @@ from jobq.errors import ConfigError
 from jobq.job import Status
 from jobq.jobjson import job_json
 from jobq.web.guard import AUTHORIZED
+from jobq.web.state import state
 
 MAX_LIMIT = 500
 
@@ -109,10 +110,6 @@ changing = APIRouter(prefix="/api", tags=["jobs"], dependencies=[Depends(_changi
                      responses=_errors(401, 415))
 
 
-def _state(request: Request) -> Any:
-    return request.app.state.jobq
-
-
 @router.get("/jobs", response_model=list[JobOut], responses=_errors(422))
 def list_jobs(
     request: Request,
@@ -122,14 +119,14 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"at most {MAX_LIMIT}")] = 50,
 ) -> list[dict[str, Any]]:
     """Jobs matching the filters, newest first."""
-    jobs = _state(request).app.jobs(status=status, task=task, queue=queue, limit=limit)
+    jobs = state(request).app.jobs(status=status, task=task, queue=queue, limit=limit)
     return [job_json(job.record) for job in jobs]
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=_errors(404))
 def get_job(request: Request, job_id: str) -> dict[str, Any]:
     """One job, every field."""
-    job = _state(request).app.get_job(job_id)
+    job = state(request).app.get_job(job_id)
     if job is None:
         raise HTTPException(404, f"no job with id {job_id!r}")
     return job_json(job.record)
@@ -138,7 +135,7 @@ def get_job(request: Request, job_id: str) -> dict[str, Any]:
 @router.get("/stats", response_model=StatsOut, responses=_errors())
 def stats(request: Request) -> dict[str, Any]:
     """Counts of jobs by queue and state (reused for a couple of seconds)."""
-    result: dict[str, Any] = _state(request).stats.get()
+    result: dict[str, Any] = state(request).stats.get()
     return result
 
 
@@ -146,35 +143,35 @@ def stats(request: Request) -> dict[str, Any]:
 def enqueue(request: Request, body: EnqueueIn) -> dict[str, Any]:
     """Enqueue a registered task by name. With a ``key`` that an unfinished job holds,
     that job comes back instead of a new one."""
-    state = _state(request)
-    task = state.app.get_task(body.task)
+    shared = state(request)
+    task = shared.app.get_task(body.task)
     task.check_arguments(body.args, body.kwargs)
     job = task.with_options(delay=body.delay, priority=body.priority, queue=body.queue,
                             key=body.key).enqueue(*body.args, **body.kwargs)
-    state.stats.clear()
+    shared.stats.clear()
     return job_json(job.record)
 
 
 @changing.post("/jobs/{job_id}/retry", response_model=JobOut, responses=_errors(404, 409))
 def retry(request: Request, job_id: str) -> dict[str, Any]:
     """Run a failed or cancelled job again, with a fresh set of attempts."""
-    state = _state(request)
+    shared = state(request)
     try:
-        job = state.app.retry(job_id)
+        job = shared.app.retry(job_id)
     except ConfigError as exc:  # not failed or cancelled: nothing to retry
         raise HTTPException(409, str(exc)) from None
-    state.stats.clear()
+    shared.stats.clear()
     return job_json(job.record)
 
 
 @changing.post("/jobs/{job_id}/cancel", response_model=JobOut, responses=_errors(404, 409))
 def cancel(request: Request, job_id: str) -> dict[str, Any]:
     """Cancel a job: a waiting one never runs; a running one is asked to stop."""
-    state = _state(request)
-    job = state.app.cancel(job_id)
+    shared = state(request)
+    job = shared.app.cancel(job_id)
     if job.status not in (Status.CANCELLED, Status.RUNNING):
         raise HTTPException(409, f"job {job.id} already ended {job.status.value}; there is "
                             "nothing to cancel")
-    state.stats.clear()
+    shared.stats.clear()
     return job_json(job.record)
 

@@ -5,19 +5,13 @@ dashboard and ``/metrics``. Nothing is built at import time; all state is on
 from __future__ import annotations
 
 import logging
-import math
-import threading
-import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CollectorRegistry
 from starlette.middleware import Middleware
 
 import jobq
@@ -29,48 +23,14 @@ from jobq.errors import (
     KeyConflict,
     SerializationError,
     UnknownTask,
+    one_line,
 )
-from jobq.jobjson import stats_json
 from jobq.web import api, metrics, pages
 from jobq.web.guard import Guard, allowed_hosts, check_token
+from jobq.web.state import StatsCache, WebState
 
 log = logging.getLogger("jobq.web")
 STATIC = Path(__file__).parent / "static"
-
-
-class StatsCache:
-    """``app.stats()`` folded as ``jobq stats --json`` shows it, read at most once per
-    ``ttl`` seconds however many requests ask (the dashboard polls, and so does
-    Prometheus): concurrent askers wait for the one read in flight and share it. A failed
-    read is not kept, so the next request tries the store again."""
-
-    def __init__(self, read: Callable[[], Mapping[str, Mapping[str, int]]], ttl: float) -> None:
-        self._read = read
-        self._ttl = ttl
-        self._lock = threading.Lock()
-        self._value: dict[str, Any] | None = None
-        self._at = -math.inf
-
-    def get(self) -> dict[str, Any]:
-        with self._lock:
-            if self._value is None or time.monotonic() - self._at >= self._ttl:
-                self._value = stats_json(self._read())
-                self._at = time.monotonic()
-            return self._value
-
-    def clear(self) -> None:
-        """Forget the counts: a changing call just made them stale."""
-        with self._lock:
-            self._value = None
-
-
-@dataclass(frozen=True)
-class WebState:
-    """What the routes share, kept on ``app.state.jobq``."""
-
-    app: jobq.App
-    stats: StatsCache
-    metrics: CollectorRegistry
 
 
 def create_app(app: jobq.App, *, token: str, allow_hosts: Iterable[str] = (),
@@ -119,10 +79,6 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (BackendError, 503),
     (JobqError, 500),
 )
-
-
-def one_line(message: str) -> str:
-    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 def _install_error_handlers(web: FastAPI) -> None:

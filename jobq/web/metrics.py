@@ -17,6 +17,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from jobq.web.state import state
+
 router = APIRouter(tags=["metrics"])
 
 
@@ -33,8 +35,8 @@ class JobsCollector:
     def collect(self) -> Iterator[Metric]:
         family = self._family()
         for queue, counts in self._stats()["queues"].items():
-            for state, count in counts.items():
-                family.add_metric([queue, state], count)
+            for job_state, count in counts.items():
+                family.add_metric([queue, job_state], count)
         yield family
 
     @staticmethod
@@ -54,5 +56,4 @@ def registry_for(stats: Callable[[], dict[str, Any]]) -> CollectorRegistry:
                              "description": "Prometheus text format"}})
 def metrics(request: Request) -> Response:
     """The store's counts for Prometheus."""
-    registry: CollectorRegistry = request.app.state.jobq.metrics
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(state(request).metrics), media_type=CONTENT_TYPE_LATEST)

@@ -24,6 +24,7 @@ from jobq.config import redact_url
 from jobq.errors import JobNotFound
 from jobq.job import FINISHED, JobRecord, Status
 from jobq.jobjson import iso
+from jobq.web.state import state
 
 TEMPLATES = Path(__file__).parent / "templates"
 DASHBOARD_REFRESH = 5  # seconds; the pages' scripts read it from <body data-refresh>
@@ -50,7 +51,7 @@ def _page(request: Request, title: str, body: str, scripts: tuple[str, ...] = ()
     tags = "\n".join(f'<script src="{root}static/{name}" defer></script>' for name in scripts)
     return _template("base.html").substitute(
         title=h(title), root=root, scripts=tags, body=body, refresh=refresh or "",
-        store=h(redact_url(request.app.state.jobq.app.settings.url)),
+        store=h(redact_url(state(request).app.settings.url)),
     )
 
 
@@ -71,7 +72,7 @@ def dashboard(request: Request) -> str:
 
 @router.get("/jobs/{job_id}")
 def job_page(request: Request, job_id: str) -> str:
-    job = request.app.state.jobq.app.get_job(job_id)
+    job = state(request).app.get_job(job_id)
     if job is None:
         raise JobNotFound(f"no job with id {job_id!r}")
     record: JobRecord = job.record
