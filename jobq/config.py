@@ -168,6 +168,10 @@ def log_format(given: str | None = None, environ: Mapping[str, str] | None = Non
             f"{source}={text!r} is not a log format; use {' or '.join(LOG_FORMATS)}"
         )
     return name
+def api_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The HTTP API's bearer token named by $JOBQ_API_TOKEN, if set (``jobq serve``)."""
+    env = os.environ if environ is None else environ
+    return env.get("JOBQ_API_TOKEN") or None
 
 
 def redact_url(url: str) -> str:

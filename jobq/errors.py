@@ -5,6 +5,11 @@ from __future__ import annotations
 import math
 
 
+def one_line(message: str) -> str:
+    """A multi-line message (a driver's, say) folded onto one line."""
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
 class JobqError(Exception):
     """Root of every error jobq raises on purpose."""
 

@@ -17,6 +17,7 @@ from jobq.cli.context import CliState, ConfigProblem, reports_errors, store_opti
 from jobq.config import LOG_FORMATS, log_format, redact_url
 from jobq.errors import ConfigError, JobqError
 from jobq.job import FINISHED, Status
+from jobq.jobjson import stats_json
 from jobq.logs import formatter
 from jobq.worker.worker import POOLS
 
@@ -71,7 +72,7 @@ def worker_command(state: CliState, concurrency: int, pool: str, queues: str | N
 @reports_errors
 def stats_command(state: CliState, as_json: bool) -> None:
     """Count jobs by queue and state."""
-    data = render.stats_data(state.open().stats())
+    data = stats_json(state.open().stats())
     if as_json:
         render.emit_json(data)
     elif not data["queues"]:
@@ -124,7 +125,7 @@ def purge_command(state: CliState, older_than: float, statuses: list[Status], ye
 
 
 def _count(app: App, statuses: list[Status]) -> int:
-    totals = render.stats_data(app.stats())["total"]
+    totals = stats_json(app.stats())["total"]
     return sum(int(totals[s.value]) for s in statuses)
 
 

@@ -23,7 +23,7 @@ import click
 
 from jobq.app import App
 from jobq.config import redact_url
-from jobq.errors import JobqError, TaskNotImportable
+from jobq.errors import JobqError, TaskNotImportable, one_line
 from jobq.text import escape_controls
 
 EXIT_OK = 0
@@ -54,11 +54,6 @@ class ConfigProblem(_OneLineError):
     """The app could not be loaded or the store could not be opened (exit code 3)."""
 
     exit_code = EXIT_CONFIG
-
-
-def one_line(message: str) -> str:
-    """A multi-line message (a driver's, say) folded onto one line."""
-    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 def hide_password(message: str, url: str | None) -> str:

@@ -12,6 +12,7 @@ from jobq.cli import render
 from jobq.cli.context import CliState, CommandFailed, reports_errors, store_options
 from jobq.config import redact_url
 from jobq.job import Job, Status
+from jobq.jobjson import job_json
 from jobq.text import escape_controls
 
 json_option = click.option("--json", "as_json", is_flag=True,
@@ -35,7 +36,7 @@ def jobs_command(state: CliState, status: str | None, task: str | None, queue: s
     app = state.open()
     found = app.jobs(status=status, task=task, queue=queue, limit=limit)
     if as_json:
-        render.emit_json([render.job_dict(job.record) for job in found])
+        render.emit_json([job_json(job.record) for job in found])
         return
     out = render.console()
     if not found:
@@ -56,7 +57,7 @@ def show_command(state: CliState, job_id: str, as_json: bool) -> None:
     """Show every field of one job: arguments, result, error and traceback."""
     job = _existing(state, job_id)
     if as_json:
-        render.emit_json(render.job_dict(job.record))
+        render.emit_json(job_json(job.record))
     else:
         render.console().print(render.job_details(job.record))
 
@@ -125,7 +126,7 @@ def enqueue_command(state: CliState, task_name: str, args_json: str | None,
         *args, **kwargs
     )
     if as_json:
-        render.emit_json(render.job_dict(job.record))
+        render.emit_json(job_json(job.record))
     else:
         click.echo(escape_controls(job.id))
 
@@ -140,7 +141,7 @@ def retry_command(state: CliState, job_id: str, as_json: bool) -> None:
     """Run a failed or cancelled job again, with a fresh set of attempts."""
     job = state.open().retry(job_id)
     if as_json:
-        render.emit_json(render.job_dict(job.record))
+        render.emit_json(job_json(job.record))
     else:
         click.echo(escape_controls(f"job {job.id} ({job.task}) is pending again; a worker "
                                    "will run it"))
@@ -165,7 +166,7 @@ def cancel_command(state: CliState, job_id: str, as_json: bool) -> None:
             f"job {job.id} already ended {job.status.value}; there is nothing to cancel"
         )
     if as_json:
-        render.emit_json(render.job_dict(job.record))
+        render.emit_json(job_json(job.record))
     elif job.status is Status.CANCELLED:
         click.echo(escape_controls(f"job {job.id} is cancelled"))
     else:

@@ -39,47 +39,10 @@ def console(stderr: bool = False) -> Console:
     return out
 
 
-def iso(moment: datetime | None) -> str | None:
-    """ISO-8601 in UTC with a ``Z``, e.g. ``2025-01-31T09:30:00.123456Z``."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def short_time(moment: datetime | None) -> str:
     if moment is None:
         return "-"
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def job_dict(record: JobRecord) -> dict[str, Any]:
-    """Every field of a job as JSON-ready data. The keys are stable: scripts rely on them."""
-    error = record.error
-    return {
-        "id": record.id,
-        "task": record.task,
-        "queue": record.queue,
-        "status": record.status.value,
-        "priority": record.priority,
-        "attempts": record.attempts,
-        "max_attempts": record.max_attempts,
-        "args": record.args,
-        "kwargs": record.kwargs,
-        "key": record.key,
-        "timeout": record.timeout,
-        "result": record.result,
-        "error": None if error is None else {
-            "type": error.type, "message": error.message, "traceback": error.traceback,
-        },
-        "run_at": iso(record.run_at),
-        "created_at": iso(record.created_at),
-        "started_at": iso(record.started_at),
-        "finished_at": iso(record.finished_at),
-        "lease_expires_at": iso(record.lease_expires_at),
-        "worker_id": record.worker_id,
-        "cancel_requested": record.cancel_requested,
-        "meta": record.meta,
-    }
 
 
 def emit_json(data: Any) -> None:
@@ -159,18 +122,6 @@ def job_details(record: JobRecord) -> Group:
     # The traceback keeps its line breaks, and only them.
     return Group(grid, Text(""), Text("traceback:", style="bold"),
                  Text(escape_controls(error.traceback.rstrip(), keep_newlines=True)))
-
-
-def stats_data(stats: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
-    """``{"queues": {queue: {status: n, …}}, "total": {status: n, …}}``, every status
-    present (zeros included) so scripts can index without checks."""
-    statuses = [s.value for s in Status]
-    queues = {
-        queue: {s: int(counts.get(s, 0)) for s in statuses}
-        for queue, counts in sorted(stats.items())
-    }
-    total = {s: sum(q[s] for q in queues.values()) for s in statuses}
-    return {"queues": queues, "total": total}
 
 
 def stats_table(data: Mapping[str, Any]) -> Table:

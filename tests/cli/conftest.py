@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 import jobq
 from jobq.cli import cli
-from jobq.cli.render import job_dict
+from jobq.jobjson import job_json
 from tests.cli import sample_app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,7 +78,7 @@ def snapshot(url: str) -> list[dict[str, Any]]:
     """Every stored job, every field: to show a failed command changed nothing."""
     reader = jobq.App(url)
     try:
-        return [job_dict(job.record) for job in reader.jobs(limit=10_000)]
+        return [job_json(job.record) for job in reader.jobs(limit=10_000)]
     finally:
         reader.close()
 
