@@ -297,7 +297,7 @@ def plan(versions: Sequence[Version], last_tick: int | None, now: int,
     (no backfill) nor one at or before the last tick fired. A tick that several versions
     share fires once, with the options of the newest version."""
     chosen: dict[int, PeriodicSpec] = {}
-    for version in sorted(versions, key=lambda v: v.first_seen):
+    for version in sorted(versions, key=lambda v: (v.first_seen, v.spec.hash)):
         after = round(version.first_seen * 1000)
         if last_tick is not None:
             after = max(after, last_tick)

@@ -54,13 +54,16 @@ def register(conn: Connection, q: dict[str, str], definitions: Sequence[Periodic
 
 
 def state(conn: Connection, q: dict[str, str]) -> PeriodicState:
-    with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot
-        row = conn.execute(q["leader"]).fetchone()
-        assert row is not None
-        definitions = [StoredDefinition(r[0], r[1], r[2], float(r[3]), float(r[4]))
-                       for r in conn.execute(q["definitions"])]
-        last = {name: int(tick) for name, tick in conn.execute(q["last_ticks"])}
+    with conn.pipeline(), conn.transaction():  # one round trip, one snapshot
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        leader = conn.execute(q["leader"])
+        stored = conn.execute(q["definitions"])
+        ticks = conn.execute(q["last_ticks"])
+    row = leader.fetchone()
+    assert row is not None
+    definitions = [StoredDefinition(r[0], r[1], r[2], float(r[3]), float(r[4]))
+                   for r in stored.fetchall()]
+    last = {name: int(tick) for name, tick in ticks.fetchall()}
     lease = _lease(row)
     return PeriodicState(lease.now, lease, definitions, last)
 
