@@ -126,6 +126,9 @@ class PeriodicLoop:
             if self.leading:
                 self.resign()
             return MAX_WAIT
+        if self._trusted_until != float("-inf") and not self.leading:
+            self._drop("its lease ran out before it was renewed (a paused process or a "
+                       "slow store)")
         if not self.leading or self._monotonic() >= self._renew_at:
             wait = self._elect()
             if wait is not None:
@@ -173,8 +176,8 @@ class PeriodicLoop:
             self._drop(f"{lease.holder} leads (term {lease.term})")
             return min(max(left, 0.0) + 0.01, self.ttl / 3, MAX_WAIT)
         if lease.term != self.term or not self.leading:
-            log.info("periodic: this worker leads (term %d)", lease.term,
-                     extra={"action": "periodic_leading"})
+            log.info("periodic: this worker leads (holder %s, term %d)", self.holder,
+                     lease.term, extra={"action": "periodic_leading"})
         self.term = lease.term
         # Counted from before the request went out: the store's clock was at least there.
         self._trusted_until = sent + left - self.ttl / 4
@@ -182,7 +185,7 @@ class PeriodicLoop:
         return None
 
     def _drop(self, why: str) -> None:
-        if self.leading:
+        if self._trusted_until != float("-inf"):
             log.info("periodic: this worker no longer leads: %s", why,
                      extra={"action": "periodic_not_leading"})
         self._trusted_until = float("-inf")
