@@ -311,3 +311,44 @@ def next_tick(versions: Sequence[Version], now: int) -> int | None:
     """The earliest tick after ``now`` over these versions."""
     found = [t for v in versions if (t := v.spec.schedule.next_after(now)) is not None]
     return min(found, default=None)
+
+
+# -- what `jobq periodic` shows ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Overview:
+    """One periodic task as the store knows it: its newest version's schedule, how many
+    versions are live, the last tick fired and the next one (epoch seconds)."""
+
+    name: str
+    schedule: str
+    catch_up: str
+    queue: str
+    live: bool
+    versions: int
+    last_tick: float | None
+    next_tick: float | None
+
+
+def overview(definitions: Sequence[Any], last_ticks: dict[str, int],
+             now: float) -> list[Overview]:
+    """``definitions`` are stored versions (``StoredDefinition``); ``now`` is the store's
+    clock. Versions this jobq cannot read are left out."""
+    by_name: dict[str, list[Version]] = {}
+    for d in definitions:
+        try:
+            spec = PeriodicSpec.from_json(d.name, d.spec)
+        except (ValueError, KeyError, TypeError):
+            continue
+        by_name.setdefault(d.name, []).append(Version(spec, d.first_seen, d.seen_at))
+    found = []
+    for name, versions in sorted(by_name.items()):
+        live = [v for v in versions if is_live(v.seen_at, now)]
+        newest = max(live or versions, key=lambda v: (v.first_seen, v.spec.hash)).spec
+        last = last_ticks.get(name)
+        upcoming = next_tick(live, round(now * 1000)) if live else None
+        found.append(Overview(name, newest.schedule.describe(), newest.catch_up, newest.queue,
+                              bool(live), len(live), None if last is None else last / 1000,
+                              None if upcoming is None else upcoming / 1000))
+    return found
