@@ -138,6 +138,11 @@ class PeriodicState:
     last_ticks: dict[str, int]
 
 
+# The newest ticks the SQL stores keep per periodic task; the newest is the one that
+# counts (ticks are admitted in order), the rest are for people reading the table.
+TICKS_KEPT = 10
+
+
 class TickVerdict(enum.StrEnum):
     """What the store did with a tick: stored its job, or why not."""
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jobq.backends.base import (
+    TICKS_KEPT,
     Lease,
     NewJob,
     PeriodicDefinition,
@@ -19,7 +20,6 @@ from jobq.backends.postgres.conn import Connection
 from jobq.backends.sqlfiles import load_queries
 
 QUERIES = load_queries("postgres", "periodic.sql")
-KEEP_TICKS = 10  # the newest ticks kept per periodic task; the newest one is the cursor
 
 
 def queries(quoted_schema: str) -> dict[str, str]:
@@ -75,7 +75,7 @@ def fire(conn: Connection, q: dict[str, str], channel: str, holder: str, term: i
               "priority": job.priority, "max_attempts": job.max_attempts,
               "run_at": utc(job.run_at), "timeout": job.timeout, "channel": channel,
               # the statement sees the ticks as they were before it: keep one fewer
-              "keep": KEEP_TICKS - 1}
+              "keep": TICKS_KEPT - 1}
     row = conn.execute(q["fire_tick"], params).fetchone()
     assert row is not None
     now, stored = row

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from jobq.backends.base import (
+    TICKS_KEPT,
     Lease,
     NewJob,
     PeriodicDefinition,
@@ -19,7 +20,6 @@ from jobq.backends.sqlfiles import load_queries
 from jobq.job import Status
 
 Q = load_queries("sqlite", "periodic.sql")
-KEEP_TICKS = 10  # the newest ticks kept per periodic task; the newest one is the cursor
 
 
 def lead(conn: sqlite3.Connection, holder: str, term: int | None, ttl: float,
@@ -77,5 +77,5 @@ def fire(conn: sqlite3.Connection, insert_job: str, holder: str, term: int, name
     conn.execute(insert_job, (job.id, job.task, job.queue, job.args, job.kwargs, job.priority,
                               Status.PENDING, job.max_attempts, job.run_at, now, None,
                               job.timeout))
-    conn.execute(Q["prune_ticks"], {**params, "keep": KEEP_TICKS})
+    conn.execute(Q["prune_ticks"], {**params, "keep": TICKS_KEPT})
     return TickVerdict.FIRED
