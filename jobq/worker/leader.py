@@ -94,7 +94,7 @@ class PeriodicLoop:
         self.term: int | None = None
         self._trusted_until = float("-inf")  # monotonic
         self._renew_at = float("-inf")  # monotonic
-        self._unreadable: set[str] = set()
+        self._specs: dict[tuple[str, str], PeriodicSpec | None] = {}  # None: unreadable
 
     @property
     def leading(self) -> bool:
@@ -149,19 +149,26 @@ class PeriodicLoop:
         now = self.clock.now()
         live: dict[str, list[Version]] = defaultdict(list)
         for d in state.definitions:
-            if not is_live(d.seen_at, now) or d.hash in self._unreadable:
+            if not is_live(d.seen_at, now):
                 continue
-            try:
-                spec = PeriodicSpec.from_json(d.name, d.spec)
-            except (ValueError, KeyError, TypeError) as exc:
-                self._unreadable.add(d.hash)
-                log.warning("periodic task %s: version %s cannot be read by this jobq (%s); "
-                            "a worker of the release that wrote it fires it when it leads",
-                            d.name, d.hash, exc, extra={"task": d.name,
-                                                       "action": "periodic_unreadable"})
-                continue
-            live[d.name].append(Version(spec, d.first_seen, d.seen_at))
+            key = (d.name, d.hash)
+            if key not in self._specs:
+                self._specs[key] = self._parse(d.name, d.hash, d.spec)
+            spec = self._specs[key]
+            if spec is not None:
+                live[d.name].append(Version(spec, d.first_seen, d.seen_at))
         return live
+
+    @staticmethod
+    def _parse(name: str, version: str, text: str) -> PeriodicSpec | None:
+        try:
+            return PeriodicSpec.from_json(name, text)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("periodic task %s: version %s was written by a jobq this one cannot "
+                        "read (%s); it does not fire while this worker leads: upgrade jobq "
+                        "here", name, version, exc,
+                        extra={"task": name, "action": "periodic_unreadable"})
+            return None
 
     # -- the lease ---------------------------------------------------------------------------
 
