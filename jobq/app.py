@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import MISSING, fields
+from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from jobq.backends import backend_kind, open_backend
@@ -22,6 +23,7 @@ from jobq.errors import (
     UnknownTask,
 )
 from jobq.job import FINISHED, Job, JobRecord, Status
+from jobq.periodic import PeriodicSpec, check_catch_up, make_schedule
 from jobq.retry import Backoff
 from jobq.serializer import encode_call
 from jobq.task import (
@@ -49,6 +51,8 @@ class App:
         self.settings: Settings = load_settings({"url": url, **options})
         backend_kind(self.settings.url)  # a wrong scheme fails here, not at first enqueue
         self.tasks: dict[str, Task[..., Any]] = {}
+        # Periodic tasks this App defines, by task name (their tasks are in ``tasks`` too).
+        self.periodic_tasks: dict[str, PeriodicSpec] = {}
         self._backend: Backend | None = None
 
     def __repr__(self) -> str:
@@ -159,6 +163,35 @@ class App:
         task: Task[..., Any] = Task(self, fn, registered, options)
         self.tasks[registered] = task
         return task
+
+    def periodic(
+        self,
+        *,
+        cron: str | None = None,
+        every: float | timedelta | None = None,
+        tz: str | None = None,
+        catch_up: str = "latest",
+        **options: Any,
+    ) -> Callable[[F], Task[..., Any]]:
+        """Register a function as a task that the workers also run on a schedule, one job
+        per tick: ``@app.periodic(cron="*/5 * * * *", tz="Europe/Berlin")`` or
+        ``@app.periodic(every=timedelta(minutes=5))`` (or seconds). Takes the options of
+        ``@app.task``; ``catch_up`` is ``"latest"``, ``"none"`` or ``"all"`` (see
+        docs/periodic.md). The function is called with no arguments."""
+        check_names("periodic option", options, TASK_OPTIONS)
+        schedule = make_schedule(cron=cron, every=every, tz=tz)
+        policy = check_catch_up(catch_up)
+
+        def decorate(fn: F) -> Task[..., Any]:
+            _check_no_arguments(fn)
+            task = self._register(fn, **options)
+            opts = task.options
+            self.periodic_tasks[task.name] = PeriodicSpec(
+                task.name, schedule, policy, opts.queue, opts.priority, opts.retries + 1,
+                opts.timeout)
+            return task
+
+        return decorate
 
     def get_task(self, name: str) -> Task[..., Any]:
         """The task registered under ``name``, or ``UnknownTask`` naming the near misses."""
@@ -370,6 +403,22 @@ class App:
 
         Worker(self, concurrency=concurrency, pool=pool, queues=queues, burst=burst,
                **options).run()
+
+
+def _check_no_arguments(fn: Callable[..., Any]) -> None:
+    import inspect
+
+    if not callable(fn):
+        raise ConfigError(f"@app.periodic needs a function, got {fn!r}")
+    try:
+        inspect.signature(fn).bind()
+    except TypeError:
+        raise ConfigError(
+            f"{task_name(fn)} cannot be a periodic task: its jobs call it with no "
+            "arguments, so every parameter needs a default"
+        ) from None
+    except ValueError:  # no signature to read (a builtin): let it be
+        pass
 
 
 def _status(value: Status | str) -> Status:

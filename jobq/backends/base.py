@@ -8,6 +8,7 @@ they make about a job is conditional on the state it expects, so a stale writer 
 
 from __future__ import annotations
 
+import enum
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -90,6 +91,67 @@ class ReapedJob:
     worker_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The periodic leader lease as the store holds it, on the store's clock (epoch
+    seconds). ``holder`` is None when nobody ever held it; the term grows by one at every
+    change of hands, and fences a deposed leader's writes."""
+
+    holder: str | None
+    term: int
+    expires_at: float
+    now: float
+    elected_at: float | None = None
+
+    def held_by(self, holder: str) -> bool:
+        return self.holder == holder and self.expires_at > self.now
+
+
+class PeriodicDefinition(NamedTuple):
+    """A periodic task as a worker registers it: its name, the hash naming this version,
+    and the version's spec (JSON text the core writes and reads; stores only keep it)."""
+
+    name: str
+    hash: str
+    spec: str
+
+
+class StoredDefinition(NamedTuple):
+    """A registered version, with when it was first and last registered (seconds)."""
+
+    name: str
+    hash: str
+    spec: str
+    first_seen: float
+    seen_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicState:
+    """Everything the tick loop and ``jobq periodic`` read, in one atomic read: the
+    store's clock, the leader lease, every registered version, and the last tick fired
+    per periodic task (milliseconds)."""
+
+    now: float
+    leader: Lease
+    definitions: list[StoredDefinition]
+    last_ticks: dict[str, int]
+
+
+# The newest ticks the SQL stores keep per periodic task; the newest is the one that
+# counts (ticks are admitted in order), the rest are for people reading the table.
+TICKS_KEPT = 10
+
+
+class TickVerdict(enum.StrEnum):
+    """What the store did with a tick: stored its job, or why not."""
+
+    FIRED = "fired"
+    DUPLICATE = "duplicate"  # this tick, or a later one of the same task, was fired
+    NOT_LEADER = "not_leader"  # the caller does not hold the lease under that term
+    EARLY = "early"  # the tick is still in the future on the store's clock
+
+
 @dataclass(frozen=True)
 class JobFilter:
     status: Status | None = None
@@ -159,6 +221,33 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+    # -- periodic tasks (see jobq.periodic and docs/periodic.md) ---------------------------
+
+    def lead(self, holder: str, term: int | None, ttl: float) -> Lease:
+        """Take the leader lease for ``holder`` for ``ttl`` seconds if it is free or has
+        run out (under a new term), or renew it if ``holder`` holds it under ``term``;
+        return the lease as it now stands. Decided on the store's clock."""
+
+    def resign(self, holder: str, term: int) -> None:
+        """Give the lease up at once, if ``holder`` still holds it under ``term``."""
+
+    def register_periodic(self, definitions: Sequence[PeriodicDefinition], now: float,
+                          forget_before: float) -> None:
+        """Record that a live worker defines these versions at ``now``: a new version is
+        first seen now, a known one is seen again. Versions last seen before
+        ``forget_before`` are deleted."""
+
+    def periodic_state(self) -> PeriodicState:
+        """The lease, the registered versions and the last tick of each periodic task."""
+
+    def fire_tick(self, holder: str, term: int, name: str, tick: int,
+                  job: NewJob) -> TickVerdict:
+        """Admit tick ``tick`` (epoch milliseconds) of periodic task ``name`` and store
+        ``job`` for it, pending, in one atomic step: only while ``holder`` holds the
+        lease under ``term``, only once the tick is due on the store's clock, and only if
+        no tick at or after it was admitted for ``name``. The job's ``created_at`` is the
+        store's clock at admission."""
 
 
 def utc(ts: float | None) -> datetime | None:

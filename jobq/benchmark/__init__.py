@@ -77,6 +77,7 @@ class Plan:
     latency_jobs: int
     latency_interval: float
     raw_reference: bool
+    periodic: bool = False  # the drain workers also fire a periodic task every second
 
 
 class Bench:
@@ -169,7 +170,7 @@ class Bench:
             with self.stores.fresh() as store:
                 log_file = str(store.folder / f"{key}.log") if logged else None
                 rate = runs.drain(store, jobs, workers, conc, self._step(label, jobs),
-                                  log_file=log_file)
+                                  log_file=log_file, periodic=self.plan.periodic)
             self._add(key, label, rate, reference="raw_drain")
 
     def _latency(self) -> None:
@@ -285,9 +286,12 @@ def _command(ctx: click.Context) -> str:
               "Celery, RQ, Dramatiq, Huey, arq and procrastinate (bench/run.py in a jobq "
               "checkout; writes bench/PEERS.md).")
 @click.option("--quick", is_flag=True, help="With --peers: the short run (small sizes, 1 run).")
+@click.option("--periodic", is_flag=True, help="The drain workers' app also has a periodic "
+              "task firing every second onto a queue of its own, so the drain figures "
+              "include an elected leader firing ticks.")
 def bench(url: str | None, jobs: int, concurrency: int, latency_jobs: int,
           latency_interval: float, json_out: bool, output: Path | None, peers: bool,
-          quick: bool) -> None:
+          quick: bool, periodic: bool) -> None:
     """Measure enqueue rates, drain rates and enqueue-to-start latency on a store."""
     if peers:
         sys.exit(run_peers(quick))
@@ -296,7 +300,7 @@ def bench(url: str | None, jobs: int, concurrency: int, latency_jobs: int,
     command = _command(click.get_current_context())
     stores = runs.Stores(url)
     plan = Plan(jobs, concurrency, latency_jobs, latency_interval / 1000,
-                raw_reference=stores.kind == "sqlite")
+                raw_reference=stores.kind == "sqlite", periodic=periodic)
     env = {"command": command, **environment(url)}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=Console(stderr=True))

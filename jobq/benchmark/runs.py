@@ -28,6 +28,7 @@ from jobq.logs import TextFormatter
 
 NOOP = "jobq.bench.noop"
 STAMP = "jobq.bench.stamp"
+TICK = "jobq.bench.tick"  # the periodic task of --periodic, on a queue of its own
 BATCH = 1_000  # jobs per enqueue_many call
 
 Progress = Callable[[int], None]  # called with how many jobs are done so far
@@ -42,11 +43,14 @@ def stamp() -> float:
     return time.time()
 
 
-def bench_app(url: str, options: dict[str, Any]) -> App:
-    """An App on ``url`` with the two benchmark tasks registered under fixed names."""
+def bench_app(url: str, options: dict[str, Any], periodic: bool = False) -> App:
+    """An App on ``url`` with the two benchmark tasks registered under fixed names, and
+    with ``periodic`` a task its workers fire every second onto a queue of its own."""
     app = App(url, **options)
     app.task(name=NOOP)(noop)
     app.task(name=STAMP)(stamp)
+    if periodic:
+        app.periodic(every=1, name=TICK, queue=TICK)(noop)
     return app
 
 
@@ -223,7 +227,9 @@ def _fill(app: App, jobs: int, progress: Progress | None = None) -> None:
 
 def _counts(app: App) -> dict[str, int]:
     totals: dict[str, int] = {}
-    for by_status in app.stats().values():
+    for queue, by_status in app.stats().items():
+        if queue == TICK:
+            continue  # --periodic's ticks: nobody drains them
         for status, count in by_status.items():
             totals[status] = totals.get(status, 0) + count
     return totals
@@ -240,7 +246,7 @@ def _expect(app: App, jobs: int, status: str) -> None:
 
 
 def _worker_main(url: str, options: dict[str, Any], concurrency: int, burst: bool,
-                 log_file: str | None, control: Any) -> None:
+                 log_file: str | None, control: Any, periodic: bool = False) -> None:
     """A worker process: build the App and Worker, say "ready" on ``control``, wait for
     "go", then run until done (burst) or until the other end of ``control`` closes."""
     import threading
@@ -254,7 +260,7 @@ def _worker_main(url: str, options: dict[str, Any], concurrency: int, burst: boo
         handler = logging.FileHandler(log_file)
         handler.setFormatter(TextFormatter())
         logging.basicConfig(level=logging.INFO, handlers=[handler])
-    app = bench_app(url, options)
+    app = bench_app(url, options, periodic)
     worker = Worker(app, concurrency=concurrency, burst=burst)
     app.backend.check_schema()  # connect now, not inside the timed part
     control.send("ready")
@@ -284,7 +290,7 @@ class Workers:
 
 @contextmanager
 def worker_processes(store: Store, count: int, concurrency: int, burst: bool,
-                     log_file: str | None = None) -> Iterator[Workers]:
+                     log_file: str | None = None, periodic: bool = False) -> Iterator[Workers]:
     """Start ``count`` worker processes and wait until each is ready. On leaving, close
     their control pipes: a worker still running stops gracefully (a pipe, not a shared
     Event, so a process that exits while waiting can never block the others)."""
@@ -295,7 +301,8 @@ def worker_processes(store: Store, count: int, concurrency: int, burst: bool,
             ours, theirs = ctx.Pipe()
             proc = ctx.Process(
                 target=_worker_main, daemon=True,
-                args=(store.url, store.options, concurrency, burst, log_file, theirs),
+                args=(store.url, store.options, concurrency, burst, log_file, theirs,
+                      periodic),
             )
             proc.start()
             theirs.close()
@@ -327,13 +334,15 @@ def _wait_ready(proc: Any, control: Any, timeout: float = 60.0) -> None:
 
 
 def drain(store: Store, jobs: int, workers: int, concurrency: int, progress: Progress,
-          log_file: str | None = None) -> float:
-    """Jobs/s running ``jobs`` no-op jobs with ``workers`` burst worker processes."""
+          log_file: str | None = None, periodic: bool = False) -> float:
+    """Jobs/s running ``jobs`` no-op jobs with ``workers`` burst worker processes (whose
+    app, with ``periodic``, also fires a periodic task every second)."""
     app = bench_app(store.url, store.options)
     try:
         app.migrate()
         _fill(app, jobs)
-        with worker_processes(store, workers, concurrency, True, log_file) as started:
+        with worker_processes(store, workers, concurrency, True, log_file,
+                              periodic) as started:
             start = time.perf_counter()
             started.go()
             elapsed = _wait_succeeded(app, jobs, started.procs, start, progress)

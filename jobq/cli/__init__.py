@@ -20,6 +20,7 @@ from jobq.cli.jobs import (
     retry_command,
     show_command,
 )
+from jobq.cli.periodic import periodic_command
 from jobq.config import app_reference
 
 __all__ = ["cli", "main"]
@@ -89,7 +90,8 @@ def demo_command(directory: str) -> None:
 
 
 for _command in (worker_command, jobs_command, show_command, enqueue_command, retry_command,
-                 cancel_command, stats_command, purge_command, migrate_command):
+                 cancel_command, stats_command, purge_command, migrate_command,
+                 periodic_command):
     cli.add_command(_command)
 
 

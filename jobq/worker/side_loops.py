@@ -14,12 +14,16 @@ from jobq.logs import WorkerLog
 
 
 class SideLoop:
-    def __init__(self, name: str, interval: float, tick: Callable[[], None],
+    """Runs ``tick`` every ``interval`` seconds (the first time after ``first``, if given);
+    a tick that returns a number of seconds waits that long before the next instead."""
+
+    def __init__(self, name: str, interval: float, tick: Callable[[], float | None],
                  on_crash: Callable[[str, BaseException], None],
-                 log: WorkerLog) -> None:
+                 log: WorkerLog, first: float | None = None) -> None:
         self.name = name
         self._log = log
         self.interval = interval
+        self.first = interval if first is None else first
         self._tick = tick
         self._on_crash = on_crash
         self._stop = threading.Event()
@@ -34,9 +38,13 @@ class SideLoop:
             self._thread.join(wait)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        wait = self.first
+        while not self._stop.wait(wait):
+            wait = self.interval
             try:
-                self._tick()
+                after = self._tick()
+                if after is not None:
+                    wait = after
             except (BackendError, OSError) as exc:
                 self._log.warning("%s: store error, will retry: %s", self.name, exc,
                                   extra={"action": f"{self.name}_error"})

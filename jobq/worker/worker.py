@@ -17,6 +17,7 @@ from jobq.job import RETAINED_FOR_A_WHILE, Status
 from jobq.logs import WorkerLog
 from jobq.worker.context import RunningJob
 from jobq.worker.execution import Attempt, timeout_error
+from jobq.worker.leader import Clock, PeriodicLoop, holder_id
 from jobq.worker.outcomes import (
     cancelled,
     decide,
@@ -43,6 +44,7 @@ class Worker:
 
     grace: seconds a stopping worker lets running jobs finish before handing them back.
     prefetch: jobs claimed beyond ``concurrency``, so threads never wait for the store.
+    periodic_clock: the clock the periodic tick loop reads (tests give a skewed one).
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class Worker:
         grace: float = 30.0,
         prefetch: int | None = None,
         name: str | None = None,
+        periodic_clock: Clock | None = None,
     ) -> None:
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigError(f"concurrency must be a whole number ≥ 1, got {concurrency!r}")
@@ -102,6 +105,13 @@ class Worker:
             self._side_loops.append(
                 SideLoop("retention", 60.0, self._prune, self._on_side_crash, self.log)
             )
+        # Every worker can fire periodic tasks, its own and those other releases define.
+        self._periodic = PeriodicLoop(self.backend, list(app.periodic_tasks.values()),
+                                      holder_id(self.id), self.lease, periodic_clock,
+                                      logger=self.log)
+        self._side_loops.append(SideLoop("periodic", min(1.0, self.lease / 4),
+                                         self._periodic.step, self._on_side_crash, self.log,
+                                         first=0.0))
 
     # -- public ----------------------------------------------------------------------
 
@@ -338,6 +348,11 @@ class Worker:
     def _shut_down(self) -> None:
         for loop in self._side_loops:
             loop.stop()
+        try:
+            self._periodic.resign()  # the next leader need not wait for the lease to run out
+        except JobqError as exc:
+            self.log.warning("could not give up the periodic lead: %s", exc,
+                             extra={"action": "periodic_error"})
         try:
             if self._attempts or self._unreported:
                 self._release_all()

@@ -80,7 +80,8 @@ def test_tables_live_in_the_configured_schema_only(app: jobq.App, store: isolati
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
             [schema],
         ).fetchall()
-        assert sorted(tables) == [("jobq_jobs",), ("jobq_schema",)]
+        assert sorted(tables) == [("jobq_jobs",), ("jobq_leader",), ("jobq_periodic",),
+                                  ("jobq_schema",), ("jobq_ticks",)]
         assert conn.execute(f'SELECT count(*) FROM "{schema}".jobq_jobs').fetchone() == (1,)
 
 

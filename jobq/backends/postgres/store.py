@@ -20,7 +20,19 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from jobq.backends.base import ClaimedJob, Heartbeat, JobFilter, NewJob, Outcome, ReapedJob
+from jobq.backends.base import (
+    ClaimedJob,
+    Heartbeat,
+    JobFilter,
+    Lease,
+    NewJob,
+    Outcome,
+    PeriodicDefinition,
+    PeriodicState,
+    ReapedJob,
+    TickVerdict,
+)
+from jobq.backends.postgres import periodic
 from jobq.backends.postgres.conn import (
     MISSING,
     Connection,
@@ -67,6 +79,7 @@ class PostgresBackend:
         self.schema = schema
         self._quoted = quote_schema(schema)
         self.q = {name: sql.replace("{schema}", self._quoted) for name, sql in QUERIES.items()}
+        self._periodic_q = periodic.queries(self._quoted)
         self.channel = channel_for(schema)
         self._pool = Pool(url, schema, max_size=pool_size)
         self._lock = threading.Lock()
@@ -358,6 +371,31 @@ class PostgresBackend:
             total += deleted
             if deleted < batch:
                 return total
+
+    # -- periodic tasks (jobq/backends/postgres/periodic.py) ----------------------------------
+
+    def lead(self, holder: str, term: int | None, ttl: float) -> Lease:
+        with self._conn() as conn:
+            return periodic.lead(conn, self._periodic_q, holder, term, ttl)
+
+    def resign(self, holder: str, term: int) -> None:
+        with self._conn() as conn:
+            periodic.resign(conn, self._periodic_q, holder, term)
+
+    def register_periodic(self, definitions: Sequence[PeriodicDefinition], now: float,
+                          forget_before: float) -> None:
+        with self._conn() as conn:
+            periodic.register(conn, self._periodic_q, definitions, now, forget_before)
+
+    def periodic_state(self) -> PeriodicState:
+        with self._conn() as conn:
+            return periodic.state(conn, self._periodic_q)
+
+    def fire_tick(self, holder: str, term: int, name: str, tick: int,
+                  job: NewJob) -> TickVerdict:
+        with self._conn() as conn:
+            return periodic.fire(conn, self._periodic_q, self.channel, holder, term, name,
+                                 tick, job)
 
 
 def connect(settings: Settings) -> PostgresBackend:

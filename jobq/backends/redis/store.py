@@ -22,10 +22,15 @@ from jobq.backends.base import (
     ClaimedJob,
     Heartbeat,
     JobFilter,
+    Lease,
     NewJob,
     Outcome,
+    PeriodicDefinition,
+    PeriodicState,
     ReapedJob,
+    TickVerdict,
 )
+from jobq.backends.redis import periodic
 from jobq.backends.redis.conn import (
     TRANSIENT,
     Build,
@@ -419,6 +424,28 @@ class RedisBackend:
         if self._due_at is not None:  # a scheduled job falls due sooner than the timeout
             timeout = min(timeout, max(0.0, self._due_at - time.monotonic()))
         listener.wait(listener.generation if mark is None else mark, timeout, event)
+
+    # -- periodic tasks (jobq/backends/redis/periodic.py) -------------------------------------
+
+    def lead(self, holder: str, term: int | None, ttl: float) -> Lease:
+        args = periodic.lead_args(self.prefix, holder, term, ttl)
+        return periodic.lease_of(self._script("lead", same_args(args)))
+
+    def resign(self, holder: str, term: int) -> None:
+        self._script("resign", same_args((self.prefix, holder, str(term))))
+
+    def register_periodic(self, definitions: Sequence[PeriodicDefinition], now: float,
+                          forget_before: float) -> None:
+        args = periodic.register_args(self.prefix, definitions, now, forget_before)
+        self._script("register_periodic", same_args(args))
+
+    def periodic_state(self) -> PeriodicState:
+        return periodic.state_of(self._script("periodic_state", same_args((self.prefix,))))
+
+    def fire_tick(self, holder: str, term: int, name: str, tick: int,
+                  job: NewJob) -> TickVerdict:
+        args = periodic.fire_args(self.prefix, holder, term, name, tick, job)
+        return periodic.verdict_of(self._script("fire_tick", same_args(args)))
 
 
 def _stored(chunks: list[tuple[list[NewJob], str]], replies: list[Any]) -> list[NewJob | str]:

@@ -23,11 +23,16 @@ from jobq.backends.base import (
     ClaimedJob,
     Heartbeat,
     JobFilter,
+    Lease,
     NewJob,
     Outcome,
+    PeriodicDefinition,
+    PeriodicState,
     ReapedJob,
+    TickVerdict,
 )
 from jobq.backends.sqlfiles import load_migrations, load_queries
+from jobq.backends.sqlite import periodic
 from jobq.backends.sqlite.rows import listing_sql, record
 from jobq.errors import BackendError, ConfigError, KeyConflict, SchemaError
 from jobq.job import JobRecord, Status
@@ -440,6 +445,30 @@ class SQLiteBackend:
             with self._read() as conn:
                 if conn.execute("PRAGMA data_version").fetchone()[0] != start:
                     return
+
+    # -- periodic tasks (jobq/backends/sqlite/periodic.py) ------------------------------------
+
+    def lead(self, holder: str, term: int | None, ttl: float) -> Lease:
+        with self._write() as conn:
+            return periodic.lead(conn, holder, term, ttl, time.time())
+
+    def resign(self, holder: str, term: int) -> None:
+        with self._write() as conn:
+            periodic.resign(conn, holder, term, time.time())
+
+    def register_periodic(self, definitions: Sequence[PeriodicDefinition], now: float,
+                          forget_before: float) -> None:
+        with self._write() as conn:
+            periodic.register(conn, definitions, now, forget_before)
+
+    def periodic_state(self) -> PeriodicState:
+        with self._read() as conn:
+            return periodic.state(conn, time.time())
+
+    def fire_tick(self, holder: str, term: int, name: str, tick: int,
+                  job: NewJob) -> TickVerdict:
+        with self._write() as conn:
+            return periodic.fire(conn, Q["insert"], holder, term, name, tick, job, time.time())
 
 
 def connect(url: str, **options: Any) -> SQLiteBackend:
