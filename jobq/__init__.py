@@ -3,6 +3,7 @@
 from jobq.app import App
 from jobq.errors import (
     ConfigError,
+    DependencyFailed,
     JobCancelled,
     JobFailed,
     JobqError,
@@ -16,6 +17,7 @@ from jobq.errors import (
 from jobq.job import Job, Status
 from jobq.retry import Backoff
 from jobq.worker.context import current_job
+from jobq.workflow import chain, chord, group
 
 __version__ = "0.1.0"
 
@@ -23,6 +25,7 @@ __all__ = [
     "App",
     "Backoff",
     "ConfigError",
+    "DependencyFailed",
     "Job",
     "JobCancelled",
     "JobFailed",
@@ -34,5 +37,8 @@ __all__ = [
     "Timeout",
     "UnknownTask",
     "WorkerLost",
+    "chain",
+    "chord",
     "current_job",
+    "group",
 ]

@@ -18,6 +18,8 @@ S = Status
 # DESIGN §2, written out independently of job.py so a change to either is noticed.
 LEGAL = {
     (S.BLOCKED, S.PENDING), (S.BLOCKED, S.CANCELLED), (S.BLOCKED, S.FAILED),
+    # Dependencies met before the job's own run_at (§5).
+    (S.BLOCKED, S.SCHEDULED),
     (S.SCHEDULED, S.PENDING), (S.SCHEDULED, S.CANCELLED),
     (S.PENDING, S.RUNNING), (S.PENDING, S.CANCELLED),
     (S.RUNNING, S.SUCCEEDED), (S.RUNNING, S.FAILED), (S.RUNNING, S.SCHEDULED),
@@ -25,6 +27,8 @@ LEGAL = {
     # The end of a cooperative cancel: the task stopped after cancel() was asked.
     (S.RUNNING, S.CANCELLED),
     (S.FAILED, S.PENDING), (S.CANCELLED, S.PENDING),
+    # A retry while dependencies are still open: back to waiting for them (§5).
+    (S.FAILED, S.BLOCKED), (S.CANCELLED, S.BLOCKED),
 }
 PAIRS = list(itertools.product(Status, repeat=2))
 
