@@ -38,7 +38,7 @@ def external_ids(jobs: Sequence[NewJob], waits: Sequence[Waits]) -> list[str]:
 def _ending(status: str, etype: str | None, emessage: str | None) -> str:
     if status == Status.CANCELLED.value:
         return "was cancelled"
-    return f"failed: {etype or 'Error'}: {emessage or ''}".rstrip(": ")
+    return f"failed: {etype or 'Error'}" + (f": {emessage}" if emessage else "")
 
 
 def failure_message(dep_id: str, dep_task: str, root: tuple[str, str, str, str | None,
