@@ -10,12 +10,13 @@ once, and a call placed after itself is refused as a cycle.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from jobq.errors import ConfigError
 from jobq.job import FINISHED, Job, Status
@@ -24,9 +25,9 @@ from jobq.task import Call
 if TYPE_CHECKING:
     from jobq.app import App
 
-Step = Union[Call, "Chain", "Group"]
+Step: TypeAlias = "Call | Chain | Group"
 # Where results come from: one job, or a (nested) list of them.
-Output = Union[Call, list["Output"]]
+Output: TypeAlias = "Call | list[Output]"
 
 
 class Workflow:
@@ -63,10 +64,8 @@ class Group(Workflow):
 
 def _steps(kind: str, items: tuple[Any, ...]) -> tuple[Step, ...]:
     if len(items) == 1 and not isinstance(items[0], Call | Workflow):
-        try:  # one iterable: group(task.call(i) for i in range(10))
+        with contextlib.suppress(TypeError):  # one iterable: group(t.call(i) for i in …)
             items = tuple(items[0])
-        except TypeError:
-            pass
     for item in items:
         if not isinstance(item, Call | Workflow):
             raise ConfigError(

@@ -58,7 +58,7 @@ def test_chain_passes_each_result_as_the_first_argument(app: jobq.App,
     assert [j.task for j in handle.jobs] == ["add", "times", "add"]
     app.run_worker(concurrency=2, burst=True)
     assert handle.result(timeout=10) == (1 + 1) * 10 + 5
-    a, b, c = handle.jobs
+    _, b, c = handle.jobs
     assert b.refresh().record.args == [2]  # a's result, put in front of its own (none)
     assert c.refresh().record.args == [20] and c.record.kwargs == {"y": 5}
     assert handle.status is Status.SUCCEEDED
@@ -405,7 +405,7 @@ def test_a_self_dependency_and_a_cycle_are_refused_before_storing(
 
 def test_bad_workflow_input_is_refused(app: jobq.App, tasks: dict[str, Any]) -> None:
     add = tasks["add"]
-    with pytest.raises(ConfigError, match="task.call"):
+    with pytest.raises(ConfigError, match=r"task\.call"):
         jobq.chain(add.call(1), add)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="at least one step"):
         jobq.chain()

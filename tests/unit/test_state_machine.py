@@ -103,9 +103,16 @@ def _dialects() -> list[str]:
     return sorted(p.name for p in folder.iterdir() if (p / "queries.sql").exists())
 
 
-@pytest.mark.parametrize("dialect", _dialects())
-def test_query_files_declare_only_legal_transitions(dialect: str) -> None:
-    queries = sqlfiles.load_queries(dialect)  # raises on an illegal declared transition
+def _query_files() -> list[tuple[str, str]]:
+    """Every named-query file of every SQL store: (dialect, file name)."""
+    folder = Path(sqlfiles.__file__).parent
+    return [(d, f.name) for d in _dialects() for f in sorted((folder / d).glob("*.sql"))]
+
+
+@pytest.mark.parametrize(("dialect", "filename"), _query_files())
+def test_query_files_declare_only_legal_transitions(dialect: str, filename: str) -> None:
+    # raises on an illegal declared transition
+    queries = sqlfiles.load_queries(dialect, filename)
     assert queries
     assert all(sql.strip() for sql in queries.values())
 
@@ -167,9 +174,10 @@ def test_status_writes_are_found() -> None:
     assert _status_writes("UPDATE t SET lease = 1 WHERE status = 'running'") == (set(), False)
 
 
-@pytest.mark.parametrize("dialect", _dialects())
-def test_every_query_that_changes_a_status_declares_its_transition(dialect: str) -> None:
-    text = (Path(sqlfiles.__file__).parent / dialect / "queries.sql").read_text()
+@pytest.mark.parametrize(("dialect", "filename"), _query_files())
+def test_every_query_that_changes_a_status_declares_its_transition(dialect: str,
+                                                                   filename: str) -> None:
+    text = (Path(sqlfiles.__file__).parent / dialect / filename).read_text()
     blocks = re.split(r"^--\s*name:\s*", text, flags=re.MULTILINE)[1:]
     wrong = []
     for block in blocks:

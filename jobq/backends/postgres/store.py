@@ -333,8 +333,12 @@ class PostgresBackend:
             try:
                 with conn.transaction():
                     steps = workflows.Statements(conn, self.wq)
-                    sqlflow.retry_waiting(steps, job_id, lambda waiting: conn.execute(
-                        self.wq["release"], {"ids": [waiting], "channel": self.channel}))
+
+                    def release(waiting: str) -> None:
+                        conn.execute(self.wq["release"],
+                                     {"ids": [waiting], "channel": self.channel})
+
+                    sqlflow.retry_waiting(steps, job_id, release)
                     retried = conn.execute(self.q["retry"], params)
                     sqlflow.restore(steps, job_id)
                     got = conn.cursor(row_factory=dict_row).execute(self.q["get"], params)

@@ -5,6 +5,7 @@ change itself: one round trip, one transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg.rows import dict_row
@@ -28,7 +29,7 @@ class Statements:
         self.conn = conn
         self.q = q
 
-    def rows(self, name: str, **params: Any) -> list[Row]:
+    def rows(self, name: str, **params: Any) -> Sequence[Row]:
         cur = self.conn.cursor(row_factory=dict_row)
         return cur.execute(self.q[name], params).fetchall()
 

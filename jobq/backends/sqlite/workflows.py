@@ -23,9 +23,9 @@ class Statements:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def rows(self, name: str, **params: Any) -> list[Row]:
+    def rows(self, name: str, **params: Any) -> Sequence[Row]:
         args = {k: json.dumps(v) if isinstance(v, list) else v for k, v in params.items()}
-        return self.conn.execute(W[name], args).fetchall()  # type: ignore[no-any-return]
+        return self.conn.execute(W[name], args).fetchall()
 
     def many(self, name: str, rows: list[dict[str, Any]]) -> None:
         self.conn.executemany(W[name], rows)

@@ -14,6 +14,7 @@ if h and (h.status == 'blocked' or h.status == 'scheduled' or h.status == 'pendi
   zset_rem(scheduled_key(h.queue), id)
   restatus(id, h.queue, h.seq, h.status, 'cancelled')
   mark_finished(id, h, 'cancelled', now, retention_ms)
+  wf_settle(id, 'cancelled', now, retention_ms)
   flush()
   changed = 1
 elseif h and h.status == 'running' and h.cancel_requested ~= '1' then

@@ -65,6 +65,7 @@ local function apply(id, h, o)
   restatus(id, h.queue, h.seq, 'running', final)
   if FINISHED[final] then
     mark_finished(id, h, final, now, retention_ms)
+    wf_settle(id, final, now, retention_ms, o[4])
   end
 end
 

@@ -44,6 +44,7 @@ for _, id in ipairs(expired) do
     restatus(id, h.queue, h.seq, 'running', to)
     if to ~= 'pending' then
       mark_finished(id, h, to, now, retention_ms)
+      wf_settle(id, to, now, retention_ms)
     end
     out[#out + 1] = id
     out[#out + 1] = task or ''

@@ -9,6 +9,10 @@ local h = read(id, {'status', 'queue', 'seq', 'priority', 'key'})
 if not (h and (h.status == 'failed' or h.status == 'cancelled')) then
   return {'ok', read_all(id)}
 end
+local waited = wf_retry(id, h) -- one that failed while it waited: back to blocked
+if waited then
+  return waited
+end
 if h.key and h.key ~= '' then
   local holder = key_holder(h.key)
   if holder and holder ~= id and LIVE[redis.pcall('HGET', job_key(holder), 'status')] then
@@ -25,6 +29,7 @@ redis.call('PERSIST', jk)
 zset_rem(P .. 'finished:' .. h.status, finished_member(id, h.queue))
 restatus(id, h.queue, h.seq, h.status, 'pending')
 make_ready(id, h)
+wf_retried(id)
 flush()
 wake(h.queue)
 return {'ok', read_all(id)}
