@@ -2,8 +2,11 @@
 -- another live job now holds its idempotency key.
 -- ARGV: prefix, job id, the client's clock as text (the new run_at).
 -- Writes: job:<id> (and its TTL removed), finished:<status>, status:<status>, counts,
---         key:<key>, ready:<queue>, wake:<queue>.
--- Returns {"ok" or "key_held", the job hash as a flat list, or false for an unknown job}.
+--         key:<key>, ready:<queue>, wake:<queue>; a job that failed while it waited goes
+--         back to blocked, and so do the jobs its failure failed (wf_retry, wf_retried).
+-- Returns {"ok" or "key_held", the job hash as a flat list, or false for an unknown job},
+-- or {"dep_failed", dependency id, its status ("" when gone), task, error type, error
+-- message} when a job it waits for is failed, cancelled or gone (nothing changed).
 local id, run_at = ARGV[2], ARGV[3]
 local h = read(id, {'status', 'queue', 'seq', 'priority', 'key'})
 if not (h and (h.status == 'failed' or h.status == 'cancelled')) then
