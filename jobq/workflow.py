@@ -84,10 +84,10 @@ def chain(*steps: Step) -> Chain:
     return Chain(found)
 
 
-def group(*members: Step) -> Group:
+def group(*members: Step | Iterable[Step]) -> Group:
     """``group(a.call(1), a.call(2))``, or ``group(calls)``: the members run side by side;
     the result is the list of their results, in order (``[]`` for an empty group)."""
-    return Group(_steps("group", members))
+    return Group(_steps("group", tuple(members)))
 
 
 def chord(header: Group | Iterable[Step], callback: Step) -> Chain:

@@ -27,6 +27,7 @@ from jobq.errors import JobqError
 
 NOOP = "jobq.bench.noop"
 STAMP = "jobq.bench.stamp"
+RELAY = "jobq.bench.relay"
 BATCH = 1_000  # jobs per enqueue_many call
 
 Progress = Callable[[int], None]  # called with how many jobs are done so far
@@ -41,11 +42,16 @@ def stamp() -> float:
     return time.time()
 
 
+def relay(*results: Any) -> None:
+    """A no-op that takes what a workflow passes it (a result, a chord's list)."""
+
+
 def bench_app(url: str, options: dict[str, Any]) -> App:
-    """An App on ``url`` with the two benchmark tasks registered under fixed names."""
+    """An App on ``url`` with the benchmark tasks registered under fixed names."""
     app = App(url, **options)
     app.task(name=NOOP)(noop)
     app.task(name=STAMP)(stamp)
+    app.task(name=RELAY)(relay)
     return app
 
 
