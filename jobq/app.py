@@ -192,7 +192,7 @@ class App:
             from jobq.workflow import Plan, Planned
 
             planned = Planned(call, list(call.options.depends_on))
-            return self.enqueue_planned(Plan([planned], call)).jobs[0]
+            return self._enqueue_planned(Plan([planned], call)).jobs[0]
         new = self._new_job(call, time.time())
         (stored,) = self._enqueue([new], call.options)
         if log.isEnabledFor(logging.DEBUG):  # with DEBUG off, build no fields per job
@@ -212,7 +212,7 @@ class App:
             return result
         return self.backend.enqueue(jobs)
 
-    def enqueue_planned(self, plan: Plan) -> WorkflowHandle:
+    def _enqueue_planned(self, plan: Plan) -> WorkflowHandle:
         """Store a compiled workflow (see ``jobq.workflow``) in one atomic unit."""
         from jobq.workflow import WorkflowHandle, shape_text
 

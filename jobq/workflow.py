@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from jobq.errors import ConfigError
-from jobq.job import FINISHED, Job, Status
+from jobq.job import Job, Status
 from jobq.task import Call
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class Workflow:
         plan = compile_workflow(self)
         if not plan.jobs:  # empty groups only: nothing to store, the result is known
             return WorkflowHandle([], plan.output)
-        return plan.app().enqueue_planned(plan)
+        return plan.app()._enqueue_planned(plan)
 
 
 @dataclass(frozen=True, eq=False)
@@ -294,7 +294,3 @@ class WorkflowHandle:
             return [value(o) for o in output]
 
         return value(self._output)
-
-    @property
-    def finished(self) -> bool:
-        return all(job.refresh().status in FINISHED for job in self.jobs)

@@ -28,7 +28,7 @@ from jobq.backends.base import (
     ReapedJob,
     Waits,
 )
-from jobq.backends.deps import DepState, refusal
+from jobq.backends.redis import workflows
 from jobq.backends.redis.conn import (
     TRANSIENT,
     Build,
@@ -210,17 +210,7 @@ class RedisBackend:
         def build(replay: bool) -> tuple[str, ...]:
             return (self.prefix, "1" if replay else "0", now, rows, links)
 
-        reply = self._script("enqueue_workflow", build)
-        if reply[0] == "missing":
-            raise refusal(reply[1], None)
-        if reply[0] == "refused":
-            raise refusal(reply[1], DepState(reply[2], reply[3], None, reply[4], reply[5]))
-        stored = []
-        for i, job in enumerate(jobs):
-            status, spec = reply[1 + 2 * i], reply[2 + 2 * i]
-            args = (unpack_spec(spec) or DAMAGED_SPEC).args if spec else job.args
-            stored.append(job._replace(status=Status(status), args=args))
-        return stored
+        return workflows.stored(jobs, self._script("enqueue_workflow", build))
 
     def links(self, job_id: str) -> Links:
         dependencies, dependents = self._script("links", same_args((self.prefix, job_id)))
@@ -312,9 +302,7 @@ class RedisBackend:
         if verdict == "key_held":
             raise KeyConflict(job_id)
         if verdict == "dep_failed":
-            dep, status, task, etype, emessage = rest
-            state = DepState(status, task, None, etype, emessage) if status else None
-            raise refusal(dep, state, waiting=job_id)
+            raise workflows.retry_refusal(job_id, rest)
         flat = rest[0]
         return record_of(job_id, pairs(flat)) if flat else None
 

@@ -87,24 +87,24 @@ local function link(id, status, spec, run_at, fields)
   local results, open = {}, 0
   for i, dep in ipairs(w[2]) do
     local position = string.format('%d', i - 1)
-    redis.call('HSET', dependents_key(dep), id, position)
+    redis.call('HSET', link_key('dependents', dep), id, position)
     local f = found[dep]
     if f and f[1] == 'succeeded' then
       results[position] = f[3] or 'null'
       local ttl = redis.call('PTTL', job_key(dep)) -- a finished job's links share its TTL
       if ttl > 0 then
-        redis.call('PEXPIRE', dependents_key(dep), ttl)
+        redis.call('PEXPIRE', link_key('dependents', dep), ttl)
       end
     else
       open = open + 1
     end
   end
-  call_chunked('RPUSH', deps_key(id), w[2])
+  call_chunked('RPUSH', link_key('deps', id), w[2])
   if open == 0 then
     return status, (w[3] ~= '' and wf_with_results(spec, w[3], results) or spec)
   end
   for position, result in pairs(results) do
-    redis.call('HSET', results_key(id), position, result)
+    redis.call('HSET', link_key('results', id), position, result)
   end
   fields[#fields + 1] = 'waiting'
   fields[#fields + 1] = string.format('%d', open)

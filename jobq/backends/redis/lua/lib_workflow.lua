@@ -14,16 +14,13 @@ local function wf_wake(queue)
   end
 end
 
-local function deps_key(id)
-  return P .. 'deps:' .. id
+-- A workflow key of job id: kind is 'deps', 'dependents' or 'results'.
+local function link_key(kind, id)
+  return P .. kind .. ':' .. id
 end
 
-local function dependents_key(id)
-  return P .. 'dependents:' .. id
-end
-
-local function results_key(id)
-  return P .. 'results:' .. id
+local function link_keys(id)
+  return {link_key('deps', id), link_key('dependents', id), link_key('results', id)}
 end
 
 -- Where the args JSON sits in a spec (after max_attempts, created_at and timeout): its
@@ -70,7 +67,7 @@ local function wf_with_results(spec, shape, results)
 end
 
 local function wf_results(id)
-  local flat = redis.call('HGETALL', results_key(id))
+  local flat = redis.call('HGETALL', link_key('results', id))
   local results = {}
   for i = 1, #flat, 2 do
     results[flat[i]] = flat[i + 1]
@@ -93,7 +90,7 @@ local function wf_release(id, now)
   local to = (due and due > now) and 'scheduled' or 'pending'
   redis.call('HSET', job_key(id), 'status', to, 'spec', spec)
   redis.call('HDEL', job_key(id), 'waiting', 'shape', 'due')
-  redis.call('DEL', results_key(id))
+  redis.call('DEL', link_key('results', id))
   restatus(id, h.queue, h.seq, 'blocked', to)
   if to == 'pending' then
     make_ready(id, h)
@@ -128,7 +125,7 @@ local function wf_cascade(root, now, retention_ms)
   while #level > 0 do
     local after = {}
     for _, dep in ipairs(level) do
-      for _, waiter in ipairs(redis.call('HKEYS', dependents_key(dep))) do
+      for _, waiter in ipairs(redis.call('HKEYS', link_key('dependents', dep))) do
         local h = read(waiter, {'status', 'queue', 'seq', 'key', 'spec'})
         if h and h.status == 'blocked' then
           local message = 'dependency ' .. dep .. ' (' .. tasks[dep] .. ') '
@@ -153,11 +150,11 @@ end
 -- get its hash's TTL; a success is copied to each waiting job once and counts it down
 -- (releasing it at zero); a failure or cancellation fails what waits for it.
 local function wf_settle(id, status, now, retention_ms, result)
-  if redis.call('EXISTS', dependents_key(id), deps_key(id)) == 0 then
+  if redis.call('EXISTS', link_key('dependents', id), link_key('deps', id)) == 0 then
     return -- most jobs: no workflow
   end
   if retention_ms ~= '' and status ~= 'failed' then
-    for _, key in ipairs({deps_key(id), dependents_key(id), results_key(id)}) do
+    for _, key in ipairs(link_keys(id)) do
       redis.call('PEXPIRE', key, retention_ms)
     end
   end
@@ -165,13 +162,13 @@ local function wf_settle(id, status, now, retention_ms, result)
     wf_cascade(id, now, retention_ms)
     return
   end
-  local flat = redis.call('HGETALL', dependents_key(id))
+  local flat = redis.call('HGETALL', link_key('dependents', id))
   for i = 1, #flat, 2 do
     local waiter, position = flat[i], flat[i + 1]
     local waiting = redis.pcall('HGET', job_key(waiter), 'waiting')
     -- Unreleased only; HSETNX: each edge is met once.
     if type(waiting) == 'string' and
-        redis.call('HSETNX', results_key(waiter), position, result or 'null') == 1 then
+        redis.call('HSETNX', link_key('results', waiter), position, result or 'null') == 1 then
       if redis.call('HINCRBY', job_key(waiter), 'waiting', -1) <= 0 then
         wf_release(waiter, now)
       end
@@ -183,11 +180,11 @@ end
 -- live (nor in restored) as {id, its HMGET of status, spec, error_type, error_message}.
 local function wf_open_deps(id, restored)
   local met = {}
-  for _, position in ipairs(redis.call('HKEYS', results_key(id))) do
+  for _, position in ipairs(redis.call('HKEYS', link_key('results', id))) do
     met[position] = true
   end
   local open = 0
-  for i, dep in ipairs(redis.call('LRANGE', deps_key(id), 0, -1)) do
+  for i, dep in ipairs(redis.call('LRANGE', link_key('deps', id), 0, -1)) do
     if not met[string.format('%d', i - 1)] then
       open = open + 1
       if not restored[dep] then
@@ -216,12 +213,12 @@ end
 -- failed while they waited come back to blocked, each once all its open dependencies are
 -- live again (in insertion order: a job after the ones it waits for).
 local function wf_retried(id)
-  for _, key in ipairs({deps_key(id), dependents_key(id), results_key(id)}) do
+  for _, key in ipairs(link_keys(id)) do
     redis.call('PERSIST', key)
   end
   local found, seen, queue, i = {}, {[id] = true}, {id}, 1
   while i <= #queue do
-    for _, waiter in ipairs(redis.call('HKEYS', dependents_key(queue[i]))) do
+    for _, waiter in ipairs(redis.call('HKEYS', link_key('dependents', queue[i]))) do
       local h = not seen[waiter] and read(waiter, {'status', 'error_type', 'waiting', 'seq',
         'queue'})
       seen[waiter] = true

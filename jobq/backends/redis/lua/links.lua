@@ -4,7 +4,7 @@
 -- Returns {dependency ids, dependent ids}.
 local id = ARGV[2]
 local waiting = {}
-for _, waiter in ipairs(redis.call('HKEYS', dependents_key(id))) do
+for _, waiter in ipairs(redis.call('HKEYS', link_key('dependents', id))) do
   local seq = redis.pcall('HGET', job_key(waiter), 'seq')
   if type(seq) == 'string' then
     waiting[#waiting + 1] = {tonumber(seq) or 0, waiter}
@@ -15,4 +15,4 @@ local dependents = {}
 for i, entry in ipairs(waiting) do
   dependents[i] = entry[2]
 end
-return {redis.call('LRANGE', deps_key(id), 0, -1), dependents}
+return {redis.call('LRANGE', link_key('deps', id), 0, -1), dependents}

@@ -24,7 +24,7 @@ for i = 5, #ARGV do
     if current == status or current == false then
       -- Still finished (or its hash already expired): remove it everywhere.
       if current then
-        redis.call('DEL', job_key(id), deps_key(id), dependents_key(id), results_key(id))
+        redis.call('DEL', job_key(id), unpack(link_keys(id)))
       end
       zset_rem(P .. 'status:' .. status, id)
       count(queue, status, -1)
