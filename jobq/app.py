@@ -267,6 +267,11 @@ class App:
                 raise ConfigError(f"task {call.task.name!r} belongs to another App")
             if call.options.connection is not None:
                 raise ConfigError("enqueue_many does not take connection=; enqueue one by one")
+            if call.options.depends_on:
+                raise ConfigError(
+                    "enqueue_many does not take depends_on=; enqueue such a job on its own, "
+                    "or build a workflow (jobq.group, jobq.chain)"
+                )
         if not calls:
             return []
         # Every call's arguments are encoded (and so checked) before any job is stored.

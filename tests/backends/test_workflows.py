@@ -413,4 +413,14 @@ def test_bad_workflow_input_is_refused(app: jobq.App, tasks: dict[str, Any]) -> 
         add.with_options(depends_on=[3])  # type: ignore[list-item]
     with pytest.raises(ConfigError, match="key="):
         jobq.chain(add.with_options(key="k").call(1), add.call()).enqueue()
+    with pytest.raises(ConfigError, match="key="):
+        add.with_options(depends_on=["x"], key="k")
+    with pytest.raises(ConfigError, match="enqueue_many does not take depends_on="):
+        app.enqueue_many([add.with_options(depends_on=["x"]).call(1)])
+    with pytest.raises(ConfigError, match="two different steps"):
+        shared = add.call(1)
+        jobq.group(jobq.chain(add.call(2), shared), jobq.chain(add.call(3), shared)).enqueue()
+    with pytest.raises(ConfigError, match="one App"):
+        other = jobq.App(app.settings.url)
+        jobq.chain(add.call(1), other.task(name="add")(lambda x: x).call()).enqueue()
     assert snapshot(app) == {}
