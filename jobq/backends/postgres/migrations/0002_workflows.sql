@@ -112,9 +112,16 @@ BEGIN
         RETURNING d.job_id
     ), counted AS (
         SELECT job_id, count(*)::integer AS n FROM met GROUP BY job_id
+    ), locked AS (
+        -- In one order everywhere: two finishes counting down the same jobs never
+        -- wait for each other in a circle.
+        SELECT w.job_id, c.n FROM {schema}.jobq_waits AS w
+        JOIN counted AS c ON c.job_id = w.job_id
+        ORDER BY w.job_id
+        FOR UPDATE OF w
     ), down AS (
-        UPDATE {schema}.jobq_waits AS w SET open = w.open - c.n
-        FROM counted AS c WHERE w.job_id = c.job_id
+        UPDATE {schema}.jobq_waits AS w SET open = w.open - l.n
+        FROM locked AS l WHERE w.job_id = l.job_id
         RETURNING w.job_id, w.open
     )
     SELECT array_agg(job_id) INTO touched FROM down WHERE open <= 0;
