@@ -24,7 +24,9 @@ SELECT * FROM unnest(%(job_id)s::text[], %(open)s::int[], %(shape)s::text[]);
 
 -- name: settle
 -- Sent in the same transaction (one pipeline) as a finish or cancel of the jobs of :ids.
-SELECT {schema}.jobq_settle(%(ids)s::text[], %(channel)s);
+-- Most finished jobs have no dependents: the function is called only for those that do.
+SELECT {schema}.jobq_settle(%(ids)s::text[], %(channel)s)
+WHERE EXISTS (SELECT 1 FROM {schema}.jobq_deps WHERE dep_id = ANY(%(ids)s::text[]));
 
 -- name: settle_reaped
 -- Sent in the reap's pipeline: the jobs it failed or cancelled are those it stamped
