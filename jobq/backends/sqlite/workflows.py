@@ -35,11 +35,9 @@ def settle(conn: sqlite3.Connection, ids: Sequence[str], now: float) -> None:
     """After jobs ``ids`` changed state: release the jobs whose last open dependency just
     succeeded, and fail, transitively, the jobs waiting for one that failed or was
     cancelled. Edges are met once each, so a job finished twice releases nothing twice."""
-    if not ids:
+    if not _waited_on(conn, ids):
         return
     text = json.dumps(list(ids))
-    if conn.execute(W["waited_on"], {"ids": text}).fetchone() is None:
-        return
     met = Counter(row[0] for row in conn.execute(W["meet"], {"ids": text}).fetchall())
     ready = []
     for job_id, n in met.items():
@@ -49,6 +47,15 @@ def settle(conn: sqlite3.Connection, ids: Sequence[str], now: float) -> None:
     for job_id in ready:
         release(conn, job_id, now)
     cascade(conn, text, now)
+
+
+def _waited_on(conn: sqlite3.Connection, ids: Sequence[str], chunk: int = 500) -> bool:
+    for start in range(0, len(ids), chunk):
+        part = ids[start:start + chunk]
+        sql = W["waited_on"].replace("{ids}", ",".join("?" * len(part)))
+        if conn.execute(sql, tuple(part)).fetchone() is not None:
+            return True
+    return False
 
 
 def release(conn: sqlite3.Connection, job_id: str, now: float) -> None:
