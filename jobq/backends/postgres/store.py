@@ -208,7 +208,10 @@ class PostgresBackend:
     def enqueue_workflow(self, jobs: Sequence[NewJob], waits: Sequence[Waits]) -> list[NewJob]:
         with self._conn() as conn, conn.transaction():
             def insert(rows: Sequence[NewJob]) -> None:
-                conn.execute(self.q["insert"], {**job_columns(rows), "channel": self.channel})
+                if len(rows) >= COPY_FROM:  # a big workflow: as a big enqueue_many
+                    self._copy(conn, rows)
+                else:
+                    conn.execute(self.q["insert"], {**job_columns(rows), "channel": self.channel})
 
             return sqlflow.enqueue(workflows.Statements(conn, self.wq), jobs, waits, insert)
 
