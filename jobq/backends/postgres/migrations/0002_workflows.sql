@@ -152,7 +152,7 @@ BEGIN
                     || CASE WHEN x.id = r.id THEN ''
                             ELSE 'failed because job ' || r.id || ' (' || r.task || ') ' END
                     || CASE WHEN r.status = 'cancelled' THEN 'was cancelled'
-                            ELSE 'failed: ' || coalesce(r.error_type, 'Error')
+                            ELSE 'failed: ' || coalesce(nullif(r.error_type, ''), 'Error')
                                  || CASE WHEN coalesce(r.error_message, '') = '' THEN ''
                                          ELSE ': ' || r.error_message END END,
                 error_traceback = coalesce(r.error_traceback, '')
