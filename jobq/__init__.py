@@ -4,6 +4,7 @@ from jobq.app import App
 from jobq.errors import (
     ArgumentError,
     ConfigError,
+    DependencyFailed,
     IllegalTransition,
     JobCancelled,
     JobFailed,
@@ -19,6 +20,7 @@ from jobq.errors import (
 from jobq.job import Job, Status
 from jobq.retry import Backoff
 from jobq.worker.context import current_job
+from jobq.workflow import chain, chord, group
 
 __version__ = "0.1.0"
 
@@ -27,6 +29,7 @@ __all__ = [
     "ArgumentError",
     "Backoff",
     "ConfigError",
+    "DependencyFailed",
     "IllegalTransition",
     "Job",
     "JobCancelled",
@@ -40,5 +43,8 @@ __all__ = [
     "Timeout",
     "UnknownTask",
     "WorkerLost",
+    "chain",
+    "chord",
     "current_job",
+    "group",
 ]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import MISSING, fields
 from datetime import timedelta
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from jobq.backends import backend_kind, open_backend
-from jobq.backends.base import Backend, JobFilter, NewJob, utc
+from jobq.backends.base import Backend, JobFilter, NewJob, Waits, utc
 from jobq.config import Settings, check_names, checked_keywords, load_settings, redact_url
 from jobq.errors import (
     ConfigError,
@@ -35,6 +36,9 @@ from jobq.task import (
     check_exception_types,
     task_name,
 )
+
+if TYPE_CHECKING:
+    from jobq.workflow import Plan, WorkflowHandle
 
 log = logging.getLogger("jobq")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -257,6 +261,11 @@ class App:
         if call.task.app is not self:
             raise ConfigError(f"task {call.task.name!r} belongs to another App")
         call.task.signature.check(call.task.name, call.args, call.kwargs)
+        if call.options.depends_on:
+            from jobq.workflow import Plan, Planned
+
+            planned = Planned(call, list(call.options.depends_on))
+            return self._enqueue_planned(Plan([planned], call)).jobs[0]
         new = self._new_job(call, time.time())
         (stored,) = self._enqueue([new], call.options)
         if log.isEnabledFor(logging.DEBUG):  # with DEBUG off, build no fields per job
@@ -276,6 +285,45 @@ class App:
             return result
         return self.backend.enqueue(jobs)
 
+    def _enqueue_planned(self, plan: Plan) -> WorkflowHandle:
+        """Store a compiled workflow (see ``jobq.workflow``) in one atomic unit."""
+        from jobq.workflow import WorkflowHandle, shape_text
+
+        for planned in plan.jobs:
+            if planned.call.task.app is not self:
+                raise ConfigError(f"task {planned.call.task.name!r} belongs to another App")
+        # Every call's arguments are encoded (and so checked) before any job is stored.
+        encoded = [encode_call(p.call.task.name, p.call.args, p.call.kwargs) for p in plan.jobs]
+        now = time.time()
+        ids = {id(p.call): job_id for p, job_id in
+               zip(plan.jobs, new_job_ids(now, len(plan.jobs)), strict=True)}
+        news = [self._new_job(p.call, now, ids[id(p.call)], args)
+                for p, args in zip(plan.jobs, encoded, strict=True)]
+        waits = [
+            Waits(ids[id(p.call)],
+                  tuple(d if isinstance(d, str) else ids[id(d)] for d in p.deps),
+                  shape_text(p.shape))
+            for p in plan.jobs if p.deps or p.shape is not None
+        ]
+        stored = self.backend.enqueue_workflow(news, waits)
+        jobs: dict[int, Job] = {}
+        for planned, new, done in zip(plan.jobs, news, stored, strict=True):
+            call = planned.call
+            if done.args != new.args:  # results put in front at once: read them back
+                call = Call(call.task, tuple(json.loads(done.args)), call.kwargs, call.options)
+            jobs[id(planned.call)] = Job._deferred(self, done.id, _record_of, done, call)
+        if log.isEnabledFor(logging.DEBUG):
+            for done in stored:
+                log.debug("enqueued %s (%s)", done.id, done.status.value,
+                          extra={"job_id": done.id, "task": done.task, "action": "enqueue"})
+
+        def handles(output: Any) -> Any:
+            if isinstance(output, Call):
+                return jobs[id(output)]
+            return [handles(o) for o in output]
+
+        return WorkflowHandle(list(jobs.values()), handles(plan.output))
+
     def enqueue(self, name: str, *args: Any, **kwargs: Any) -> Job:
         """Enqueue the task registered under ``name``."""
         return self.enqueue_call(Call(self.get_task(name), args, kwargs))
@@ -292,6 +340,11 @@ class App:
                 raise ConfigError(f"task {call.task.name!r} belongs to another App")
             if call.options.connection is not None:
                 raise ConfigError("enqueue_many does not take connection=; enqueue one by one")
+            if call.options.depends_on:
+                raise ConfigError(
+                    "enqueue_many does not take depends_on=; enqueue such a job on its own, "
+                    "or build a workflow (jobq.group, jobq.chain)"
+                )
         if not calls:
             return []
         # Every call's arguments are checked and encoded before any job is stored.
@@ -355,7 +408,8 @@ class App:
             record = self.backend.retry(job_id)
             if record is None:
                 raise JobNotFound(f"job {job_id!r} was deleted while being retried")
-            if record.status is Status.PENDING:
+            # blocked: it waits again for a dependency that has not succeeded yet.
+            if record.status in (Status.PENDING, Status.SCHEDULED, Status.BLOCKED):
                 log.info("retry %s", job_id, extra={"job_id": job_id, "task": record.task,
                                                      "action": "retry"})
                 return Job(self, record)

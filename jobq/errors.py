@@ -61,6 +61,20 @@ class JobNotFound(JobqError, LookupError):
     """No job has the given id."""
 
 
+class DependencyFailed(JobqError):
+    """A job cannot run because a job it depends on failed or was cancelled.
+
+    Raised by an enqueue whose dependency has already failed or been cancelled (nothing is
+    stored), and by a retry whose dependency is still failed. It is also the error type a
+    waiting job ends with when a dependency of it fails: its message names that dependency
+    (id, task and its error).
+    """
+
+    def __init__(self, message: str, dependency: str | None = None) -> None:
+        super().__init__(message)
+        self.dependency = dependency
+
+
 class JobFailed(JobqError):
     """Raised by ``Job.result()`` when the job ended ``failed``."""
 

@@ -30,17 +30,20 @@ class Status(enum.StrEnum):
 
 # The whole state machine. Backends enforce it again in their conditional writes.
 # running -> cancelled is the end of a cooperative cancel: the task stopped itself
-# after cancel() was asked while it ran.
+# after cancel() was asked while it ran. blocked -> scheduled: a job whose dependencies
+# all succeeded before its own run_at. failed/cancelled -> blocked: a retry of a job
+# (or of the dependency that failed it) whose dependencies have not all succeeded yet.
 TRANSITIONS: Mapping[Status, frozenset[Status]] = {
-    Status.BLOCKED: frozenset({Status.PENDING, Status.CANCELLED, Status.FAILED}),
+    Status.BLOCKED: frozenset({Status.PENDING, Status.SCHEDULED, Status.CANCELLED,
+                               Status.FAILED}),
     Status.SCHEDULED: frozenset({Status.PENDING, Status.CANCELLED}),
     Status.PENDING: frozenset({Status.RUNNING, Status.CANCELLED}),
     Status.RUNNING: frozenset(
         {Status.SUCCEEDED, Status.FAILED, Status.SCHEDULED, Status.PENDING, Status.CANCELLED}
     ),
     Status.SUCCEEDED: frozenset(),
-    Status.FAILED: frozenset({Status.PENDING}),
-    Status.CANCELLED: frozenset({Status.PENDING}),
+    Status.FAILED: frozenset({Status.PENDING, Status.BLOCKED}),
+    Status.CANCELLED: frozenset({Status.PENDING, Status.BLOCKED}),
 }
 
 FINISHED: frozenset[Status] = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})

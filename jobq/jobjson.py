@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobq.job import JobRecord, Status
+
+if TYPE_CHECKING:
+    from jobq.backends.base import Links
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -17,10 +20,11 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def job_json(record: JobRecord) -> dict[str, Any]:
-    """Every field of a job as JSON-ready data. The keys are stable: scripts rely on them."""
+def job_json(record: JobRecord, links: Links | None = None) -> dict[str, Any]:
+    """Every field of a job as JSON-ready data. The keys are stable: scripts rely on them.
+    With ``links`` (a single job's view), also the ids it waits for and that wait for it."""
     error = record.error
-    return {
+    data = {
         "id": record.id,
         "task": record.task,
         "queue": record.queue,
@@ -45,6 +49,10 @@ def job_json(record: JobRecord) -> dict[str, Any]:
         "cancel_requested": record.cancel_requested,
         "meta": record.meta,
     }
+    if links is not None:
+        data["dependencies"] = list(links.dependencies)
+        data["dependents"] = list(links.dependents)
+    return data
 
 
 def stats_json(stats: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from jobq.config import check_names, checked_keywords
 from jobq.errors import ArgumentError, ConfigError
+from jobq.job import Job
 from jobq.retry import Backoff, RetryPolicy
 
 if TYPE_CHECKING:
     from jobq.app import App
-    from jobq.job import Job
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -90,8 +90,18 @@ class EnqueueOptions:
     queue: str | None = None
     key: str | None = None
     connection: Any = None
+    # Ids of the jobs this one waits for; Jobs and a single id are accepted and turned
+    # into this tuple (in order, each once).
+    depends_on: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.depends_on != ():
+            object.__setattr__(self, "depends_on", dependency_ids(self.depends_on))
+            if self.key is not None or self.connection is not None:
+                raise ConfigError(
+                    "depends_on= cannot be combined with key= or connection= yet; enqueue "
+                    "the job without them, or wait for its dependencies yourself"
+                )
         _check_seconds("delay", self.delay)
         if self.delay is not None and self.at is not None:
             raise ConfigError("give either delay= or at=, not both")
@@ -108,6 +118,26 @@ class EnqueueOptions:
             _check_name("queue=", self.queue)
         if self.priority is not None:
             _check_priority("priority=", self.priority)
+
+
+def dependency_ids(value: Any) -> tuple[str, ...]:
+    """``depends_on=`` as a tuple of job ids: Jobs or ids, one or many, each kept once."""
+    items = [value] if isinstance(value, str | Job) else value
+    try:
+        items = list(items)
+    except TypeError:
+        raise ConfigError(
+            f"depends_on= takes jobs or job ids (one, or a list of them), got {value!r}"
+        ) from None
+    ids: dict[str, None] = {}
+    for item in items:
+        job_id = item.id if isinstance(item, Job) else item
+        if not isinstance(job_id, str) or not job_id:
+            raise ConfigError(
+                f"depends_on= takes jobs (what enqueue returns) or their ids, got {item!r}"
+            )
+        ids[job_id] = None
+    return tuple(ids)
 
 
 ENQUEUE_OPTIONS = tuple(f.name for f in fields(EnqueueOptions))
@@ -244,10 +274,14 @@ class Task(Generic[P, R]):
         queue: str | None = None,
         key: str | None = None,
         connection: Any = None,
+        depends_on: Any = (),
     ) -> TaskWithOptions[P, R]:
-        """Override options for one enqueue: ``task.with_options(delay=60).enqueue(...)``."""
+        """Override options for one enqueue: ``task.with_options(delay=60).enqueue(...)``.
+
+        ``depends_on=[job, "id"]`` holds the job ``blocked`` until those jobs succeed.
+        """
         return TaskWithOptions(
-            self, EnqueueOptions(delay, at, priority, queue, key, connection)
+            self, EnqueueOptions(delay, at, priority, queue, key, connection, depends_on)
         )
 
 

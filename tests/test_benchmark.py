@@ -15,9 +15,13 @@ from click.testing import CliRunner
 from jobq.benchmark import bench
 from tests import isolation
 
+WORKFLOW_FIGURES = {
+    "chord_enqueue", "chord_plain_enqueue", "chord_drain", "chord_plain_drain",
+    "chains_enqueue", "chains_plain_enqueue", "chains_drain", "chains_plain_drain",
+}
 JOBQ_FIGURES = {
     "single_enqueue", "single_enqueue_threads", "bulk_enqueue", "drain_1", "drain_2",
-    "drain_1_info", "latency_p50", "latency_p95", "latency_p99",
+    "drain_1_info", "latency_p50", "latency_p95", "latency_p99", *WORKFLOW_FIGURES,
 }
 FIGURES = {"raw_minimal", "raw_single", "raw_bulk", "raw_drain", *JOBQ_FIGURES}
 
@@ -27,7 +31,7 @@ def test_bench_prints_and_records_every_figure(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         bench,
         ["--jobs", "60", "--latency-jobs", "8", "--latency-interval", "2",
-         "--output", str(out)],
+         "--workflow-size", "6", "--output", str(out)],
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
@@ -43,8 +47,13 @@ def test_bench_prints_and_records_every_figure(tmp_path: Path) -> None:
     assert figures["latency_p50"]["compare"] == "≤"
     assert figures["drain_1"]["reference"] == "raw_drain"
     assert figures["drain_1"]["ratio"] > 0
+    # Each workflow figure is set against the plain jobs measured beside it.
+    for key in ("chord_enqueue", "chord_drain", "chains_enqueue", "chains_drain"):
+        assert figures[key]["reference"] == key.replace("_", "_plain_", 1)
+        assert figures[key]["ratio"] > 0
     assert recorded["command"] == (
-        f"jobq bench --jobs 60 --latency-jobs 8 --latency-interval 2.0 --output {out}"
+        f"jobq bench --jobs 60 --latency-jobs 8 --latency-interval 2.0 --workflow-size 6 "
+        f"--output {out}"
     )
     assert recorded["versions"]["sqlite"]
     assert recorded["machine"]["nproc"] >= 1
@@ -56,7 +65,7 @@ def test_a_server_store_is_set_against_its_own_round_trip(backend: str, tmp_path
     store.drop()  # jobq bench makes throwaway schemas / prefixes of its own
     result = CliRunner().invoke(
         bench, ["--url", store.url, "--jobs", "40", "--latency-jobs", "3",
-                "--latency-interval", "1", "--json"],
+                "--latency-interval", "1", "--workflow-size", "4", "--json"],
     )
     assert result.exit_code == 0, result.output
     figures = {f["key"]: f for f in json.loads(result.stdout)["figures"]}
@@ -71,11 +80,12 @@ def test_a_server_store_is_set_against_its_own_round_trip(backend: str, tmp_path
 
 def test_bench_json_goes_to_stdout(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        bench, ["--jobs", "20", "--latency-jobs", "3", "--latency-interval", "1", "--json"],
+        bench, ["--jobs", "20", "--latency-jobs", "3", "--latency-interval", "1",
+                "--workflow-size", "0", "--json"],
     )
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
-    assert {f["key"] for f in printed["figures"]} == FIGURES
+    assert {f["key"] for f in printed["figures"]} == FIGURES - WORKFLOW_FIGURES
 
 
 def test_quick_without_peers_is_a_usage_error() -> None:

@@ -38,6 +38,28 @@ class NewJob(NamedTuple):
     timeout: float | None = None
 
 
+class Waits(NamedTuple):
+    """What a new job of a workflow (or with ``depends_on``) waits for.
+
+    ``deps`` are job ids in the order their results are numbered; ``shape`` says how
+    those results become the job's first argument, as JSON: a number n is the result of
+    ``deps[n]`` (a chain), a list of them (nested lists too) is that list of results (a
+    chord); None passes no result (``depends_on``)."""
+
+    job_id: str
+    deps: tuple[str, ...]
+    shape: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """A job's place in a workflow: the jobs it waits for, in order, and the jobs that
+    wait for it."""
+
+    dependencies: tuple[str, ...] = ()
+    dependents: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimedJob:
     """A job a worker now holds. ``attempts`` counts this attempt; ``token`` fences writes."""
@@ -179,6 +201,18 @@ class Backend(Protocol):
         job already holding its idempotency key. ``jobs`` is read once, and may be made
         as it is read: a store that writes in chunks reads the next while one is written."""
 
+    def enqueue_workflow(self, jobs: Sequence[NewJob], waits: Sequence[Waits]) -> list[NewJob]:
+        """Store jobs that wait for others, all or none, in one atomic unit. ``jobs`` come
+        in an order where every job follows the jobs of ``jobs`` it waits for. Inside the
+        unit each job becomes ``blocked`` unless all it waits for has succeeded (then it
+        keeps its own pending or scheduled status, with those results in its arguments).
+        Returns the jobs as stored. Raises ``JobNotFound`` for an unknown dependency id and
+        ``DependencyFailed`` for a dependency that failed or was cancelled, storing
+        nothing."""
+
+    def links(self, job_id: str) -> Links:
+        """The jobs ``job_id`` waits for and the jobs that wait for it."""
+
     def claim(self, worker_id: str, queues: Sequence[str], limit: int,
               lease: float) -> list[ClaimedJob]:
         """Promote due scheduled jobs, then take up to ``limit`` pending jobs, highest
@@ -188,14 +222,19 @@ class Backend(Protocol):
         """Renew the leases given as (job id, token) pairs."""
 
     def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
-        """Record outcomes; per outcome, False when the lease was no longer held."""
+        """Record outcomes; per outcome, False when the lease was no longer held. In the
+        same unit, a success releases the jobs waiting for it (once), and a failure or
+        cancellation fails them, transitively, with ``DependencyFailed``; so do
+        ``cancel`` and ``reap``."""
 
     def cancel(self, job_id: str) -> tuple[Any, bool]:
         """Cancel a waiting job or ask a running one to stop. Returns (JobRecord or None,
         whether anything changed)."""
 
     def retry(self, job_id: str) -> Any:
-        """Move a failed or cancelled job back to pending with fresh attempts."""
+        """Move a failed or cancelled job back to pending with fresh attempts (blocked while
+        a job it waits for has not succeeded yet), and bring back to blocked the jobs its
+        failure failed. Raises ``DependencyFailed`` while a job it waits for is failed."""
 
     def get(self, job_id: str) -> Any:
         """The JobRecord with this id, or None."""

@@ -1,9 +1,10 @@
 """``jobq bench``: how fast this store enqueues, drains and starts jobs.
 
 Figures: single and bulk enqueue rates, drain rates of no-op jobs with one and two worker
-processes (and with one worker logging every state change at INFO), and the
-enqueue-to-start latency of jobs trickling into an idle worker. On SQLite, raw-SQLite
-reference rows (the same SQL with no jobq in between) show jobq's own overhead.
+processes (and with one worker logging every state change at INFO), the
+enqueue-to-start latency of jobs trickling into an idle worker, and workflows (a chord,
+many chains) beside plain jobs. On SQLite, raw-SQLite reference rows (the same SQL with
+no jobq in between) show jobq's own overhead.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jobq.benchmark import raw, runs
+from jobq.benchmark import raw, runs, workflows
 from jobq.config import redact_url
 
 # Targets by store kind (the issues that built each store); a figure not named: none.
@@ -78,6 +79,7 @@ class Plan:
     latency_interval: float
     raw_reference: bool
     periodic: bool = False  # the drain workers also fire a periodic task every second
+    workflow_size: int = 1_000
 
 
 class Bench:
@@ -108,6 +110,7 @@ class Bench:
         self._enqueue()
         self._drains()
         self._latency()
+        self._workflows()
         by_key = {f.key: f for f in self.figures}
         for fig in self.figures:
             if fig.reference in by_key:
@@ -185,6 +188,36 @@ class Bench:
                       runs.percentile(delays, pct) * 1000, "ms")
 
 
+    def _workflows(self) -> None:
+        size, conc = self.plan.workflow_size, self.plan.concurrency
+        if not size:
+            return
+        worker = f"1 worker process x {conc} threads"
+
+        def step(what: str, total: int) -> Callable[[int], None]:
+            return self._step(f"workflows: {what}", total)
+
+        chord, plain = workflows.chord_figures(self.stores, size, conc, step)
+        self._add("chord_enqueue", f"chord of {size:,} no-op jobs + callback: enqueue, 1 call",
+                  chord.enqueue, reference="chord_plain_enqueue")
+        self._add("chord_plain_enqueue", f"  beside it: {size + 1:,} plain jobs, enqueue_many",
+                  plain.enqueue)
+        self._add("chord_drain", f"chord of {size:,}: drain until the callback ran, {worker}",
+                  chord.drain, reference="chord_plain_drain")
+        self._add("chord_plain_drain", f"  beside it: {size + 1:,} plain jobs, same worker",
+                  plain.drain)
+        chains, plain = workflows.chain_figures(self.stores, size, conc, step)
+        self._add("chains_enqueue", f"{size:,} chains of 3: enqueue, 1 chain per call",
+                  chains.enqueue, reference="chains_plain_enqueue")
+        self._add("chains_plain_enqueue",
+                  f"  beside them: {3 * size:,} plain jobs, enqueue_many of 3 per call",
+                  plain.enqueue)
+        self._add("chains_drain", f"{size:,} chains of 3: drain, {worker}", chains.drain,
+                  reference="chains_plain_drain")
+        self._add("chains_plain_drain", f"  beside them: {3 * size:,} plain jobs, same worker",
+                  plain.drain)
+
+
 def environment(url: str | None) -> dict[str, Any]:
     """Versions and machine notes recorded with the figures."""
     from jobq import __version__
@@ -213,8 +246,7 @@ def render(console: Console, env: dict[str, Any], figures: list[Figure]) -> None
     if targets:
         table.add_column("target", justify="right")
     if ratios:
-        raw = any(f.reference and f.reference.startswith("raw") for f in figures)
-        table.add_column("vs raw SQLite" if raw else "vs round trip", justify="right")
+        table.add_column("ratio", justify="right")
     for fig in figures:
         row = [fig.label, _fmt(fig.value, fig.unit), fig.unit]
         if targets:
@@ -226,6 +258,13 @@ def render(console: Console, env: dict[str, Any], figures: list[Figure]) -> None
             row.append("" if fig.ratio is None else f"{fig.ratio:.0%}")
         table.add_row(*row)
     console.print(table)
+    if ratios:
+        raw = any(f.reference and f.reference.startswith("raw") for f in figures)
+        console.print(
+            "ratio: each rate over its reference: "
+            + ("the raw SQLite row" if raw else "one round trip (single enqueues)")
+            + "; a workflow row over the plain jobs measured beside it"
+        )
     machine, versions = env["machine"], env["versions"]
     console.print(
         f"{env['date']}  store: {env['store']}  python {versions['python']}, sqlite "
@@ -279,6 +318,9 @@ def _command(ctx: click.Context) -> str:
               help="Jobs in the latency figure.")
 @click.option("--latency-interval", default=10.0, show_default=True,
               type=click.FloatRange(min=0), help="Milliseconds between latency jobs.")
+@click.option("--workflow-size", default=1_000, show_default=True,
+              type=click.IntRange(min=0), help="Members of the chord, and chains of 3, in "
+              "the workflow figures (0 skips them).")
 @click.option("--json", "json_out", is_flag=True, help="Print the results as JSON.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the JSON results to this file.")
@@ -290,8 +332,8 @@ def _command(ctx: click.Context) -> str:
               "task firing every second onto a queue of its own, so the drain figures "
               "include an elected leader firing ticks.")
 def bench(url: str | None, jobs: int, concurrency: int, latency_jobs: int,
-          latency_interval: float, json_out: bool, output: Path | None, peers: bool,
-          quick: bool, periodic: bool) -> None:
+          latency_interval: float, workflow_size: int, json_out: bool, output: Path | None,
+          peers: bool, quick: bool, periodic: bool) -> None:
     """Measure enqueue rates, drain rates and enqueue-to-start latency on a store."""
     if peers:
         sys.exit(run_peers(quick))
@@ -300,7 +342,8 @@ def bench(url: str | None, jobs: int, concurrency: int, latency_jobs: int,
     command = _command(click.get_current_context())
     stores = runs.Stores(url)
     plan = Plan(jobs, concurrency, latency_jobs, latency_interval / 1000,
-                raw_reference=stores.kind == "sqlite", periodic=periodic)
+                raw_reference=stores.kind == "sqlite", periodic=periodic,
+                workflow_size=workflow_size)
     env = {"command": command, **environment(url)}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=Console(stderr=True))

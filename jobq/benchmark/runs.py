@@ -29,6 +29,7 @@ from jobq.logs import TextFormatter
 NOOP = "jobq.bench.noop"
 STAMP = "jobq.bench.stamp"
 TICK = "jobq.bench.tick"  # the periodic task of --periodic, on a queue of its own
+RELAY = "jobq.bench.relay"
 BATCH = 1_000  # jobs per enqueue_many call
 
 Progress = Callable[[int], None]  # called with how many jobs are done so far
@@ -43,12 +44,17 @@ def stamp() -> float:
     return time.time()
 
 
+def relay(*results: Any) -> None:
+    """A no-op that takes what a workflow passes it (a result, a chord's list)."""
+
+
 def bench_app(url: str, options: dict[str, Any], periodic: bool = False) -> App:
-    """An App on ``url`` with the two benchmark tasks registered under fixed names, and
+    """An App on ``url`` with the benchmark tasks registered under fixed names, and
     with ``periodic`` a task its workers fire every second onto a queue of its own."""
     app = App(url, **options)
     app.task(name=NOOP)(noop)
     app.task(name=STAMP)(stamp)
+    app.task(name=RELAY)(relay)
     if periodic:
         app.periodic(every=1, name=TICK, queue=TICK)(noop)
     return app

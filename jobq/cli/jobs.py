@@ -54,12 +54,18 @@ def jobs_command(state: CliState, status: str | None, task: str | None, queue: s
 @click.pass_obj
 @reports_errors
 def show_command(state: CliState, job_id: str, as_json: bool) -> None:
-    """Show every field of one job: arguments, result, error and traceback."""
+    """Show every field of one job: arguments, result, error and traceback, and the jobs
+    it waits for and that wait for it (workflows)."""
     job = _existing(state, job_id)
+    backend = state.open().backend
+    links = backend.links(job.id)
     if as_json:
-        render.emit_json(job_json(job.record))
-    else:
-        render.console().print(render.job_details(job.record))
+        render.emit_json(job_json(job.record, links))
+        return
+    out = render.console()
+    out.print(render.job_details(job.record))
+    if links.dependencies or links.dependents:
+        out.print(render.links_view(links, backend.get))
 
 
 def _existing(state: CliState, job_id: str) -> Job:
@@ -142,9 +148,13 @@ def retry_command(state: CliState, job_id: str, as_json: bool) -> None:
     job = state.open().retry(job_id)
     if as_json:
         render.emit_json(job_json(job.record))
+    elif job.status is Status.BLOCKED:
+        click.echo(escape_controls(f"job {job.id} ({job.task}) is blocked again: it runs once "
+                                   "the jobs it waits for have succeeded (`jobq show` lists "
+                                   "them)"))
     else:
-        click.echo(escape_controls(f"job {job.id} ({job.task}) is pending again; a worker "
-                                   "will run it"))
+        click.echo(escape_controls(f"job {job.id} ({job.task}) is {job.status.value} again; "
+                                   "a worker will run it"))
 
 
 @click.command("cancel")

@@ -7,7 +7,7 @@ Everything a job carries is outside data: it reaches the terminal as ``rich.text
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from jobq.backends.base import Links
 from jobq.job import JobRecord, Status
 from jobq.text import escape_controls, safe_json
 
@@ -122,6 +123,34 @@ def job_details(record: JobRecord) -> Group:
     # The traceback keeps its line breaks, and only them.
     return Group(grid, Text(""), Text("traceback:", style="bold"),
                  Text(escape_controls(error.traceback.rstrip(), keep_newlines=True)))
+
+
+LINKS_SHOWN = 20  # per list in `jobq show`; --json lists every one
+
+
+def links_view(links: Links, get: Callable[[str], JobRecord | None]) -> Group:
+    """What a job waits for and what waits for it: id, task and state of each (the first
+    ``LINKS_SHOWN`` of each list), below the job's own fields."""
+    parts: list[Any] = []
+    for title, ids in (("waits for", links.dependencies), ("waited on by", links.dependents)):
+        if not ids:
+            continue
+        table = Table(box=None, header_style="bold", pad_edge=False,
+                      title=f"{title} ({len(ids)})", title_justify="left", title_style="bold")
+        table.add_column("id", no_wrap=True)
+        table.add_column("task", overflow="fold")
+        table.add_column("status", no_wrap=True)
+        for job_id in ids[:LINKS_SHOWN]:
+            found = get(job_id)
+            if found is None:
+                table.add_row(shown(job_id), Text("-", style="dim"), Text("deleted", style="dim"))
+            else:
+                table.add_row(shown(job_id), shown(found.task), status_text(found.status))
+        parts += [Text(""), table]
+        if len(ids) > LINKS_SHOWN:
+            parts.append(Text(f"… and {len(ids) - LINKS_SHOWN} more (--json lists them all)",
+                              style="dim"))
+    return Group(*parts)
 
 
 def stats_table(data: Mapping[str, Any]) -> Table:

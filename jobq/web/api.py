@@ -54,6 +54,14 @@ class JobOut(BaseModel):
     meta: dict[str, Any]
 
 
+class JobDetailOut(JobOut):
+    """One job as ``jobq show --json`` gives it: also the ids of the jobs it waits for (in
+    order) and of the jobs that wait for it."""
+
+    dependencies: list[str]
+    dependents: list[str]
+
+
 class StatsOut(BaseModel):
     """Counts by queue then state, every state present; ``total`` sums the queues."""
 
@@ -123,13 +131,14 @@ def list_jobs(
     return [job_json(job.record) for job in jobs]
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, responses=_errors(404))
+@router.get("/jobs/{job_id}", response_model=JobDetailOut, responses=_errors(404))
 def get_job(request: Request, job_id: str) -> dict[str, Any]:
-    """One job, every field."""
-    job = state(request).app.get_job(job_id)
+    """One job, every field, and its links in a workflow."""
+    app = state(request).app
+    job = app.get_job(job_id)
     if job is None:
         raise HTTPException(404, f"no job with id {job_id!r}")
-    return job_json(job.record)
+    return job_json(job.record, app.backend.links(job.id))
 
 
 @router.get("/stats", response_model=StatsOut, responses=_errors())

@@ -80,8 +80,9 @@ def test_tables_live_in_the_configured_schema_only(app: jobq.App, store: isolati
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
             [schema],
         ).fetchall()
-        assert sorted(tables) == [("jobq_jobs",), ("jobq_leader",), ("jobq_periodic",),
-                                  ("jobq_schema",), ("jobq_ticks",)]
+        assert sorted(tables) == [("jobq_deps",), ("jobq_jobs",), ("jobq_leader",),
+                                  ("jobq_periodic",), ("jobq_schema",), ("jobq_ticks",),
+                                  ("jobq_waits",)]
         assert conn.execute(f'SELECT count(*) FROM "{schema}".jobq_jobs').fetchone() == (1,)
 
 
@@ -117,6 +118,36 @@ def test_concurrent_migrations_of_a_new_schema_both_succeed(bare_schema: str) ->
         app.close()
     assert results == [SCHEMA_VERSION] * 3
     assert _scalar(f'SELECT count(*) FROM "{bare_schema}".jobq_schema') == SCHEMA_VERSION
+
+
+def test_a_store_written_at_version_1_works_after_jobq_migrate(
+    bare_schema: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobq.backends.postgres import schema as pg_schema
+
+    def app_with_noop() -> jobq.App:
+        app = jobq.App(POSTGRES_URL, schema=bare_schema)
+        app.task(name="noop")(lambda *args: list(args))
+        return app
+
+    with monkeypatch.context() as old_release:  # the release before workflows
+        old_release.setattr(pg_schema, "MIGRATIONS", pg_schema.MIGRATIONS[:1])
+        old_release.setattr(pg_schema, "SCHEMA_VERSION", 1)
+        old = app_with_noop()
+        assert old.migrate() == 1
+        kept = old.enqueue("noop", 1)
+        old.close()
+    new = app_with_noop()
+    try:
+        with pytest.raises(SchemaError, match=f"this jobq needs {SCHEMA_VERSION}.*jobq migrate"):
+            new.enqueue("noop")
+        assert new.migrate() == SCHEMA_VERSION
+        waiter = new.tasks["noop"].with_options(depends_on=[kept]).enqueue(2)
+        assert waiter.status is jobq.Status.BLOCKED
+        new.run_worker(concurrency=1, burst=True)
+        assert (kept.result(timeout=10), waiter.result(timeout=10)) == ([1], [2])
+    finally:
+        new.close()
 
 
 # -- refusing a schema it does not know --------------------------------------------------------

@@ -17,6 +17,7 @@ import jobq
 from jobq import Status
 from jobq.backends.base import JobFilter
 from jobq.backends.redis.conn import load_scripts
+from jobq.backends.redis.store import SCHEMA_VERSION
 from jobq.errors import BackendError, SchemaError
 from tests import isolation
 from tests.backends.support import claim, claim_one, fail, finish
@@ -252,7 +253,8 @@ def test_a_newer_or_foreign_schema_is_refused(app: jobq.App) -> None:
     with pytest.raises(SchemaError, match="another program"):
         other.get_job("x")
     client.set(f"{_prefix(app)}schema", "1")
-    with pytest.raises(SchemaError, match=r"schema version 1, this jobq needs 2.*jobq migrate"):
+    with pytest.raises(SchemaError,
+                       match=rf"schema version 1, this jobq needs {SCHEMA_VERSION}.*jobq migrate"):
         jobq.App(app.settings.url, prefix=_prefix(app)).get_job("x")
 
 
@@ -288,9 +290,9 @@ def test_migrate_upgrades_a_version_1_store_and_its_jobs_run(app: jobq.App) -> N
     client.zadd(f"{prefix}leases", {"elsewhere": time.time() - 60})  # expired: its worker died
 
     upgraded = jobq.App(app.settings.url, prefix=prefix)
-    assert upgraded.migrate() == 2
+    assert upgraded.migrate() == SCHEMA_VERSION
     client.zrem(f"{prefix}leases", "elsewhere")  # not a job of this test's layout
-    assert upgraded.migrate() == 2  # a second run finds nothing to do
+    assert upgraded.migrate() == SCHEMA_VERSION  # a second run finds nothing to do
     check_layout(client, prefix)
     done = upgraded.backend.get("done")
     assert done is not None and done.status is Status.SUCCEEDED

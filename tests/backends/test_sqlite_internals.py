@@ -139,6 +139,27 @@ def test_an_older_store_is_upgraded_on_first_use(
     new.close()
 
 
+def test_a_store_written_at_version_1_is_upgraded_and_its_jobs_kept(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as old_release:  # the release before workflows
+        old_release.setattr(sqlite_backend, "MIGRATIONS", MIGRATIONS[:1])
+        old_release.setattr(sqlite_backend, "SCHEMA_VERSION", 1)
+        old = jobq.App(sqlite_url)
+        old.task(name="noop")(lambda: None)
+        kept = old.enqueue("noop")
+        old.close()
+        with _raw(sqlite_url) as conn:
+            assert conn.execute("SELECT MAX(version) FROM jobq_schema").fetchone()[0] == 1
+    new = jobq.App(sqlite_url)
+    new.task(name="noop")(lambda: None)
+    waiter = new.tasks["noop"].with_options(depends_on=[kept]).enqueue()
+    assert waiter.status is jobq.Status.BLOCKED
+    new.run_worker(concurrency=1, burst=True)
+    assert [j.refresh().status for j in (kept, waiter)] == [jobq.Status.SUCCEEDED] * 2
+    new.close()
+
+
 def test_a_corrupt_row_reads_back_without_failing(app: jobq.App, sqlite_url: str) -> None:
     job = app.tasks["noop"].enqueue()
     with _raw(sqlite_url) as conn:

@@ -91,7 +91,7 @@ def test_show_prints_every_field_and_the_traceback(run: Jobq, sample: jobq.App) 
 def test_show_json_round_trips_result_and_error(run: Jobq, sample: jobq.App) -> None:
     ok, bad, _ = seed(sample)
     shown = json.loads(run.on_store("show", ok.id, "--json").stdout)
-    assert set(shown) == JOB_KEYS
+    assert set(shown) == JOB_KEYS | {"dependencies", "dependents"}
     assert shown["result"] == 5 and shown["error"] is None and shown["attempts"] == 1
     failed = json.loads(run.on_store("show", bad.id, "--json").stdout)
     assert failed["result"] is None
@@ -155,3 +155,26 @@ def test_url_and_app_may_follow_the_command_and_win(run: Jobq, sample: jobq.App,
     enqueued = run("enqueue", "greet", '["x"]', "--app", APP, "--url", run.url)
     assert enqueued.exit_code == 0, enqueued.output
     assert not (tmp_path / "elsewhere.db").exists()
+
+
+def test_show_lists_what_a_job_waits_for_and_what_waits_for_it(run: Jobq,
+                                                               sample: jobq.App) -> None:
+    first = sample_app.add.enqueue(1, 2)
+    chain = jobq.chain(sample_app.add.with_options(depends_on=[first]).call(3, 4),
+                       sample_app.add.call(5)).enqueue()
+    middle, last = chain.jobs
+    listed = run.on_store("jobs", "--status", "blocked", "--json")
+    assert [j["id"] for j in json.loads(listed.stdout)] == [last.id, middle.id]
+
+    shown = run.on_store("show", middle.id)
+    assert shown.exit_code == 0, shown.output
+    assert "waits for (1)" in shown.stdout and "waited on by (1)" in shown.stdout
+    rows = {line.split()[0]: line.split()[1:] for line in shown.stdout.splitlines()
+            if line.split() and line.split()[0] in (first.id, last.id)}
+    assert rows == {first.id: ["tests.cli.sample_app.add", "pending"],
+                    last.id: ["tests.cli.sample_app.add", "blocked"]}
+    data = json.loads(run.on_store("show", middle.id, "--json").stdout)
+    assert (data["dependencies"], data["dependents"]) == ([first.id], [last.id])
+    assert data["status"] == "blocked"
+    plain = run.on_store("show", first.id).stdout
+    assert "waited on by (1)" in plain and "waits for" not in plain

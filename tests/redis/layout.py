@@ -68,7 +68,36 @@ def check_layout(client: redis.Redis, prefix: str) -> dict[str, dict[str, Any]]:
                  if h.get("key") and h["status"] not in FINISHED}
     stored_keys = {k[len(prefix) + 4:]: client.get(k) for k in keys_of(client, prefix + "key:")}
     assert stored_keys == live_keys
+    check_workflow_layout(client, prefix, jobs)
     return jobs
+
+
+def check_workflow_layout(client: redis.Redis, prefix: str,
+                          jobs: dict[str, dict[str, Any]]) -> None:
+    """The workflow keys agree with each other and with the job hashes (keys.md)."""
+    links = {kind: {k[len(prefix) + len(kind) + 1:] for k in keys_of(client, f"{prefix}{kind}:")}
+             for kind in ("deps", "dependents", "results")}
+    for kind, ids in links.items():
+        assert ids <= set(jobs), f"{kind}: keys of jobs that are gone: {ids - set(jobs)}"
+    for job_id, h in jobs.items():
+        unreleased = "waiting" in h
+        assert unreleased or not {"shape", "due"} & set(h), job_id
+        assert unreleased or job_id not in links["results"], job_id
+        if h["status"] == "blocked":
+            assert unreleased, f"blocked job {job_id} has no open count"
+        if not unreleased:
+            continue
+        assert h["status"] in ("blocked", "failed", "cancelled"), (job_id, h["status"])
+        deps = client.lrange(f"{prefix}deps:{job_id}", 0, -1)
+        met = set(client.hkeys(f"{prefix}results:{job_id}"))
+        assert int(h["waiting"]) == sum(str(i) not in met for i in range(len(deps))), job_id
+        for position, dep in enumerate(deps):
+            if dep in jobs:
+                assert client.hget(f"{prefix}dependents:{dep}", job_id) == str(position)
+    for dep in links["dependents"]:
+        for waiter, position in client.hgetall(f"{prefix}dependents:{dep}").items():
+            if waiter in jobs:
+                assert client.lindex(f"{prefix}deps:{waiter}", int(position)) == dep
 
 
 def _ids(jobs: dict[str, dict[str, Any]], status: str, queue: str | None = None) -> set[str]:

@@ -18,6 +18,8 @@ S = Status
 # DESIGN §2, written out independently of job.py so a change to either is noticed.
 LEGAL = {
     (S.BLOCKED, S.PENDING), (S.BLOCKED, S.CANCELLED), (S.BLOCKED, S.FAILED),
+    # Dependencies met before the job's own run_at (§5).
+    (S.BLOCKED, S.SCHEDULED),
     (S.SCHEDULED, S.PENDING), (S.SCHEDULED, S.CANCELLED),
     (S.PENDING, S.RUNNING), (S.PENDING, S.CANCELLED),
     (S.RUNNING, S.SUCCEEDED), (S.RUNNING, S.FAILED), (S.RUNNING, S.SCHEDULED),
@@ -25,6 +27,8 @@ LEGAL = {
     # The end of a cooperative cancel: the task stopped after cancel() was asked.
     (S.RUNNING, S.CANCELLED),
     (S.FAILED, S.PENDING), (S.CANCELLED, S.PENDING),
+    # A retry while dependencies are still open: back to waiting for them (§5).
+    (S.FAILED, S.BLOCKED), (S.CANCELLED, S.BLOCKED),
 }
 PAIRS = list(itertools.product(Status, repeat=2))
 
@@ -99,9 +103,16 @@ def _dialects() -> list[str]:
     return sorted(p.name for p in folder.iterdir() if (p / "queries.sql").exists())
 
 
-@pytest.mark.parametrize("dialect", _dialects())
-def test_query_files_declare_only_legal_transitions(dialect: str) -> None:
-    queries = sqlfiles.load_queries(dialect)  # raises on an illegal declared transition
+def _query_files() -> list[tuple[str, str]]:
+    """Every named-query file of every SQL store: (dialect, file name)."""
+    folder = Path(sqlfiles.__file__).parent
+    return [(d, f.name) for d in _dialects() for f in sorted((folder / d).glob("*.sql"))]
+
+
+@pytest.mark.parametrize(("dialect", "filename"), _query_files())
+def test_query_files_declare_only_legal_transitions(dialect: str, filename: str) -> None:
+    # raises on an illegal declared transition
+    queries = sqlfiles.load_queries(dialect, filename)
     assert queries
     assert all(sql.strip() for sql in queries.values())
 
@@ -163,9 +174,10 @@ def test_status_writes_are_found() -> None:
     assert _status_writes("UPDATE t SET lease = 1 WHERE status = 'running'") == (set(), False)
 
 
-@pytest.mark.parametrize("dialect", _dialects())
-def test_every_query_that_changes_a_status_declares_its_transition(dialect: str) -> None:
-    text = (Path(sqlfiles.__file__).parent / dialect / "queries.sql").read_text()
+@pytest.mark.parametrize(("dialect", "filename"), _query_files())
+def test_every_query_that_changes_a_status_declares_its_transition(dialect: str,
+                                                                   filename: str) -> None:
+    text = (Path(sqlfiles.__file__).parent / dialect / filename).read_text()
     blocks = re.split(r"^--\s*name:\s*", text, flags=re.MULTILINE)[1:]
     wrong = []
     for block in blocks:

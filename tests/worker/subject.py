@@ -86,6 +86,22 @@ def build_app(url: str, options: dict[str, Any]) -> jobq.App:
         log_run(run_dir, "done")
         return outcome_of_run()
 
+    # Workflows: a chord member returns a value of its own; the callback returns the
+    # results it was given, so the store shows what it received.
+    @app.task(name="member", retries=2)
+    def member(run_dir: str, value: int, seconds: float = 0.0) -> int:
+        log_run(run_dir, "start")
+        if seconds:
+            time.sleep(seconds)
+        log_run(run_dir, "done")
+        return value
+
+    @app.task(name="gather", retries=2)
+    def gather(results: list[Any], run_dir: str) -> list[Any]:
+        log_run(run_dir, "start")
+        log_run(run_dir, "done")
+        return results
+
     return app
 
 

@@ -20,19 +20,22 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from jobq.backends import sqlflow
 from jobq.backends.base import (
     ClaimedJob,
     Heartbeat,
     JobFilter,
     Lease,
+    Links,
     NewJob,
     Outcome,
     PeriodicDefinition,
     PeriodicState,
     ReapedJob,
     TickVerdict,
+    Waits,
 )
-from jobq.backends.postgres import periodic
+from jobq.backends.postgres import periodic, workflows
 from jobq.backends.postgres.conn import (
     MISSING,
     Connection,
@@ -80,6 +83,7 @@ class PostgresBackend:
         self._quoted = quote_schema(schema)
         self.q = {name: sql.replace("{schema}", self._quoted) for name, sql in QUERIES.items()}
         self._periodic_q = periodic.queries(self._quoted)
+        self.wq = workflows.queries(self._quoted)
         self.channel = channel_for(schema)
         self._pool = Pool(url, schema, max_size=pool_size)
         self._lock = threading.Lock()
@@ -206,6 +210,24 @@ class PostgresBackend:
             conn.execute(self.q["notify"], {"channel": self.channel})
         return [out[j.id] for j in jobs]
 
+    def enqueue_workflow(self, jobs: Sequence[NewJob], waits: Sequence[Waits]) -> list[NewJob]:
+        with self._conn() as conn, conn.transaction():
+            def insert(rows: Sequence[NewJob]) -> None:
+                if len(rows) >= COPY_FROM:  # a big workflow: as a big enqueue_many
+                    self._copy(conn, rows)
+                else:
+                    conn.execute(self.q["insert"], {**job_columns(rows), "channel": self.channel})
+
+            return sqlflow.enqueue(workflows.Statements(conn, self.wq), jobs, waits, insert)
+
+    def links(self, job_id: str) -> Links:
+        with self._conn() as conn:
+            return sqlflow.links(workflows.Statements(conn, self.wq), job_id)
+
+    def _settle(self, conn: Connection, ids: list[str]) -> None:
+        """Queue the resolution of what waits for ``ids`` in the caller's pipeline."""
+        conn.execute(self.wq["settle"], {"ids": ids, "channel": self.channel})
+
     # -- workers ----------------------------------------------------------------------------
 
     def claim(
@@ -249,7 +271,10 @@ class PostgresBackend:
         if not outcomes:
             return []
         with self._conn() as conn:
-            rows = conn.execute(self.q["finish"], outcome_columns(outcomes)).fetchall()
+            with conn.pipeline():  # the outcomes and their resolution: one transaction
+                cur = conn.execute(self.q["finish"], outcome_columns(outcomes))
+                self._settle(conn, [o.job_id for o in outcomes])
+            rows = cur.fetchall()
             if any(status == Status.PENDING.value for _, status in rows):
                 conn.execute(self.q["notify"], {"channel": self.channel})
         applied = {job_id for job_id, _ in rows}
@@ -264,6 +289,7 @@ class PostgresBackend:
                 conn.execute(self.q["relaxed_commit"])
                 cursors = [(conn.execute(self.q[name], params), status)
                            for name, status in outcomes]
+                conn.execute(self.wq["settle_reaped"], {"channel": self.channel})
             reaped = [ReapedJob(r[0], r[1], status, r[2])
                       for cur, status in cursors for r in cur.fetchall()]
             if any(r.status is Status.PENDING for r in reaped):
@@ -302,6 +328,7 @@ class PostgresBackend:
         with self._conn() as conn:
             with conn.pipeline():
                 waiting = conn.execute(self.q["cancel_waiting"], params)
+                self._settle(conn, [job_id])
                 running = conn.execute(self.q["cancel_running"], params)
                 got = conn.cursor(row_factory=dict_row).execute(self.q["get"], params)
             row = got.fetchone()
@@ -312,14 +339,22 @@ class PostgresBackend:
         params = {"id": job_id}
         with self._conn() as conn:
             try:
-                with conn.pipeline():
+                with conn.transaction():
+                    steps = workflows.Statements(conn, self.wq)
+
+                    def release(waiting: str) -> None:
+                        conn.execute(self.wq["release"],
+                                     {"ids": [waiting], "channel": self.channel})
+
+                    sqlflow.retry_waiting(steps, job_id, release)
                     retried = conn.execute(self.q["retry"], params)
+                    sqlflow.restore(steps, job_id)
                     got = conn.cursor(row_factory=dict_row).execute(self.q["get"], params)
+                    row = got.fetchone()
+                    if retried.rowcount == 1:
+                        conn.execute(self.q["notify"], {"channel": self.channel})
             except psycopg.errors.UniqueViolation:
                 raise KeyConflict(job_id) from None
-            row = got.fetchone()
-            if retried.rowcount == 1:
-                conn.execute(self.q["notify"], {"channel": self.channel})
         return record(row) if row else None
 
     def get(self, job_id: str) -> JobRecord | None:

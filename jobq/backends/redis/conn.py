@@ -62,14 +62,18 @@ def same_args(args: Sequence[Any]) -> Build:
     return lambda _replay: args
 
 
+# Helper files put in front of every script, in this order; the others are scripts.
+LIBRARIES = ("lib.lua", "lib_workflow.lua")
+
+
 @cache
 def load_scripts() -> dict[str, Script]:
     """Every script in ``lua/`` by name, each with the shared helpers in front."""
     folder = resources.files("jobq.backends.redis").joinpath("lua")
-    lib = folder.joinpath("lib.lua").read_text(encoding="utf-8")
+    lib = "\n".join(folder.joinpath(name).read_text(encoding="utf-8") for name in LIBRARIES)
     scripts = {}
     for entry in folder.iterdir():
-        if entry.name.endswith(".lua") and entry.name != "lib.lua":
+        if entry.name.endswith(".lua") and entry.name not in LIBRARIES:
             text = lib + "\n" + entry.read_text(encoding="utf-8")
             name = entry.name[:-4]
             scripts[name] = Script(name, text, hashlib.sha1(text.encode()).hexdigest())

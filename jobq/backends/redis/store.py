@@ -23,14 +23,16 @@ from jobq.backends.base import (
     Heartbeat,
     JobFilter,
     Lease,
+    Links,
     NewJob,
     Outcome,
     PeriodicDefinition,
     PeriodicState,
     ReapedJob,
     TickVerdict,
+    Waits,
 )
-from jobq.backends.redis import periodic
+from jobq.backends.redis import periodic, workflows
 from jobq.backends.redis.conn import (
     TRANSIENT,
     Build,
@@ -39,7 +41,7 @@ from jobq.backends.redis.conn import (
     load_scripts,
     same_args,
 )
-from jobq.backends.redis.migrate import migrate_1_to_2
+from jobq.backends.redis.migrate import migrate_1_to_2, migrate_2_to_3
 from jobq.backends.redis.records import (
     DAMAGED_SPEC,
     PendingGroups,
@@ -55,7 +57,8 @@ from jobq.config import Settings
 from jobq.errors import BackendError, KeyConflict, SchemaError
 from jobq.job import RETAINED_FOR_A_WHILE, JobRecord, Status
 
-SCHEMA_VERSION = 2  # 2: a job's fixed fields in one spec field; no pending index
+# 2: a job's fixed fields in one spec field, no pending index; 3: workflows
+SCHEMA_VERSION = 3
 REAP_BATCH = 500
 PURGE_BATCH = 500
 ENQUEUE_CHUNK = 250  # jobs per enqueue script call
@@ -157,6 +160,9 @@ class RedisBackend:
         found = self._redis.command("GET", self.prefix + "schema")
         if found == "1":
             migrate_1_to_2(self._redis, self._scripts["migrate_1_to_2"], self.prefix)
+            found = "2"
+        if found == "2":
+            migrate_2_to_3(self._redis, self.prefix)
         self._ensure_schema()
         return SCHEMA_VERSION
 
@@ -199,6 +205,20 @@ class RedisBackend:
 
         self._ensure_schema()
         return _stored(chunks, self._redis.scripts(self._scripts["enqueue"], calls))
+
+    def enqueue_workflow(self, jobs: Sequence[NewJob], waits: Sequence[Waits]) -> list[NewJob]:
+        rows = _encode(jobs, {})
+        links = _json.encode([[w.job_id, list(w.deps), w.shape or ""] for w in waits])
+        now = _num(time.time())
+
+        def build(replay: bool) -> tuple[str, ...]:
+            return (self.prefix, "1" if replay else "0", now, rows, links)
+
+        return workflows.stored(jobs, self._script("enqueue_workflow", build))
+
+    def links(self, job_id: str) -> Links:
+        dependencies, dependents = self._script("links", same_args((self.prefix, job_id)))
+        return Links(tuple(dependencies), tuple(dependents))
 
     def claim(
         self, worker_id: str, queues: Sequence[str], limit: int, lease: float
@@ -281,9 +301,13 @@ class RedisBackend:
         return (record_of(job_id, pairs(flat)) if flat else None), bool(changed)
 
     def retry(self, job_id: str) -> JobRecord | None:
-        verdict, flat = self._script("retry", same_args((self.prefix, job_id, _num(time.time()))))
+        verdict, *rest = self._script("retry",
+                                      same_args((self.prefix, job_id, _num(time.time()))))
         if verdict == "key_held":
             raise KeyConflict(job_id)
+        if verdict == "dep_failed":
+            raise workflows.retry_refusal(job_id, rest)
+        flat = rest[0]
         return record_of(job_id, pairs(flat)) if flat else None
 
     def get(self, job_id: str) -> JobRecord | None:

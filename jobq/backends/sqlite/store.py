@@ -19,20 +19,23 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from jobq.backends import sqlflow
 from jobq.backends.base import (
     ClaimedJob,
     Heartbeat,
     JobFilter,
     Lease,
+    Links,
     NewJob,
     Outcome,
     PeriodicDefinition,
     PeriodicState,
     ReapedJob,
     TickVerdict,
+    Waits,
 )
 from jobq.backends.sqlfiles import load_migrations, load_queries
-from jobq.backends.sqlite import periodic
+from jobq.backends.sqlite import periodic, workflows
 from jobq.backends.sqlite.rows import listing_sql, record
 from jobq.errors import BackendError, ConfigError, KeyConflict, SchemaError
 from jobq.job import JobRecord, Status
@@ -315,6 +318,19 @@ class SQLiteBackend:
                     out.append(existing[0])
             return out
 
+    def enqueue_workflow(self, jobs: Sequence[NewJob], waits: Sequence[Waits]) -> list[NewJob]:
+        def insert(rows: Sequence[NewJob]) -> None:
+            conn.executemany(Q["insert"], [
+                (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status,
+                 j.max_attempts, j.run_at, j.created_at, j.key, j.timeout) for j in rows])
+
+        with self._write() as conn:
+            return sqlflow.enqueue(workflows.Statements(conn), jobs, waits, insert)
+
+    def links(self, job_id: str) -> Links:
+        with self._read() as conn:
+            return sqlflow.links(workflows.Statements(conn), job_id)
+
     def claim(
         self, worker_id: str, queues: Sequence[str], limit: int, lease: float
     ) -> list[ClaimedJob]:
@@ -359,12 +375,17 @@ class SQLiteBackend:
                     "etraceback": err.traceback if err else None,
                 }
                 applied.append(conn.execute(_FINISH[o.status], params).rowcount == 1)
+            workflows.settle(conn, [o.job_id for o, ok in zip(outcomes, applied, strict=True)
+                                    if ok], now)
         return applied
 
     def cancel(self, job_id: str) -> tuple[JobRecord | None, bool]:
         with self._write() as conn:
-            changed = conn.execute(Q["cancel_waiting"], (time.time(), job_id)).rowcount == 1
-            if not changed:
+            now = time.time()
+            changed = conn.execute(Q["cancel_waiting"], (now, job_id)).rowcount == 1
+            if changed:
+                workflows.settle(conn, [job_id], now)
+            else:
                 changed = conn.execute(Q["cancel_running"], (job_id,)).rowcount == 1
             row = conn.execute(Q["get"], (job_id,)).fetchone()
         return (record(row) if row else None), changed
@@ -372,7 +393,12 @@ class SQLiteBackend:
     def retry(self, job_id: str) -> JobRecord | None:
         try:
             with self._write() as conn:
-                conn.execute(Q["retry"], {"id": job_id, "now": time.time()})
+                now = time.time()
+                steps = workflows.Statements(conn)
+                sqlflow.retry_waiting(steps, job_id,
+                                      lambda waiting: workflows.release(conn, waiting, now))
+                conn.execute(Q["retry"], {"id": job_id, "now": now})
+                sqlflow.restore(steps, job_id)
                 row = conn.execute(Q["get"], (job_id,)).fetchone()
         except sqlite3.IntegrityError:
             raise KeyConflict(job_id) from None
@@ -405,6 +431,8 @@ class SQLiteBackend:
                                   ("reap_to_failed", Status.FAILED)):
                 rows = conn.execute(Q[query], params).fetchall()
                 reaped.extend(ReapedJob(r[0], r[1], status, r[2]) for r in rows)
+            workflows.settle(conn, [r.id for r in reaped if r.status is not Status.PENDING],
+                             params["now"])
         return reaped
 
     def purge(self, older_than: float, statuses: Iterable[Status], batch: int = 500) -> int:

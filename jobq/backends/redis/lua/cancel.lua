@@ -2,7 +2,7 @@
 -- a running job gets cancel_requested, which its worker hears at the next heartbeat.
 -- ARGV: prefix, job id, retention in ms ("" keeps finished jobs).
 -- Writes: job:<id>, ready:<queue> or scheduled:<queue>, status:<status>, counts,
---         finished:cancelled, key:<key>.
+--         finished:cancelled, key:<key>; what waits for it (wf_settle, lib_workflow.lua).
 -- Returns {changed (1/0), the job hash as a flat list, or false for an unknown job}.
 local id, retention_ms = ARGV[2], ARGV[3]
 local h = read(id, {'status', 'queue', 'seq', 'priority', 'key', 'cancel_requested'})
@@ -14,6 +14,7 @@ if h and (h.status == 'blocked' or h.status == 'scheduled' or h.status == 'pendi
   zset_rem(scheduled_key(h.queue), id)
   restatus(id, h.queue, h.seq, h.status, 'cancelled')
   mark_finished(id, h, 'cancelled', now, retention_ms)
+  wf_settle(id, 'cancelled', now, retention_ms)
   flush()
   changed = 1
 elseif h and h.status == 'running' and h.cancel_requested ~= '1' then

@@ -8,6 +8,7 @@
 -- Writes: job:<id>, leases, status:<status>, counts, and by outcome: finished:<status>
 --         and key:<key> (finished), scheduled:<queue> (retry later), ready:<queue> and
 --         wake:<queue> (handed back).
+--         A job that ended: what waits for it (wf_settle, lib_workflow.lua).
 -- Returns one 1/0 per outcome: applied, or the lease was no longer held.
 local now = server_now()
 local stamp = fmt_time(now)
@@ -65,6 +66,7 @@ local function apply(id, h, o)
   restatus(id, h.queue, h.seq, 'running', final)
   if FINISHED[final] then
     mark_finished(id, h, final, now, retention_ms)
+    wf_settle(id, final, now, retention_ms, o[4])
   end
 end
 

@@ -3,7 +3,8 @@
 -- as the cutoff, to drop the index entries of jobs whose TTL already removed the hash.
 -- ARGV: prefix, older_than seconds, the cutoff of an earlier call of the same purge
 --       ("" on the first), batch size, status, status, ...
--- Writes: job:<id>, finished:<status>, status:<status>, counts.
+-- Writes: job:<id> (with deps:<id>, dependents:<id>, results:<id>), finished:<status>,
+--         status:<status>, counts.
 -- Returns {deleted, index entries examined, the cutoff (epoch seconds)}: at most one
 -- batch per status; call again with the same cutoff until nothing is examined.
 local cutoff = ARGV[3] ~= '' and tonumber(ARGV[3]) or (server_now() - tonumber(ARGV[2]))
@@ -23,7 +24,7 @@ for i = 5, #ARGV do
     if current == status or current == false then
       -- Still finished (or its hash already expired): remove it everywhere.
       if current then
-        redis.call('DEL', job_key(id))
+        redis.call('DEL', job_key(id), unpack(link_keys(id)))
       end
       zset_rem(P .. 'status:' .. status, id)
       count(queue, status, -1)

@@ -3,7 +3,7 @@
 -- cancelled when their cancel had been requested.
 -- ARGV: prefix, now ("" for the server's clock), batch size, retention in ms.
 -- Writes: job:<id>, leases, status:<status>, counts, ready:<queue>, wake:<queue>,
---         finished:<status>, key:<key>.
+--         finished:<status>, key:<key>; what waits for a job that ended (wf_settle).
 -- Returns per reaped job: id, task, new status, worker id ("" if none).
 local now = ARGV[2] ~= '' and tonumber(ARGV[2]) or server_now()
 local batch, retention_ms = tonumber(ARGV[3]), ARGV[4]
@@ -44,6 +44,7 @@ for _, id in ipairs(expired) do
     restatus(id, h.queue, h.seq, 'running', to)
     if to ~= 'pending' then
       mark_finished(id, h, to, now, retention_ms)
+      wf_settle(id, to, now, retention_ms)
     end
     out[#out + 1] = id
     out[#out + 1] = task or ''

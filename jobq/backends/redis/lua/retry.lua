@@ -2,12 +2,19 @@
 -- another live job now holds its idempotency key.
 -- ARGV: prefix, job id, the client's clock as text (the new run_at).
 -- Writes: job:<id> (and its TTL removed), finished:<status>, status:<status>, counts,
---         key:<key>, ready:<queue>, wake:<queue>.
--- Returns {"ok" or "key_held", the job hash as a flat list, or false for an unknown job}.
+--         key:<key>, ready:<queue>, wake:<queue>; a job that failed while it waited goes
+--         back to blocked, and so do the jobs its failure failed (wf_retry, wf_retried).
+-- Returns {"ok" or "key_held", the job hash as a flat list, or false for an unknown job},
+-- or {"dep_failed", dependency id, its status ("" when gone), task, error type, error
+-- message} when a job it waits for is failed, cancelled or gone (nothing changed).
 local id, run_at = ARGV[2], ARGV[3]
 local h = read(id, {'status', 'queue', 'seq', 'priority', 'key'})
 if not (h and (h.status == 'failed' or h.status == 'cancelled')) then
   return {'ok', read_all(id)}
+end
+local waited = wf_retry(id, h) -- one that failed while it waited: back to blocked
+if waited then
+  return waited
 end
 if h.key and h.key ~= '' then
   local holder = key_holder(h.key)
@@ -25,6 +32,7 @@ redis.call('PERSIST', jk)
 zset_rem(P .. 'finished:' .. h.status, finished_member(id, h.queue))
 restatus(id, h.queue, h.seq, h.status, 'pending')
 make_ready(id, h)
+wf_retried(id)
 flush()
 wake(h.queue)
 return {'ok', read_all(id)}
