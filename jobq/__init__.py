@@ -3,6 +3,7 @@
 from jobq.app import App
 from jobq.errors import (
     ConfigError,
+    EnqueueIncomplete,
     JobCancelled,
     JobFailed,
     JobqError,
@@ -23,6 +24,7 @@ __all__ = [
     "App",
     "Backoff",
     "ConfigError",
+    "EnqueueIncomplete",
     "Job",
     "JobCancelled",
     "JobFailed",

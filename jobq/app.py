@@ -6,14 +6,14 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, replace
 from typing import Any, TypeVar, overload
 
 from jobq.backends import backend_kind, open_backend
 from jobq.backends.base import Backend, JobFilter, NewJob, utc
 from jobq.config import Settings, check_names, load_settings, redact_url
-from jobq.errors import ConfigError, JobNotFound, UnknownTask
-from jobq.job import FINISHED, Job, JobRecord, Status
+from jobq.errors import ConfigError, EnqueueIncomplete, JobNotFound, UnknownTask
+from jobq.job import DEFAULT_MAX_LOST, FINISHED, Job, JobRecord, Status
 from jobq.retry import Backoff
 from jobq.serializer import encode_call
 from jobq.task import (
@@ -79,6 +79,7 @@ class App:
         retry_on: Sequence[type[BaseException]] | type[BaseException] = (Exception,),
         dont_retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
         backoff: Backoff | None = None,
+        max_lost: int = DEFAULT_MAX_LOST,
     ) -> Callable[[F], Task[..., Any]]: ...
 
     def task(self, fn: Any = None, /, **options: Any) -> Any:  # type: ignore[misc]
@@ -100,6 +101,7 @@ class App:
         retry_on: Sequence[type[BaseException]] | type[BaseException] = (Exception,),
         dont_retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
         backoff: Backoff | None = None,
+        max_lost: int = DEFAULT_MAX_LOST,
     ) -> Task[..., Any]:
         if not callable(fn):
             raise ConfigError(f"@app.task needs a function, got {fn!r}")
@@ -111,6 +113,7 @@ class App:
             backoff=backoff or Backoff(),
             retry_on=check_exception_types("retry_on", retry_on),
             dont_retry_on=check_exception_types("dont_retry_on", dont_retry_on),
+            max_lost=max_lost,
         )
         registered = name or task_name(fn)
         existing = self.tasks.get(registered)
@@ -153,7 +156,7 @@ class App:
             run_at = opts.at.timestamp()
         args, kwargs = encoded or encode_call(task.name, call.args, call.kwargs)
         return NewJob(
-            job_id or new_job_id(now),
+            call.id or job_id or new_job_id(now),
             task.name,
             opts.queue or defaults.queue,
             args,
@@ -165,6 +168,7 @@ class App:
             Status.SCHEDULED if run_at > now else Status.PENDING,
             opts.key,
             defaults.timeout,
+            defaults.max_lost if opts.max_lost is None else opts.max_lost,
         )
 
     def _job(self, call: Call, stored: NewJob | str) -> Job:
@@ -235,11 +239,25 @@ class App:
                 handles.append(Job._deferred(self, job_id, _record_of, new, call))
                 yield new
 
-        stored = self.backend.enqueue(jobs())
+        try:
+            stored = self.backend.enqueue(jobs())
+        except EnqueueIncomplete as exc:
+            # Each call with the id its job was given: enqueueing them again stores
+            # the missing jobs and finds the stored ones by id.
+            exc.calls = [c if c.id else replace(c, id=i) for c, i in zip(calls, ids, strict=True)]
+            raise
         for i, found in enumerate(stored):
-            if isinstance(found, str):  # the live job already holding this call's key
+            if found == handles[i].id:  # a job with this id was stored before (a retry)
+                handles[i] = Job._deferred(self, found, self._stored_record, found)
+            elif isinstance(found, str):  # the live job already holding this call's key
                 handles[i] = self._job(calls[i], found)
         return handles
+
+    def _stored_record(self, job_id: str) -> JobRecord:
+        record: JobRecord | None = self.backend.get(job_id)
+        if record is None:
+            raise JobNotFound(f"job {job_id} is no longer in the store (pruned by retention?)")
+        return record
 
     # -- queries --------------------------------------------------------------------------
 
@@ -380,6 +398,6 @@ def _record_of(new: NewJob, call: Call) -> JobRecord:
         kwargs=dict(call.kwargs), priority=new.priority, status=new.status, attempts=0,
         max_attempts=new.max_attempts, created_at=created_at,
         run_at=created_at if new.run_at == new.created_at else utc(new.run_at),
-        key=new.key, timeout=new.timeout,
+        key=new.key, timeout=new.timeout, max_lost=new.max_lost,
     )
     return record

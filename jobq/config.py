@@ -26,6 +26,8 @@ class Settings:
     prefix: the prefix of every Redis key jobq writes.
     retention: seconds succeeded and cancelled jobs are kept before pruning (None keeps
         them); failed jobs, the dead-letter list, stay until purged.
+    unknown_task_timeout: seconds a job may wait for a worker that has its task (workers
+        that lack it hand it back) before it fails with UnknownTask (None: for ever).
     """
 
     url: str = DEFAULT_URL
@@ -34,6 +36,7 @@ class Settings:
     prefix: str = "jobq:"
     retention: float | None = 7 * 24 * 3600.0
     default_queue: str = "default"
+    unknown_task_timeout: float | None = 3600.0
 
     def __post_init__(self) -> None:
         for name in ("url", "schema", "prefix", "default_queue"):
@@ -45,8 +48,9 @@ class Settings:
                 f"schema must be a plain SQL name (letters, digits, _), got {self.schema!r}"
             )
         _check_seconds("lease", self.lease)
-        if self.retention is not None:
-            _check_seconds("retention", self.retention)
+        for name in _NONE_MEANS_NONE:
+            if getattr(self, name) is not None:
+                _check_seconds(name, getattr(self, name))
 
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -60,10 +64,11 @@ def _check_seconds(name: str, value: object) -> None:
 
 
 _ENV = {"url": "JOBQ_URL", "lease": "JOBQ_LEASE", "schema": "JOBQ_SCHEMA",
-        "prefix": "JOBQ_PREFIX", "retention": "JOBQ_RETENTION"}
+        "prefix": "JOBQ_PREFIX", "retention": "JOBQ_RETENTION",
+        "unknown_task_timeout": "JOBQ_UNKNOWN_TASK_TIMEOUT"}
 _TEXT = ("url", "schema", "prefix")
 # Options where an explicit None means something ("keep forever"), not "not given".
-_NONE_MEANS_NONE = ("retention",)
+_NONE_MEANS_NONE = ("retention", "unknown_task_timeout")
 _OFF = ("none", "off", "never", "forever")
 
 
@@ -87,7 +92,7 @@ def load_settings(
     """Build ``Settings`` from explicit options, then $JOBQ_*, then defaults.
 
     An option given as None counts as not given, except ``retention=None``, which keeps
-    finished jobs forever. An unknown option raises ``ConfigError`` naming the nearest
+    finished jobs forever, and ``unknown_task_timeout=None``, which waits for ever. An unknown option raises ``ConfigError`` naming the nearest
     valid one.
     """
     options = dict(options or {})

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from jobq.config import check_names
 from jobq.errors import ConfigError
+from jobq.job import DEFAULT_MAX_LOST
 from jobq.retry import Backoff, RetryPolicy
 
 if TYPE_CHECKING:
@@ -39,6 +40,13 @@ def _check_int(name: str, value: object) -> None:
         raise ConfigError(f"{name} must be a whole number, got {value!r}")
 
 
+def _check_max_lost(name: str, value: object) -> None:
+    _check_int(name, value)
+    if value < 1:  # type: ignore[operator]
+        raise ConfigError(f"{name} must be a whole number ≥ 1 (leases a job may lose before "
+                          f"it fails with WorkerLost), got {value!r}")
+
+
 def _check_priority(name: str, value: object) -> None:
     _check_int(name, value)
     low, high = PRIORITY_RANGE
@@ -57,8 +65,10 @@ class TaskOptions:
     backoff: Backoff = field(default_factory=Backoff)
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     dont_retry_on: tuple[type[BaseException], ...] = ()
+    max_lost: int = DEFAULT_MAX_LOST
 
     def __post_init__(self) -> None:
+        _check_max_lost("max_lost", self.max_lost)
         _check_int("retries", self.retries)
         if self.retries < 0:
             raise ConfigError(f"retries must be a whole number ≥ 0, got {self.retries!r}")
@@ -84,8 +94,11 @@ class EnqueueOptions:
     queue: str | None = None
     key: str | None = None
     connection: Any = None
+    max_lost: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_lost is not None:
+            _check_max_lost("max_lost=", self.max_lost)
         _check_seconds("delay", self.delay)
         if self.delay is not None and self.at is not None:
             raise ConfigError("give either delay= or at=, not both")
@@ -121,6 +134,9 @@ class Call:
     # One shared default: EnqueueOptions is frozen, and building one per call checks
     # every option again.
     options: EnqueueOptions = NO_OPTIONS
+    # The id its job gets, when fixed before enqueueing: the calls an EnqueueIncomplete
+    # error carries have theirs, so enqueueing them again stores none of them twice.
+    id: str | None = None
 
     def enqueue(self) -> Job:
         return self.task.app.enqueue_call(self)
@@ -179,10 +195,11 @@ class Task(Generic[P, R]):
         queue: str | None = None,
         key: str | None = None,
         connection: Any = None,
+        max_lost: int | None = None,
     ) -> TaskWithOptions[P, R]:
         """Override options for one enqueue: ``task.with_options(delay=60).enqueue(...)``."""
         return TaskWithOptions(
-            self, EnqueueOptions(delay, at, priority, queue, key, connection)
+            self, EnqueueOptions(delay, at, priority, queue, key, connection, max_lost)
         )
 
 

@@ -80,7 +80,7 @@ def test_tables_live_in_the_configured_schema_only(app: jobq.App, store: isolati
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
             [schema],
         ).fetchall()
-        assert sorted(tables) == [("jobq_jobs",), ("jobq_schema",)]
+        assert sorted(tables) == [("jobq_jobs",), ("jobq_schema",), ("jobq_workers",)]
         assert conn.execute(f'SELECT count(*) FROM "{schema}".jobq_jobs').fetchone() == (1,)
 
 
@@ -231,7 +231,8 @@ def test_a_claim_uses_the_ready_index_among_many_finished_jobs(
     backend = app.backend
     assert isinstance(backend, PostgresBackend)
     params = {"worker": "w", "token": "t", "lease": 30.0, "queue": "default",
-              "queues": ["default", "mail"], "limit": 10, "channel": backend.channel,
+              "queues": ["default", "mail"], "limit": 10, "suspects": 1,
+              "channel": backend.channel,
               "now": None, "statuses": ["succeeded"], "older_than": 60.0, "batch": 500}
     for claim in ("claim", "claim_queues"):  # one queue, several queues
         plan = _plan(backend, claim, params)
@@ -323,11 +324,16 @@ def test_a_big_batch_is_streamed_whole_and_claimed_in_order(app: jobq.App) -> No
     assert [c.id for c in claimed] == [j.id for j in jobs]
 
 
-def test_a_big_batch_with_a_clashing_id_stores_nothing(app: jobq.App) -> None:
+def test_a_big_batch_meeting_a_stored_id_returns_that_job_and_stores_the_rest(
+    app: jobq.App,
+) -> None:
     now = time.time()
-    batch = [_new(f"job-{i}", now) for i in range(COPY_FROM + 10)]
-    with pytest.raises(BackendError, match="job-3"):
-        app.backend.enqueue([*batch, _new("job-3", now)])
-    with pytest.raises(BackendError, match="job-3"):
-        app.backend.enqueue([_new("job-3", now), _new("job-3", now)])  # the small-batch path
-    assert app.jobs() == []
+    (first,) = app.backend.enqueue([_new("job-3", now - 60)])
+    batch = [_new(f"job-{i}", now) for i in range(COPY_FROM + 10)]  # the COPY path
+    stored = app.backend.enqueue(batch)
+    assert stored[3] == "job-3"
+    assert [s for i, s in enumerate(stored) if i != 3] == [j for i, j in enumerate(batch)
+                                                           if i != 3]
+    assert len(app.jobs(limit=1000)) == COPY_FROM + 10
+    kept = app.backend.get("job-3")
+    assert kept is not None and kept.created_at.timestamp() == pytest.approx(now - 60)

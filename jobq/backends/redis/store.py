@@ -19,12 +19,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from jobq.backends.base import (
+    FORGET_WORKER_AFTER,
+    UNKNOWN_TASK_DELAY,
     ClaimedJob,
     Heartbeat,
     JobFilter,
     NewJob,
     Outcome,
+    Postponed,
     ReapedJob,
+    WaitingTask,
+    WorkerInfo,
 )
 from jobq.backends.redis.conn import (
     TRANSIENT,
@@ -44,11 +49,14 @@ from jobq.backends.redis.records import (
     pairs,
     record_of,
     unpack_spec,
+    worker_json,
+    worker_of,
 )
+from jobq.backends.redis.settings import warnings
 from jobq.backends.redis.wake import WakeListener
 from jobq.config import Settings
-from jobq.errors import BackendError, KeyConflict, SchemaError
-from jobq.job import RETAINED_FOR_A_WHILE, JobRecord, Status
+from jobq.errors import BackendError, EnqueueIncomplete, KeyConflict, SchemaError
+from jobq.job import DEFAULT_MAX_LOST, RETAINED_FOR_A_WHILE, JobRecord, Status
 
 SCHEMA_VERSION = 2  # 2: a job's fixed fields in one spec field; no pending index
 REAP_BATCH = 500
@@ -193,10 +201,17 @@ class RedisBackend:
                 yield functools.partial(args, chunks[n][1])
 
         self._ensure_schema()
-        return _stored(chunks, self._redis.scripts(self._scripts["enqueue"], calls))
+        confirmed: dict[int, Any] = {}
+        try:
+            replies = self._redis.scripts(self._scripts["enqueue"], calls,
+                                          confirmed.__setitem__)
+        except BackendError as exc:
+            raise _incomplete(chunks, confirmed, source, exc) from exc
+        return _stored(chunks, replies)
 
     def claim(
-        self, worker_id: str, queues: Sequence[str], limit: int, lease: float
+        self, worker_id: str, queues: Sequence[str], limit: int, lease: float,
+        suspects: int = 1,
     ) -> list[ClaimedJob]:
         queues = tuple(queues)
         if limit <= 0 or not queues:
@@ -208,7 +223,8 @@ class RedisBackend:
 
         def build(replay: bool) -> tuple[Any, ...]:
             again = "1" if replay or recovering else "0"
-            return (self.prefix, again, worker_id, token, str(limit), _num(lease), *queues)
+            return (self.prefix, again, worker_id, token, str(limit), _num(lease),
+                    str(max(suspects, 0)), *queues)
 
         try:
             reply = self._script("claim", build)
@@ -221,14 +237,15 @@ class RedisBackend:
         self._due_at = None if not due else time.monotonic() + float(due) - server_now
         fields = reply[2:]
         claimed = []
-        for i in range(0, len(fields), 4):
-            # A damaged spec reads as a job of no task: the worker fails it as unknown.
+        for i in range(0, len(fields), 5):
+            # A damaged spec reads as a job of no task: the worker fails it as corrupt.
             spec = unpack_spec(fields[i + 3]) or DAMAGED_SPEC
             claimed.append(ClaimedJob(
                 id=fields[i], task=spec.task, queue=fields[i + 1], args=spec.args,
                 kwargs=spec.kwargs, attempts=int(fields[i + 2]),
                 max_attempts=number(spec.max_attempts, int, 1),
                 timeout=number(spec.timeout, float, None), token=token,
+                lost_leases=number(fields[i + 4], int, 0),
             ))
         return claimed
 
@@ -340,15 +357,51 @@ class RedisBackend:
             reply = self._script(
                 "reap", same_args((self.prefix, at, str(REAP_BATCH), self._retention_ms))
             )
-            for i in range(0, len(reply), 4):
-                reaped.append(
-                    ReapedJob(reply[i], reply[i + 1], Status(reply[i + 2]), reply[i + 3] or None)
-                )
-            if len(reply) < 4 * REAP_BATCH:
+            for i in range(0, len(reply), 5):
+                reaped.append(ReapedJob(reply[i], reply[i + 1], Status(reply[i + 2]),
+                                        reply[i + 3] or None, int(reply[i + 4])))
+            if len(reply) < 5 * REAP_BATCH:
                 break
         self._sweep()
         reaped.sort(key=lambda job: _REAP_ORDER[job.status])  # stable: expiry order within
         return reaped
+
+    def postpone(self, jobs: Sequence[Postponed],
+                 give_up_after: float | None) -> list[Status | None]:
+        if not jobs:
+            return []
+        low, high = UNKNOWN_TASK_DELAY
+        rows = _json.encode([[j.job_id, j.token, j.waiting, j.give_up] for j in jobs])
+        after = "" if give_up_after is None else _num(give_up_after)
+        reply = self._script("postpone", same_args(
+            (self.prefix, self._retention_ms, after, _num(low), _num(high), rows)))
+        return [Status(status) if status else None for status in reply]
+
+    def waiting_tasks(self) -> list[WaitingTask]:
+        flat = self._script("waiting_tasks", same_args((self.prefix,)))
+        return [WaitingTask(flat[i], int(flat[i + 1]), float(flat[i + 2]))
+                for i in range(0, len(flat), 3)]
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        self._script("register_worker", same_args(
+            (self.prefix, worker.id, worker_json(worker), _num(FORGET_WORKER_AFTER))))
+
+    def unregister_worker(self, worker_id: str) -> None:
+        self._script("unregister_worker", same_args((self.prefix, worker_id)))
+
+    def workers(self, stale_after: float) -> list[WorkerInfo]:
+        flat = self._script("workers", same_args((self.prefix, _num(stale_after))))
+        found = (worker_of(flat[i], flat[i + 1], float(flat[i + 2]))
+                 for i in range(0, len(flat), 3))
+        return sorted((w for w in found if w is not None), key=lambda w: (w.started_at, w.id))
+
+    def durability_warnings(self) -> list[str]:
+        try:
+            replies = self._redis.pipeline(
+                [("INFO", "persistence"), ("INFO", "memory"), ("CONFIG", "GET", "save")])
+        except BackendError:
+            return []  # unreachable: whatever uses the store next will say so
+        return warnings(self._redis.safe_url, *replies)
 
     def _sweep(self) -> None:
         """Drop the index entries of finished jobs that retention's TTL removed."""
@@ -433,6 +486,15 @@ def _stored(chunks: list[tuple[list[NewJob], str]], replies: list[Any]) -> list[
     return out
 
 
+def _incomplete(chunks: list[tuple[list[NewJob], str]], confirmed: dict[int, Any],
+                source: Iterator[NewJob], exc: BackendError) -> EnqueueIncomplete:
+    """The error for a batch whose chunks the store confirmed only in part."""
+    stored, unconfirmed = [], []
+    for n, (chunk, _) in enumerate(chunks):
+        (stored if n in confirmed else unconfirmed).extend(job.id for job in chunk)
+    return EnqueueIncomplete(str(exc), stored, unconfirmed, [job.id for job in source])
+
+
 def _encode(jobs: Sequence[NewJob], numbers: dict[float, str]) -> str:
     """The enqueue script's JSON rows; ``numbers`` caches formatted times across calls.
     A job that differs from the one before it by id alone is sent as its id alone."""
@@ -453,7 +515,7 @@ def _encode(jobs: Sequence[NewJob], numbers: dict[float, str]) -> str:
         spec = pack_spec(str(j.max_attempts), num(j.created_at),
                          "" if j.timeout is None else _num(j.timeout), j.args, j.kwargs, j.task)
         rows.append([j.id, j.queue, str(j.priority), j.status.value, num(j.run_at), j.key or "",
-                     spec])
+                     spec, "" if j.max_lost == DEFAULT_MAX_LOST else str(j.max_lost)])
     return _json.encode(rows)
 
 

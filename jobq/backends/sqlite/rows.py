@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from jobq.backends.base import JobFilter, record_from_row, utc
+from jobq.backends.base import JobFilter, WorkerInfo, decode_json, record_from_row, utc
 from jobq.job import JobRecord, Status
 
 # The index that holds only the rows of one status (migrations/0001_initial.sql), so a
@@ -23,6 +23,13 @@ STATUS_INDEX = {
 def record(row: sqlite3.Row) -> JobRecord:
     """A stored row as a ``JobRecord`` (times are epoch seconds in SQLite)."""
     return record_from_row(row, utc)  # type: ignore[arg-type]
+
+
+def worker_info(row: sqlite3.Row) -> WorkerInfo:
+    """A registry row as a ``WorkerInfo`` (queues and tasks are JSON lists)."""
+    return WorkerInfo(row["id"], row["host"], row["pid"], row["started_at"],
+                      tuple(decode_json(row["queues"], [])), tuple(decode_json(row["tasks"], [])),
+                      row["last_seen"])
 
 
 def listing_sql(query: JobFilter) -> tuple[str, tuple[object, ...]]:

@@ -6,6 +6,7 @@ processes serialise on SQLite's write lock and never hand one attempt to two wor
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -20,15 +21,20 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from jobq.backends.base import (
+    FORGET_WORKER_AFTER,
+    UNKNOWN_TASK_DELAY,
     ClaimedJob,
     Heartbeat,
     JobFilter,
     NewJob,
     Outcome,
+    Postponed,
     ReapedJob,
+    WaitingTask,
+    WorkerInfo,
 )
 from jobq.backends.sqlfiles import load_migrations, load_queries
-from jobq.backends.sqlite.rows import listing_sql, record
+from jobq.backends.sqlite.rows import listing_sql, record, worker_info
 from jobq.errors import BackendError, ConfigError, KeyConflict, SchemaError
 from jobq.job import JobRecord, Status
 
@@ -42,6 +48,8 @@ _FINISH = {
     Status.CANCELLED: Q["finish_cancelled"],
     Status.PENDING: Q["finish_pending"],
 }
+_POSTPONE = (("postpone_cancelled", Status.CANCELLED), ("postpone_failed", Status.FAILED),
+             ("postpone_scheduled", Status.SCHEDULED))
 _SYNC_MODES = ("off", "normal", "full", "extra")
 # WAL pages between automatic checkpoints (SQLite's default is 1,000). Fewer, larger
 # checkpoints copy each hot page (the growing ends of the indexes) once instead of many
@@ -82,6 +90,10 @@ def _forget_connections() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_connections)
+
+
+class _Taken(Exception):
+    """A batch met a job id already stored: roll back, then store it job by job."""
 
 
 class _Write:
@@ -289,43 +301,58 @@ class SQLiteBackend:
         rows = [
             # j.status is a StrEnum: SQLite stores it as its text, without the .value lookup.
             (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status,
-             j.max_attempts, j.run_at, j.created_at, j.key, j.timeout)
+             j.max_attempts, j.run_at, j.created_at, j.key, j.timeout, j.max_lost)
             for j in batch
         ]
-        with self._write() as conn:
-            if not any(j.key for j in batch):
-                if len(rows) == 1:  # one row: execute costs less than executemany
-                    conn.execute(Q["insert"], rows[0])
-                else:
-                    conn.executemany(Q["insert"], rows)
+        if not any(j.key for j in batch):
+            try:
+                with self._write() as conn:
+                    before = conn.total_changes
+                    if len(rows) == 1:  # one row: execute costs less than executemany
+                        conn.execute(Q["insert"], rows[0])
+                    else:
+                        conn.executemany(Q["insert"], rows)
+                    if conn.total_changes - before != len(rows):
+                        raise _Taken  # an id already stored (a call with its id fixed)
                 return list(batch)
-            out: list[NewJob | str] = []
-            for job, row in zip(batch, rows, strict=True):
-                if conn.execute(Q["insert"], row).rowcount:
-                    out.append(job)
-                else:
-                    existing = conn.execute(Q["live_id_by_key"], (job.key,)).fetchone()
-                    if existing is None:
-                        raise BackendError(f"job id {job.id} already exists")
-                    out.append(existing[0])
-            return out
+            except _Taken:
+                pass  # rolled back: store them one by one to tell which were there
+        with self._write() as conn:
+            return [self._insert_one(conn, job, row) for job, row in zip(batch, rows,
+                                                                          strict=True)]
+
+    @staticmethod
+    def _insert_one(conn: sqlite3.Connection, job: NewJob,
+                    row: tuple[Any, ...]) -> NewJob | str:
+        """Store one job; else the live job holding its key, or the job with its id."""
+        if conn.execute(Q["insert"], row).rowcount:
+            return job
+        if job.key:
+            holder = conn.execute(Q["live_id_by_key"], (job.key,)).fetchone()
+            if holder is not None:
+                return str(holder[0])
+        if conn.execute(Q["exists"], (job.id,)).fetchone() is None:
+            raise BackendError(f"{job.id}: the store refused the job")
+        return job.id
 
     def claim(
-        self, worker_id: str, queues: Sequence[str], limit: int, lease: float
+        self, worker_id: str, queues: Sequence[str], limit: int, lease: float,
+        suspects: int = 1,
     ) -> list[ClaimedJob]:
         if limit <= 0 or not queues:
             return []  # and never LIMIT -1, which SQLite reads as "no limit"
         now = time.time()
         token = uuid.uuid4().hex
         sql = Q["claim"].replace("{queues}", ",".join("?" * len(queues)))
-        params = (now, worker_id, token, now + lease, *queues, limit)
+        params = (now, worker_id, token, now + lease, *queues, limit, *queues,
+                  max(suspects, 0), limit)
         with self._write() as conn:
             conn.execute(Q["promote_due"], (now,))
             rows = conn.execute(sql, params).fetchall()
         rows.sort(key=lambda r: (-r["priority"], r["seq"]))
         return [
             ClaimedJob(r["id"], r["task"], r["queue"], r["args"], r["kwargs"], r["attempts"],
-                       r["max_attempts"], r["timeout"], token)
+                       r["max_attempts"], r["timeout"], token, r["lost_leases"])
             for r in rows
         ]
 
@@ -399,8 +426,53 @@ class SQLiteBackend:
                                   ("reap_to_pending", Status.PENDING),
                                   ("reap_to_failed", Status.FAILED)):
                 rows = conn.execute(Q[query], params).fetchall()
-                reaped.extend(ReapedJob(r[0], r[1], status, r[2]) for r in rows)
+                reaped.extend(ReapedJob(r[0], r[1], status, r[2], r[3]) for r in rows)
         return reaped
+
+    def postpone(self, jobs: Sequence[Postponed],
+                 give_up_after: float | None) -> list[Status | None]:
+        low, high = UNKNOWN_TASK_DELAY
+        out: list[Status | None] = []
+        with self._write() as conn:
+            now = time.time()
+            for job in jobs:
+                params = {"id": job.job_id, "token": job.token, "now": now, "low": low,
+                          "high": high, "waiting": job.waiting, "give_up": job.give_up,
+                          "give_up_after": give_up_after}
+                for query, status in _POSTPONE:
+                    if conn.execute(Q[query], params).rowcount:
+                        out.append(status)
+                        break
+                else:
+                    out.append(None)
+        return out
+
+    def waiting_tasks(self) -> list[WaitingTask]:
+        with self._read() as conn:
+            rows = conn.execute(Q["waiting_tasks"]).fetchall()
+        return [WaitingTask(task, count, since) for task, count, since in rows]
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        now = time.time()
+        with self._write() as conn:
+            conn.execute(Q["register_worker"], {
+                "id": worker.id, "host": worker.host, "pid": worker.pid,
+                "started_at": worker.started_at, "now": now,
+                "queues": json.dumps(list(worker.queues)),
+                "tasks": json.dumps(list(worker.tasks))})
+            conn.execute(Q["forget_workers"], (now - FORGET_WORKER_AFTER,))
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(Q["unregister_worker"], (worker_id,))
+
+    def workers(self, stale_after: float) -> list[WorkerInfo]:
+        with self._read() as conn:
+            rows = conn.execute(Q["workers"], (time.time() - stale_after,)).fetchall()
+        return [worker_info(r) for r in rows]
+
+    def durability_warnings(self) -> list[str]:
+        return []  # the file is the application's own: its durability is in the URL
 
     def purge(self, older_than: float, statuses: Iterable[Status], batch: int = 500) -> int:
         wanted = [s.value for s in statuses]

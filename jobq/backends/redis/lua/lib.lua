@@ -5,6 +5,8 @@
 -- foreign key of the wrong type is skipped, not fatal.
 local P = ARGV[1]
 local FINISHED = {succeeded = true, failed = true, cancelled = true}
+-- A job hash without max_lost (every job enqueued with the default) reads as this.
+local DEFAULT_MAX_LOST = 3
 local LIVE = {blocked = true, scheduled = true, pending = true, running = true}
 
 -- The server's clock in epoch seconds: every client agrees on due times and leases.
@@ -224,6 +226,16 @@ local function mark_finished(id, h, status, now, retention_ms)
   release_key(id, h.key)
   if retention_ms ~= '' and status ~= 'failed' then
     redis.call('PEXPIRE', job_key(id), retention_ms)
+  end
+end
+
+-- A job no longer waiting for a worker that has its task: its unknown_task_since field
+-- (emptied through `fields`, the caller's HSET) and its entry in the unknown index go.
+local function forget_unknown_task(id, h, fields)
+  if h.unknown_task_since and h.unknown_task_since ~= '' then
+    fields[#fields + 1] = 'unknown_task_since'
+    fields[#fields + 1] = ''
+    zset_rem(P .. 'unknown', id)
   end
 end
 
