@@ -95,11 +95,15 @@ class Workers:
         self.tmp_path = tmp_path
         self.started: list[WorkerProcess] = []
 
-    def start(self, lease: float = 2.0, **worker: Any) -> WorkerProcess:
-        config = {"url": self.store.url, "options": {**self.store.options, "lease": lease},
-                  "worker": worker, "parent": os.getpid()}
-        name = worker.get("name") or f"w{len(self.started)}"
-        process = WorkerProcess(config, self.tmp_path / f"worker-{name}.log")
+    def start(self, lease: float = 2.0, *, only: list[str] | None = None,
+              url: str | None = None, **worker: Any) -> WorkerProcess:
+        """A worker process; ``only`` leaves it just those tasks (an older release), ``url``
+        points it elsewhere than the store's own URL (through a proxy, say)."""
+        config = {"url": url or self.store.url,
+                  "options": {**self.store.options, "lease": lease},
+                  "worker": worker, "parent": os.getpid(), "only": only}
+        name = worker.get("name") or "w"
+        process = WorkerProcess(config, self.tmp_path / f"worker-{len(self.started)}-{name}.log")
         self.started.append(process)
         return process
 
