@@ -10,7 +10,7 @@ from dataclasses import MISSING, fields, replace
 from typing import Any, TypeVar, overload
 
 from jobq.backends import backend_kind, open_backend
-from jobq.backends.base import Backend, JobFilter, NewJob, utc
+from jobq.backends.base import Backend, JobFilter, NewJob, WaitingTask, WorkerInfo, utc
 from jobq.config import Settings, check_names, load_settings, redact_url
 from jobq.errors import ConfigError, EnqueueIncomplete, JobNotFound, UnknownTask
 from jobq.job import DEFAULT_MAX_LOST, FINISHED, Job, JobRecord, Status
@@ -28,6 +28,9 @@ from jobq.task import (
 
 log = logging.getLogger("jobq")
 F = TypeVar("F", bound=Callable[..., Any])
+# A worker refreshes its registry row every half lease; one not seen for this many
+# leases is taken for gone.
+WORKER_STALE_LEASES = 3
 
 
 class App:
@@ -59,8 +62,12 @@ class App:
             self._backend = None
 
     def migrate(self) -> int:
-        """Create or upgrade the store's schema; return its version."""
-        return self.backend.migrate()
+        """Create or upgrade the store's schema; return its version. Also logs a warning
+        for each setting of the store that can lose jobs (a Redis without persistence)."""
+        version = self.backend.migrate()
+        for warning in self.backend.durability_warnings():
+            log.warning(warning, extra={"action": "store_warning"})
+        return version
 
     # -- registering tasks --------------------------------------------------------------
 
@@ -236,7 +243,7 @@ class App:
             # one while the next chunk and its handles are made here.
             for call, job_id, args in zip(calls, ids, encoded, strict=True):
                 new = self._new_job(call, now, job_id, args)
-                handles.append(Job._deferred(self, job_id, _record_of, new, call))
+                handles.append(Job._deferred(self, new.id, _record_of, new, call))
                 yield new
 
         try:
@@ -285,6 +292,21 @@ class App:
     def stats(self) -> dict[str, dict[str, int]]:
         """Counts of jobs by queue, then status: ``{"default": {"pending": 3, …}}``."""
         return self.backend.stats()
+
+    def workers(self) -> list[WorkerInfo]:
+        """The workers running on this store (seen within the last few leases), oldest
+        first, with their host, pid, queues and registered tasks."""
+        return self.backend.workers(WORKER_STALE_LEASES * self.settings.lease)
+
+    def waiting_for_tasks(self) -> list[WaitingTask]:
+        """Per task, the jobs waiting for a task that no running worker has registered:
+        workers that lack it handed them back (a rolling deploy not finished, or a task
+        removed from the code while jobs of it were still queued)."""
+        waiting = self.backend.waiting_tasks()
+        if not waiting:
+            return []
+        known = {task for worker in self.workers() for task in worker.tasks}
+        return [w for w in waiting if w.task not in known]
 
     def retry(self, job_id: str) -> Job:
         """Run a failed or cancelled job again, with a fresh set of attempts."""

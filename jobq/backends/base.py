@@ -164,11 +164,14 @@ class Backend(Protocol):
         as it is read: a store that writes in chunks reads the next while one is written."""
 
     def claim(self, worker_id: str, queues: Sequence[str], limit: int,
-              lease: float, suspects: int = 1) -> list[ClaimedJob]:
+              lease: float, suspects: int = 1,
+              skip_tasks: Sequence[str] = ()) -> list[ClaimedJob]:
         """Promote due scheduled jobs, then take up to ``limit`` pending jobs, highest
         priority then oldest first, leasing them to ``worker_id`` for ``lease`` seconds.
         At most ``suspects`` of them may be jobs that have lost a lease before: a job
-        that kills its worker then never takes the same neighbours down twice."""
+        that kills its worker then never takes the same neighbours down twice. Jobs of
+        ``skip_tasks`` (tasks the worker lacks that another running worker has) are left
+        for others."""
 
     def heartbeat(self, leases: Sequence[tuple[str, str]], lease: float) -> Heartbeat:
         """Renew the leases given as (job id, token) pairs."""

@@ -4,15 +4,19 @@ or other workers already run a release with a task this one lacks.
 Such a job never fails here. It is handed back (its attempt not counted) to wait for a
 worker that has the task, offered again after a short, growing delay (the store decides
 it), and fails with ``UnknownTask`` only once it has waited ``unknown_task_timeout``.
-The worker says so once per task name.
+The worker says so once per task name. While another running worker has the task (the
+store's worker registry says so), this worker's claims skip its jobs altogether, so
+they go straight to that worker instead of bouncing; when none has it, they are handed
+back as above until one comes or the wait runs out.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Collection
 
-from jobq.backends.base import Backend, ClaimedJob, Postponed
+from jobq.backends.base import Backend, ClaimedJob, Postponed, WorkerInfo
 from jobq.errors import BackendError
 from jobq.job import Status
 
@@ -29,6 +33,10 @@ class UnknownTasks:
         self._held: list[Postponed] = []
         self._tasks: dict[str, str] = {}  # job id -> task name, for the log
         self._named: set[str] = set()
+        self._lock = threading.Lock()
+        self._fresh_names = False  # named since the registry was last read
+        # Tasks this worker lacks that another running worker has: its claims skip them.
+        self.skip: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self._held)
@@ -36,7 +44,9 @@ class UnknownTasks:
     def hold(self, job: ClaimedJob) -> None:
         """Keep a claimed job of an unknown task, to hand back with ``hand_back``."""
         if job.task not in self._named:
-            self._named.add(job.task)
+            with self._lock:  # the presence loop reads the names from its thread
+                self._named.add(job.task)
+            self._fresh_names = True
             log.warning(
                 "no task named %r is registered in this worker (a rolling deploy?): its "
                 "jobs are handed back, their attempt not counted, for a worker that has it. "
@@ -53,6 +63,29 @@ class UnknownTasks:
             f"start a worker whose app registers {job.task!r}, then `jobq retry {job.id}`",
         ))
         self._tasks[job.id] = job.task
+
+    def update_skips(self, workers: list[WorkerInfo]) -> None:
+        """Skip the unknown tasks that one of these running workers has."""
+        others = {task for worker in workers if worker.id != self._worker_id
+                  for task in worker.tasks}
+        with self._lock:
+            skip = tuple(sorted(self._named & others))
+        if skip != self.skip:
+            log.info("leaving the jobs of task(s) %s to the workers that have them",
+                     ", ".join(skip) or "(none)", extra={"action": "skip_tasks"})
+        self.skip = skip
+        self._fresh_names = False
+
+    @property
+    def names_unread(self) -> bool:
+        """Whether tasks were found unknown since the registry was last read."""
+        return self._fresh_names
+
+    @property
+    def watching(self) -> bool:
+        """Whether any task was found unknown: the registry is then read now and then,
+        to skip it while another worker has it."""
+        return bool(self._named)
 
     def hand_back(self) -> None:
         """Hand the held jobs back to the store; kept for the next call if it fails."""

@@ -99,7 +99,7 @@ class Worker:
             # Never touches the store: it must tick while the store does not answer.
             SideLoop("lease-watch", min(self.lease / 10, 1.0), self._watch_leases,
                      self._on_side_crash),
-            SideLoop("presence", self.lease / 2, self._presence.refresh, self._on_side_crash),
+            SideLoop("presence", self.lease / 2, self._presence_tick, self._on_side_crash),
         ]
         if app.settings.retention is not None:
             self._side_loops.append(
@@ -167,7 +167,7 @@ class Worker:
         sent = time.monotonic()
         try:
             claimed = self.backend.claim(self.id, self.queues, free, self.lease,
-                                         self._leases.suspects_allowed())
+                                         self._leases.suspects_allowed(), self._unknown.skip)
         except BackendError as exc:
             log.warning("claim failed, retrying: %s", exc, extra={"action": "claim_error"})
             self._wake.wait(1.0)
@@ -175,6 +175,8 @@ class Worker:
         self._leases.claimed(claimed, sent)
         for job in claimed:
             self._start(job)
+        if self._unknown.names_unread:  # who else runs: whether to skip these tasks
+            self._read_registry()
         self._unknown.hand_back()
         return claimed
 
@@ -392,6 +394,18 @@ class Worker:
                 attempt.request_cancel()
         if reply.lost:
             self._wake.set()
+
+    def _presence_tick(self) -> None:
+        self._presence.refresh()
+        if self._unknown.watching:
+            self._read_registry()
+
+    def _read_registry(self) -> None:
+        try:
+            self._unknown.update_skips(self.app.workers())
+        except BackendError as exc:
+            log.warning("could not read the worker registry: %s", exc,
+                        extra={"action": "registry_error"})
 
     def _watch_leases(self) -> None:
         """Give up the jobs whose lease this worker can no longer trust: no heartbeat has

@@ -106,16 +106,19 @@ SELECT count(*) FROM (
 -- LIMIT n SKIP LOCKED)" may be re-run by the planner and take more than n), by a scan
 -- of the ready index in its own order that stops after n rows. At most %(suspects)s of
 -- them may be jobs that lost a lease before (their own small index); rows locked but not
--- taken are released when the statement commits.
+-- taken are released when the statement commits. Jobs of the tasks in %(skip)s (ones
+-- this worker lacks and another running worker has) are left for others.
 WITH fresh AS (
     SELECT seq, priority FROM {schema}.jobq_jobs
     WHERE status = 'pending' AND queue = %(queue)s AND lost_leases = 0
+      AND task <> ALL(%(skip)b::text[])
     ORDER BY priority DESC, seq
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), suspect AS (
     SELECT seq, priority FROM {schema}.jobq_jobs
     WHERE status = 'pending' AND queue = %(queue)s AND lost_leases > 0
+      AND task <> ALL(%(skip)b::text[])
     ORDER BY priority DESC, seq
     LIMIT %(suspects)s
     FOR UPDATE SKIP LOCKED
@@ -143,6 +146,7 @@ WITH fresh AS (
     CROSS JOIN LATERAL (
         SELECT seq, priority FROM {schema}.jobq_jobs
         WHERE status = 'pending' AND queue = q.name AND lost_leases = 0
+          AND task <> ALL(%(skip)b::text[])
         ORDER BY priority DESC, seq
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
@@ -150,6 +154,7 @@ WITH fresh AS (
 ), suspect AS (
     SELECT seq, priority FROM {schema}.jobq_jobs
     WHERE status = 'pending' AND queue = ANY(%(queues)b::text[]) AND lost_leases > 0
+      AND task <> ALL(%(skip)b::text[])
     ORDER BY priority DESC, seq
     LIMIT %(suspects)s
     FOR UPDATE SKIP LOCKED

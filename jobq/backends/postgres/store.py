@@ -218,7 +218,7 @@ class PostgresBackend:
 
     def claim(
         self, worker_id: str, queues: Sequence[str], limit: int, lease: float,
-        suspects: int = 1,
+        suspects: int = 1, skip_tasks: Sequence[str] = (),
     ) -> list[ClaimedJob]:
         if limit <= 0 or not queues:
             return []
@@ -228,6 +228,7 @@ class PostgresBackend:
             listener.claiming()
         params = {"worker": worker_id, "token": token, "lease": lease, "queue": queues[0],
                   "queues": list(queues), "limit": limit, "suspects": max(suspects, 0),
+                  "skip": list(skip_tasks),
                   "channel": self.channel}
         query = self.q["claim"] if len(set(queues)) == 1 else self.q["claim_queues"]
         with self._conn() as conn:

@@ -211,7 +211,7 @@ class RedisBackend:
 
     def claim(
         self, worker_id: str, queues: Sequence[str], limit: int, lease: float,
-        suspects: int = 1,
+        suspects: int = 1, skip_tasks: Sequence[str] = (),
     ) -> list[ClaimedJob]:
         queues = tuple(queues)
         if limit <= 0 or not queues:
@@ -224,7 +224,7 @@ class RedisBackend:
         def build(replay: bool) -> tuple[Any, ...]:
             again = "1" if replay or recovering else "0"
             return (self.prefix, again, worker_id, token, str(limit), _num(lease),
-                    str(max(suspects, 0)), *queues)
+                    str(max(suspects, 0)), str(len(skip_tasks)), *skip_tasks, *queues)
 
         try:
             reply = self._script("claim", build)

@@ -19,10 +19,11 @@ UPDATE jobq_jobs SET status = 'pending' WHERE status = 'scheduled' AND run_at <=
 
 -- name: claim
 -- transition: pending -> running
--- Parameters: now, worker id, lease token, lease expiry, the queue names, the limit, the
--- queue names, how many jobs that lost a lease before may be taken, the limit; {queues}
--- is replaced by one "?" per queue name. The best jobs that never lost a lease, and the
--- best of those that did (their own small index), then the best of both.
+-- Parameters: now, worker id, lease token, lease expiry, the queue names, the tasks to
+-- skip, the limit, the queue names, the tasks to skip, how many jobs that lost a lease
+-- before may be taken, the limit; {queues} is replaced by one "?" per queue name, {skip}
+-- by "AND task NOT IN (?, ...)" or nothing. The best jobs that never lost a lease, and
+-- the best of those that did (their own small index), then the best of both.
 UPDATE jobq_jobs
 SET status = 'running', attempts = attempts + 1, started_at = ?, worker_id = ?,
     lease_token = ?, lease_expires_at = ?, cancel_requested = 0
@@ -30,13 +31,13 @@ WHERE seq IN (
     SELECT seq FROM (
         SELECT * FROM (
             SELECT seq, priority FROM jobq_jobs
-            WHERE status = 'pending' AND queue IN ({queues}) AND lost_leases = 0
+            WHERE status = 'pending' AND queue IN ({queues}) AND lost_leases = 0 {skip}
             ORDER BY priority DESC, seq
             LIMIT ?)
         UNION ALL
         SELECT * FROM (
             SELECT seq, priority FROM jobq_jobs
-            WHERE status = 'pending' AND queue IN ({queues}) AND lost_leases > 0
+            WHERE status = 'pending' AND queue IN ({queues}) AND lost_leases > 0 {skip}
             ORDER BY priority DESC, seq
             LIMIT ?)
     )

@@ -337,15 +337,16 @@ class SQLiteBackend:
 
     def claim(
         self, worker_id: str, queues: Sequence[str], limit: int, lease: float,
-        suspects: int = 1,
+        suspects: int = 1, skip_tasks: Sequence[str] = (),
     ) -> list[ClaimedJob]:
         if limit <= 0 or not queues:
             return []  # and never LIMIT -1, which SQLite reads as "no limit"
         now = time.time()
         token = uuid.uuid4().hex
-        sql = Q["claim"].replace("{queues}", ",".join("?" * len(queues)))
-        params = (now, worker_id, token, now + lease, *queues, limit, *queues,
-                  max(suspects, 0), limit)
+        skip = f"AND task NOT IN ({','.join('?' * len(skip_tasks))})" if skip_tasks else ""
+        sql = Q["claim"].replace("{queues}", ",".join("?" * len(queues))).replace("{skip}", skip)
+        params = (now, worker_id, token, now + lease, *queues, *skip_tasks, limit, *queues,
+                  *skip_tasks, max(suspects, 0), limit)
         with self._write() as conn:
             conn.execute(Q["promote_due"], (now,))
             rows = conn.execute(sql, params).fetchall()

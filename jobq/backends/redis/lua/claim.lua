@@ -2,8 +2,10 @@
 -- queues to one worker, highest priority first, then oldest first. At most `suspects` of
 -- them may be jobs that lost a lease before (a worker holds one such at a time, so a job
 -- that kills its worker cannot take the same neighbours down twice); the others stay.
--- ARGV: prefix, replay, worker id, lease token, limit, lease seconds, suspects, queue,
---       queue, ...
+-- Jobs of the tasks to skip (ones the worker lacks and another running worker has) are
+-- left for others.
+-- ARGV: prefix, replay, worker id, lease token, limit, lease seconds, suspects, the
+--       number n of tasks to skip, n task names, queue, queue, ...
 -- Writes: job:<id>, ready:<queue>, scheduled:<queue>, leases, status:<status>, counts,
 --         claim:<token> (the batch, kept for one lease so a re-sent claim whose reply
 --         was lost gets the same jobs back instead of orphaning them), wake:<queue>.
@@ -14,8 +16,13 @@ local replay = ARGV[2] == '1'
 local worker, token = ARGV[3], ARGV[4]
 local limit, lease = tonumber(ARGV[5]), tonumber(ARGV[6])
 local allowance = tonumber(ARGV[7])
+local skipped = tonumber(ARGV[8])
+local skip = {}
+for i = 9, 8 + skipped do
+  skip[ARGV[i]] = true
+end
 local queues = {}
-for i = 8, #ARGV do
+for i = 9 + skipped, #ARGV do
   queues[#queues + 1] = ARGV[i]
 end
 -- Ready entries looked at per queue past the limit when jobs that lost a lease must be
@@ -91,6 +98,8 @@ local function candidates_of(q, out)
       local h = read(id, FIELDS)
       if not (h and h.status == 'pending') then
         zset_rem(key, page[i])
+      elseif skipped > 0 and skip[spec_task(h.spec) or ''] then
+        -- left where it is, for a worker that has its task
       elseif (tonumber(h.lost_leases) or 0) == 0 and fresh < limit then
         fresh = fresh + 1
         out[#out + 1] = {tonumber(page[i + 1]), page[i], q, id, h, false}
