@@ -92,8 +92,8 @@ def load_settings(
     """Build ``Settings`` from explicit options, then $JOBQ_*, then defaults.
 
     An option given as None counts as not given, except ``retention=None``, which keeps
-    finished jobs forever, and ``unknown_task_timeout=None``, which waits for ever. An unknown option raises ``ConfigError`` naming the nearest
-    valid one.
+    finished jobs forever, and ``unknown_task_timeout=None``, which waits for ever. An
+    unknown option raises ``ConfigError`` naming the nearest valid one.
     """
     options = dict(options or {})
     env = os.environ if environ is None else environ

@@ -231,7 +231,7 @@ def test_a_claim_uses_the_ready_index_among_many_finished_jobs(
     backend = app.backend
     assert isinstance(backend, PostgresBackend)
     params = {"worker": "w", "token": "t", "lease": 30.0, "queue": "default",
-              "queues": ["default", "mail"], "limit": 10, "suspects": 1,
+              "queues": ["default", "mail"], "limit": 10, "suspects": 1, "skip": [],
               "channel": backend.channel,
               "now": None, "statuses": ["succeeded"], "older_than": 60.0, "batch": 500}
     for claim in ("claim", "claim_queues"):  # one queue, several queues
@@ -328,7 +328,7 @@ def test_a_big_batch_meeting_a_stored_id_returns_that_job_and_stores_the_rest(
     app: jobq.App,
 ) -> None:
     now = time.time()
-    (first,) = app.backend.enqueue([_new("job-3", now - 60)])
+    app.backend.enqueue([_new("job-3", now - 60)])
     batch = [_new(f"job-{i}", now) for i in range(COPY_FROM + 10)]  # the COPY path
     stored = app.backend.enqueue(batch)
     assert stored[3] == "job-3"

@@ -15,7 +15,7 @@ import pytest
 
 import jobq
 from jobq import Status
-from jobq.backends.base import JobFilter
+from jobq.backends.base import JobFilter, Postponed, WorkerInfo
 from jobq.backends.redis.conn import load_scripts
 from jobq.errors import BackendError, SchemaError
 from tests import isolation
@@ -78,6 +78,11 @@ def _every_operation(app: jobq.App, after: Callable[[], None]) -> None:
     after()
     assert later.cancel()
     after()
+    (spare,) = claim(app, limit=1)
+    assert app.backend.postpone([Postponed(spare.id, spare.token, "wait", "give up")],
+                                3600.0) == [Status.SCHEDULED]
+    app.backend.register_worker(WorkerInfo("w-1", "host", 1, time.time(), ("default",), ()))
+    after()
     app.retry(failed.id)
     after()
     wait_for(lambda: time.time() > soon.run_at.timestamp() + 0.05, what="a due time")
@@ -97,7 +102,7 @@ def test_every_operation_leaves_each_job_in_exactly_its_indexes(app: jobq.App) -
         checks.append(len(check_layout(client, _prefix(app))))
 
     _every_operation(app, after)
-    assert len(checks) == 8 and checks[0] == 8 and checks[-1] < 8  # the purge removed some
+    assert len(checks) == 9 and checks[0] == 8 and checks[-1] < 8  # the purge removed some
 
 
 def test_keys_live_under_the_prefix_only(tmp_path: Path) -> None:

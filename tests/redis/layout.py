@@ -64,6 +64,12 @@ def check_layout(client: redis.Redis, prefix: str) -> dict[str, dict[str, Any]]:
     stored = {k: int(v) for k, v in client.hgetall(prefix + "counts").items()}
     assert stored == dict(counts)
 
+    unknown = set(client.zrange(prefix + "unknown", 0, -1))
+    assert unknown == {i for i, h in jobs.items()
+                       if h.get("unknown_task_since") and h["status"] not in FINISHED}
+    assert not any(h.get("unknown_task_since") for h in jobs.values()
+                   if h["status"] in FINISHED)
+
     live_keys = {h["key"]: i for i, h in jobs.items()
                  if h.get("key") and h["status"] not in FINISHED}
     stored_keys = {k[len(prefix) + 4:]: client.get(k) for k in keys_of(client, prefix + "key:")}

@@ -24,7 +24,7 @@ class PrivateRedis:
         self.binary = str(binary)
         self.folder = folder
         self.appendonly = appendonly
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -67,7 +67,7 @@ class PrivateRedis:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -31,6 +31,7 @@ from jobq.backends.base import (
     WaitingTask,
     WorkerInfo,
 )
+from jobq.backends.redis.batches import encode_rows, incomplete, stored_jobs
 from jobq.backends.redis.conn import (
     TRANSIENT,
     Build,
@@ -45,7 +46,6 @@ from jobq.backends.redis.records import (
     PendingGroups,
     newest_first,
     number,
-    pack_spec,
     pairs,
     record_of,
     unpack_spec,
@@ -55,8 +55,8 @@ from jobq.backends.redis.records import (
 from jobq.backends.redis.settings import warnings
 from jobq.backends.redis.wake import WakeListener
 from jobq.config import Settings
-from jobq.errors import BackendError, EnqueueIncomplete, KeyConflict, SchemaError
-from jobq.job import DEFAULT_MAX_LOST, RETAINED_FOR_A_WHILE, JobRecord, Status
+from jobq.errors import BackendError, KeyConflict, SchemaError
+from jobq.job import RETAINED_FOR_A_WHILE, JobRecord, Status
 
 SCHEMA_VERSION = 2  # 2: a job's fixed fields in one spec field; no pending index
 REAP_BATCH = 500
@@ -178,9 +178,9 @@ class RedisBackend:
 
         chunks: list[tuple[list[NewJob], str]] = []  # sent so far, with their rows
         if isinstance(jobs, list) and len(jobs) == 1:  # task.enqueue(): no pipeline
-            chunks.append((jobs, _encode(jobs, numbers)))
+            chunks.append((jobs, encode_rows(jobs, numbers)))
             replies = [self._script("enqueue", functools.partial(args, chunks[0][1]))]
-            return _stored(chunks, replies)
+            return stored_jobs(chunks, replies)
 
         # Bounded scripts (a long one blocks every other client), pipelined: each chunk is
         # sent as soon as it is taken from ``jobs``, so the server stores one while the
@@ -197,7 +197,7 @@ class RedisBackend:
                     chunk = list(itertools.islice(source, size))
                     if not chunk:
                         return
-                    chunks.append((chunk, _encode(chunk, numbers)))
+                    chunks.append((chunk, encode_rows(chunk, numbers)))
                 yield functools.partial(args, chunks[n][1])
 
         self._ensure_schema()
@@ -206,8 +206,8 @@ class RedisBackend:
             replies = self._redis.scripts(self._scripts["enqueue"], calls,
                                           confirmed.__setitem__)
         except BackendError as exc:
-            raise _incomplete(chunks, confirmed, source, exc) from exc
-        return _stored(chunks, replies)
+            raise incomplete(chunks, confirmed, source, exc) from exc
+        return stored_jobs(chunks, replies)
 
     def claim(
         self, worker_id: str, queues: Sequence[str], limit: int, lease: float,
@@ -472,51 +472,6 @@ class RedisBackend:
         if self._due_at is not None:  # a scheduled job falls due sooner than the timeout
             timeout = min(timeout, max(0.0, self._due_at - time.monotonic()))
         listener.wait(listener.generation if mark is None else mark, timeout, event)
-
-
-def _stored(chunks: list[tuple[list[NewJob], str]], replies: list[Any]) -> list[NewJob | str]:
-    """Per job of the chunks sent, in order: the job, or the id of the live job holding
-    its key (each reply names those by their 1-based position in its chunk)."""
-    out: list[NewJob | str] = [job for chunk, _ in chunks for job in chunk]
-    base = -1
-    for (chunk, _), reply in zip(chunks, replies, strict=True):
-        for i in range(1, len(reply), 2):
-            out[base + int(reply[i])] = reply[i + 1]
-        base += len(chunk)
-    return out
-
-
-def _incomplete(chunks: list[tuple[list[NewJob], str]], confirmed: dict[int, Any],
-                source: Iterator[NewJob], exc: BackendError) -> EnqueueIncomplete:
-    """The error for a batch whose chunks the store confirmed only in part."""
-    stored, unconfirmed = [], []
-    for n, (chunk, _) in enumerate(chunks):
-        (stored if n in confirmed else unconfirmed).extend(job.id for job in chunk)
-    return EnqueueIncomplete(str(exc), stored, unconfirmed, [job.id for job in source])
-
-
-def _encode(jobs: Sequence[NewJob], numbers: dict[float, str]) -> str:
-    """The enqueue script's JSON rows; ``numbers`` caches formatted times across calls.
-    A job that differs from the one before it by id alone is sent as its id alone."""
-    def num(value: float) -> str:
-        text = numbers.get(value)
-        if text is None:
-            text = numbers[value] = repr(float(value))
-        return text
-
-    rows: list[list[str]] = []
-    last: tuple[Any, ...] = ()
-    for j in jobs:
-        rest = j[1:]  # every field but the id
-        if rest == last:
-            rows.append([j.id])
-            continue
-        last = rest
-        spec = pack_spec(str(j.max_attempts), num(j.created_at),
-                         "" if j.timeout is None else _num(j.timeout), j.args, j.kwargs, j.task)
-        rows.append([j.id, j.queue, str(j.priority), j.status.value, num(j.run_at), j.key or "",
-                     spec, "" if j.max_lost == DEFAULT_MAX_LOST else str(j.max_lost)])
-    return _json.encode(rows)
 
 
 def _matches(record: JobRecord, query: JobFilter, statuses: set[Status]) -> bool:

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from jobq.backends.base import (
     FORGET_WORKER_AFTER,
@@ -34,6 +33,7 @@ from jobq.backends.base import (
     WorkerInfo,
 )
 from jobq.backends.sqlfiles import load_migrations, load_queries
+from jobq.backends.sqlite.files import is_store_error, sqlite_path, store_error
 from jobq.backends.sqlite.rows import listing_sql, record, worker_info
 from jobq.errors import BackendError, ConfigError, KeyConflict, SchemaError
 from jobq.job import JobRecord, Status
@@ -56,26 +56,6 @@ _SYNC_MODES = ("off", "normal", "full", "extra")
 # times, and sync less often: +16% single enqueues in `jobq bench`. Durability is
 # unchanged; the WAL file grows to about 40 MB before it is reused.
 WAL_AUTOCHECKPOINT = 10_000
-def sqlite_path(url: str) -> tuple[str, dict[str, str]]:
-    """The file path and options of a ``sqlite:///relative`` or ``sqlite:////abs`` URL."""
-    parts = urlsplit(url)
-    if parts.scheme != "sqlite" or parts.netloc:
-        raise ConfigError(
-            f"{url!r} is not a SQLite URL; write sqlite:///relative/path.db or "
-            "sqlite:////absolute/path.db"
-        )
-    path = parts.path[1:] if parts.path.startswith("/") else parts.path
-    if not path:
-        raise ConfigError(f"{url!r} names no file; write sqlite:///jobq.db")
-    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    return path, options
-
-
-def _is_store_error(exc: BaseException | None) -> bool:
-    """SQLite's own errors (locked past the busy timeout, disk full, a damaged file)
-    surface as ``BackendError`` naming the store, which workers wait out and retry.
-    IntegrityError passes through: callers turn it into their own message."""
-    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError)
 
 
 # Backends living in this process: a forked child drops their connections (see conn).
@@ -118,8 +98,8 @@ class _Write:
                 backend._lock.release()
                 raise
         except sqlite3.DatabaseError as exc:
-            if _is_store_error(exc):
-                raise BackendError(f"{backend.url}: {exc}") from exc
+            if is_store_error(exc):
+                raise store_error(backend.url, backend.path, exc) from exc
             raise
         return conn
 
@@ -144,8 +124,8 @@ class _Write:
             exc = failed
         finally:
             backend._lock.release()
-        if _is_store_error(exc):
-            raise BackendError(f"{backend.url}: {exc}") from exc
+        if is_store_error(exc):
+            raise store_error(backend.url, backend.path, exc) from exc  # type: ignore[arg-type]
         if exc is not raised:
             raise exc
 
@@ -212,8 +192,8 @@ class SQLiteBackend:
         try:
             yield
         except sqlite3.DatabaseError as exc:
-            if _is_store_error(exc):
-                raise BackendError(f"{self.url}: {exc}") from exc
+            if is_store_error(exc):
+                raise store_error(self.url, self.path, exc) from exc
             raise
 
     def _write(self) -> _Write:
