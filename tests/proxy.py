@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import signal
 import socket
 import struct
@@ -128,8 +129,10 @@ class Proxy:
 
 class _Gate:
     """One connection's hold on its traffic to the server. Once it takes the proxy's armed
-    freeze, it lets one RESP command through, holds the rest until the reply, then
-    freezes the server and releases what it held (into the stopped server's socket)."""
+    freeze, it lets one RESP command through and holds the rest; when the reply comes it
+    freezes the server, and a thread of its own hands the server what was held and what
+    follows (blocking, if it must, on the stopped server's full socket: never the pump
+    that carries the reply to the client)."""
 
     def __init__(self, server: socket.socket, take: Callable[[], Callable[[], None] | None]
                  ) -> None:
@@ -139,9 +142,13 @@ class _Gate:
         self._lock = threading.Lock()
         self._seen = b""
         self._held: bytes | None = None  # None until the first command has gone through
+        self._later: queue.SimpleQueue[bytes] | None = None
 
     def outgoing(self, data: bytes) -> bytes:
         with self._lock:
+            if self._later is not None:
+                self._later.put(data)
+                return b""
             if self._freeze is None and self._held is None:
                 self._freeze = self._take()
             if self._freeze is None:
@@ -157,11 +164,16 @@ class _Gate:
             return first
 
     def reply_seen(self) -> None:
-        with self._lock:  # held while sending: later traffic must come after it
-            if self._freeze is None or self._held is None:
+        with self._lock:
+            if self._freeze is None or self._held is None or self._later is not None:
                 return
             self._freeze()
-            self._freeze = None
-            if self._held:
-                self._server.sendall(self._held)
-            self._held = b""
+            self._later = queue.SimpleQueue()
+            self._later.put(self._held)
+        threading.Thread(target=self._send_later, name="proxy-later", daemon=True).start()
+
+    def _send_later(self) -> None:
+        assert self._later is not None
+        with contextlib.suppress(OSError):
+            while True:
+                self._server.sendall(self._later.get())

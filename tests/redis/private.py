@@ -7,7 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,13 +17,14 @@ from tests.services import unavailable
 
 
 class PrivateRedis:
-    def __init__(self, folder: Path, appendonly: bool) -> None:
+    def __init__(self, folder: Path, appendonly: bool, extra: Sequence[str] = ()) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             unavailable("redis-server", "no redis-server binary on PATH")
         self.binary = str(binary)
         self.folder = folder
         self.appendonly = appendonly
+        self.extra = tuple(extra)  # more redis-server options, e.g. ("--maxmemory-policy", …)
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -32,7 +33,8 @@ class PrivateRedis:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
                 "--dir", str(self.folder), "--save", "",
                 "--appendonly", "yes" if self.appendonly else "no",
-                "--appendfsync", "always", "--logfile", str(self.folder / "redis.log")]
+                "--appendfsync", "always", "--logfile", str(self.folder / "redis.log"),
+                *self.extra]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         client = self.client()
         deadline = time.monotonic() + 30
@@ -74,8 +76,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def private_redis(folder: Path, appendonly: bool = False) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(folder, appendonly)
+def private_redis(folder: Path, appendonly: bool = False,
+                  extra: Sequence[str] = ()) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(folder, appendonly, extra)
     server.start()
     try:
         yield server
