@@ -161,8 +161,8 @@ def test_a_producer_killed_inside_enqueue_many_stores_all_or_nothing(tmp_path: P
         wal = Path(f"{path}-wal")
         start = wal.stat().st_size
         # Killed while its transaction writes: pages it spilled are in the WAL already.
-        wait_for(lambda w=wal, s=start: w.exists() and w.stat().st_size > s + 1_000_000
-                 or child.poll() is not None, timeout=120, interval=0.002,
+        wait_for(lambda c=child, w=wal, s=start: (w.exists() and w.stat().st_size > s + 1e6)
+                 or c.poll() is not None, timeout=120, interval=0.002,
                  what="the batch's transaction to write")
         child.send_signal(signal.SIGKILL)
         out, _ = child.communicate(timeout=30)
