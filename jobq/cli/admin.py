@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from jobq.app import App
 from jobq.cli import render
 from jobq.cli.context import CliState, ConfigProblem, reports_errors, store_options
+from jobq.cli.fleet import Fleet
 from jobq.config import redact_url
 from jobq.errors import JobqError
 from jobq.job import FINISHED, Status
@@ -60,14 +61,20 @@ def worker_command(state: CliState, concurrency: int, pool: str, queues: str | N
 @click.pass_obj
 @reports_errors
 def stats_command(state: CliState, as_json: bool) -> None:
-    """Count jobs by queue and state."""
-    data = render.stats_data(state.open().stats())
+    """Count jobs by queue and state; how many workers run, and which jobs wait for a task
+    that no running worker has registered."""
+    app = state.open()
+    data = render.stats_data(app.stats())
+    fleet = Fleet(app)
     if as_json:
-        render.emit_json(data)
-    elif not data["queues"]:
-        click.echo("The store holds no jobs.")
+        render.emit_json({**data, **fleet.data()})
+        return
+    out = render.console()
+    if not data["queues"]:
+        out.print("The store holds no jobs.")
     else:
-        render.console().print(render.stats_table(data))
+        out.print(render.stats_table(data))
+    out.print(fleet.text())
 
 
 def _statuses(ctx: click.Context, param: click.Parameter, value: str) -> list[Status]:
