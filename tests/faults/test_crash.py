@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 JOBS = 100
 LEASE = 2.0
-WORK = 0.25  # seconds per job: the victim dies with some running, more in its buffer
+WORK = 0.1  # seconds per job: the victim dies with some running, more in its buffer
 
 
 def _runs_of(run_dir: Path, pid: int) -> list[Run]:
