@@ -40,3 +40,4 @@ def snapshot(app: jobq.App) -> dict[str, Any]:
     """Every stored record by id, to compare before and after a call that must change
     nothing."""
     return {job.id: job.record for job in app.jobs(limit=10_000)}
+

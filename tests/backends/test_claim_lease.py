@@ -16,15 +16,6 @@ from jobq.backends.base import ClaimedJob
 from tests.backends.support import claim, claim_one, fail, finish, snapshot
 
 
-@pytest.fixture
-def noop(app: jobq.App) -> Any:
-    @app.task(name="noop", retries=2)
-    def noop(n: int = 0) -> int:
-        return n
-
-    return noop
-
-
 def _future(app: jobq.App, seconds: float = 60.0) -> float:
     """A time at which every lease taken now has run out."""
     return time.time() + app.settings.lease + seconds

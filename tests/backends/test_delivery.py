@@ -16,15 +16,6 @@ from jobq.backends.base import UNKNOWN_TASK_DELAY, Postponed, WorkerInfo
 from tests.backends.support import claim, claim_one, finish
 
 
-@pytest.fixture
-def noop(app: jobq.App) -> Any:
-    @app.task(name="noop", retries=2)
-    def noop(n: int = 0) -> int:
-        return n
-
-    return noop
-
-
 def _postponed(job_id: str, token: str) -> Postponed:
     return Postponed(job_id, token, "waiting for a worker with noop", "gave up on noop")
 
@@ -75,6 +66,15 @@ def test_postpone_never_gives_up_without_a_limit_and_ends_a_cancelled_job(
          _postponed("no-such-job", "x")], None)
     assert result == [Status.SCHEDULED, Status.CANCELLED, None]
     assert stopped.refresh().status is Status.CANCELLED
+
+
+def test_a_waiting_job_cancelled_no_longer_waits_for_its_task(app: jobq.App, noop: Any) -> None:
+    job = noop.enqueue()
+    claimed = claim_one(app)
+    app.backend.postpone([_postponed(claimed.id, claimed.token)], 3600.0)
+    assert job.cancel()
+    assert (job.status, job.record.unknown_task_since) == (Status.CANCELLED, None)
+    assert app.backend.waiting_tasks() == []
 
 
 def test_waiting_tasks_counts_handed_back_jobs_until_a_worker_runs_them(

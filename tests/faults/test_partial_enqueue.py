@@ -37,7 +37,8 @@ def test_a_batch_cut_short_names_what_was_stored_and_a_second_call_stores_the_re
         app = jobq.App(f"{proxy.url}?socket_timeout=1", prefix=unique_name("jobq_t") + ":")
         try:
             noop = app.task(name="noop")(lambda n: n)
-            server.client().script_load(load_scripts()["enqueue"].text)
+            with server.client() as client:
+                client.script_load(load_scripts()["enqueue"].text)
             app.backend.check_schema()  # so the batch's first command is its first chunk
             calls = [noop.call(i) for i in range(JOBS)]
             proxy.stop_server_after_first_reply(server.proc.pid)
@@ -58,7 +59,8 @@ def test_a_batch_cut_short_names_what_was_stored_and_a_second_call_stores_the_re
 
             jobs = app.enqueue_many(error.calls)
             assert [job.id for job in jobs] == ids
-            stored = check_layout(server.client(), app.settings.prefix)
+            with server.client() as client:
+                stored = check_layout(client, app.settings.prefix)
             assert len(stored) == JOBS  # each job once
             assert app.stats() == {"default": {"pending": JOBS}}
             assert sorted(job.record.args[0] for job in jobs[::ENQUEUE_CHUNK]) == list(

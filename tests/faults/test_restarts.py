@@ -74,7 +74,8 @@ def test_a_store_restarted_mid_drain_loses_and_fails_nothing(
             if backend_name == "redis":
                 from tests.redis.layout import check_layout
 
-                check_layout(server.client(), store.options["prefix"])
+                with server.client() as client:
+                    check_layout(client, store.options["prefix"])
         finally:
             started.kill_all()
             app.close()

@@ -56,20 +56,20 @@ def _child(url: str, *args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _integrity(path: Path) -> str:
+def _scalar(path: Path, sql: str) -> object:
     conn = sqlite3.connect(path)
     try:
-        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+        return conn.execute(sql).fetchone()[0]
     finally:
         conn.close()
 
 
-def _count(path: Path) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return int(conn.execute("SELECT count(*) FROM jobq_jobs").fetchone()[0])
-    finally:
-        conn.close()
+def _integrity(path: Path) -> object:
+    return _scalar(path, "PRAGMA integrity_check")
+
+
+def _count(path: Path) -> object:
+    return _scalar(path, "SELECT count(*) FROM jobq_jobs")
 
 
 def _run_all(url: str) -> list[int]:

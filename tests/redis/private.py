@@ -36,7 +36,11 @@ class PrivateRedis:
                 "--appendfsync", "always", "--logfile", str(self.folder / "redis.log"),
                 *self.extra]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        client = self.client()
+        with self.client() as client:
+            self._wait_up(client)
+
+    def _wait_up(self, client: redis.Redis) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + 30
         while True:
             try:

@@ -240,7 +240,8 @@ RETURNING j.id, j.status;
 
 -- name: cancel_waiting
 -- transition: blocked, scheduled, pending -> cancelled
-UPDATE {schema}.jobq_jobs SET status = 'cancelled', finished_at = now()
+UPDATE {schema}.jobq_jobs
+SET status = 'cancelled', finished_at = now(), unknown_task_since = NULL
 WHERE id = %(id)s AND status IN ('blocked', 'scheduled', 'pending');
 
 -- name: cancel_running

@@ -100,7 +100,7 @@ WHERE id = :id AND lease_token = :token AND status = 'running';
 
 -- name: cancel_waiting
 -- transition: blocked, scheduled, pending -> cancelled
-UPDATE jobq_jobs SET status = 'cancelled', finished_at = ?
+UPDATE jobq_jobs SET status = 'cancelled', finished_at = ?, unknown_task_since = NULL
 WHERE id = ? AND status IN ('blocked', 'scheduled', 'pending');
 
 -- name: cancel_running
