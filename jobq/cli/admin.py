@@ -162,7 +162,9 @@ def _with_progress(app: App, statuses: list[Status], at_most: int,
 @store_options
 @click.pass_obj
 def migrate_command(state: CliState) -> None:
-    """Create or upgrade the store's schema."""
+    """Create or upgrade the store's schema. Warns (on stderr) about store settings that
+    can lose jobs, such as a Redis that keeps nothing on disk."""
+    logging.basicConfig(format=LOG_FORMAT, stream=sys.stderr)
     app = state.app()
     url = app.settings.url
     try:

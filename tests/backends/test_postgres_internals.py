@@ -337,3 +337,37 @@ def test_a_big_batch_meeting_a_stored_id_returns_that_job_and_stores_the_rest(
     assert len(app.jobs(limit=1000)) == COPY_FROM + 10
     kept = app.backend.get("job-3")
     assert kept is not None and kept.created_at.timestamp() == pytest.approx(now - 60)
+
+
+def test_a_schema_1_store_is_upgraded_by_migrate_and_its_jobs_go_on(bare_schema: str) -> None:
+    # Written as the release before schema 2 left it: a worker died holding a job that
+    # had no retries (its lease ran out an hour ago).
+    (first,) = [m for m in load_migrations("postgres") if m.version == 1]
+    quoted = f'"{bare_schema}"'
+    with _raw() as conn:
+        conn.execute(f"CREATE SCHEMA {quoted}")
+        conn.execute(f"CREATE TABLE {quoted}.jobq_schema (version integer PRIMARY KEY, "
+                     "applied_at timestamptz NOT NULL DEFAULT now())")
+        conn.execute(first.sql.replace("{schema}", quoted).encode())
+        conn.execute(f"INSERT INTO {quoted}.jobq_schema (version) VALUES (1)")
+        conn.execute(
+            f"INSERT INTO {quoted}.jobq_jobs (id, task, queue, args, kwargs, status, "
+            "attempts, max_attempts, run_at, created_at, lease_expires_at, lease_token, "
+            "worker_id) VALUES ('old', 'noop', 'default', '[]', '{}', 'running', 1, 1, "
+            "now(), now(), now() - interval '1 hour', 't', 'w')")
+    app = jobq.App(POSTGRES_URL, schema=bare_schema)
+    app.task(name="noop")(lambda: None)
+    try:
+        with pytest.raises(SchemaError, match="jobq migrate"):
+            app.backend.check_schema()
+        assert app.migrate() == SCHEMA_VERSION
+        (reaped,) = app.backend.reap()
+        assert (reaped.id, reaped.status, reaped.lost_leases) == ("old", "pending", 1)
+        app.run_worker(concurrency=1, burst=True)
+        job = app.get_job("old")
+        assert job is not None
+        record = job.record
+        assert (record.status, record.attempts, record.lost_leases, record.max_lost) == (
+            "succeeded", 1, 1, 3)
+    finally:
+        app.close()

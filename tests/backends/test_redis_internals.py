@@ -376,3 +376,33 @@ def test_a_task_name_holding_the_spec_separator_survives_the_round_trip(app: job
         "odd\x1fname\x1f", ["ab\x1f"], 3, 7.5)
     app.run_worker(concurrency=1, burst=True)
     assert job.result(timeout=5) == "ab\x1fab\x1f"
+
+
+def test_a_layout_2_store_of_the_release_before_works_unmigrated(app: jobq.App) -> None:
+    # As the release before lost leases were counted wrote it: no lost_leases, max_lost
+    # or unknown_task_since fields, no unknown or workers keys. A worker died holding a
+    # job with no retries; its lease ran out an hour ago.
+    client, prefix = raw_client(), _prefix(app)
+    spec = "\x1f".join(["1", "1700000000.5", "", "[]", "{}", "noop"])
+    expired = time.time() - 3600
+    client.hset(f"{prefix}job:old", mapping={
+        "status": "running", "seq": "1", "queue": "default", "priority": "0",
+        "run_at": "1700000000.5", "spec": spec, "attempts": "1", "lease_token": "t",
+        "lease_expires_at": f"{expired:.6f}", "worker_id": "w", "started_at": "1700000001.0"})
+    client.zadd(f"{prefix}leases", {"old": expired})
+    client.zadd(f"{prefix}status:running", {"old": 1})
+    client.hset(f"{prefix}counts", mapping={"running:default": 1})
+    client.set(f"{prefix}seq", "1")
+    client.set(f"{prefix}schema", "2")
+    check_layout(client, prefix)
+
+    assert app.migrate() == 2  # nothing to convert
+    (reaped,) = app.backend.reap()
+    assert (reaped.id, reaped.status, reaped.lost_leases) == ("old", Status.PENDING, 1)
+    check_layout(client, prefix)
+    app.run_worker(concurrency=1, burst=True)
+    job = app.get_job("old")
+    assert job is not None
+    assert (job.status, job.attempts, job.lost_leases, job.record.max_lost) == (
+        Status.SUCCEEDED, 1, 1, 3)
+    check_layout(client, prefix)

@@ -197,3 +197,34 @@ def test_listing_one_status_reads_only_that_status_s_index(
     for sql in listings:
         plan = [row[3] for row in backend.conn.execute("EXPLAIN QUERY PLAN " + sql)]
         assert plan and all("USING" in step or "ORDER BY" in step for step in plan), plan
+
+
+def test_a_store_of_schema_1_upgrades_itself_and_its_running_job_loses_a_lease_not_an_attempt(
+    sqlite_url: str,
+) -> None:
+    # Written as the release before schema 2 left it: a worker died holding a job that
+    # had no retries (its lease ran out an hour ago).
+    with _raw(sqlite_url) as conn:
+        conn.execute("CREATE TABLE jobq_schema (version INTEGER PRIMARY KEY, "
+                     "applied_at REAL NOT NULL)")
+        conn.executescript(MIGRATIONS[0].sql)
+        conn.execute("INSERT INTO jobq_schema VALUES (1, ?)", (time.time(),))
+        conn.execute(
+            "INSERT INTO jobq_jobs (id, task, queue, args, kwargs, status, attempts, "
+            "max_attempts, run_at, created_at, lease_expires_at, lease_token, worker_id) "
+            "VALUES ('old', 'noop', 'default', '[]', '{}', 'running', 1, 1, ?, ?, ?, 't', 'w')",
+            (time.time() - 7200, time.time() - 7200, time.time() - 3600))
+    app = jobq.App(sqlite_url)  # upgraded on first use
+    app.task(name="noop")(lambda: None)
+    try:
+        app.backend.check_schema()
+        (reaped,) = app.backend.reap()
+        assert (reaped.id, reaped.status, reaped.lost_leases) == ("old", "pending", 1)
+        app.run_worker(concurrency=1, burst=True)
+        job = app.get_job("old")
+        assert job is not None
+        record = job.record
+        assert (record.status, record.attempts, record.lost_leases, record.max_lost) == (
+            "succeeded", 1, 1, 3)
+    finally:
+        app.close()
