@@ -2,7 +2,7 @@
 -- a running job gets cancel_requested, which its worker hears at the next heartbeat.
 -- ARGV: prefix, job id, retention in ms ("" keeps finished jobs).
 -- Writes: job:<id>, ready:<queue> or scheduled:<queue>, status:<status>, counts,
---         finished:cancelled, key:<key>, unknown.
+--         finished:cancelled, key:<key>, unknown:<task>, unknown.
 -- Returns {changed (1/0), the job hash as a flat list, or false for an unknown job}.
 local id, retention_ms = ARGV[2], ARGV[3]
 local h = read(id, {'status', 'queue', 'seq', 'priority', 'key', 'cancel_requested',

@@ -5,7 +5,8 @@
 --       outcomes as JSON: [[id, token, status, result, error type, error message,
 --       traceback, run_at, replay], ...] ("" for none; replay "1" when the outcome is
 --       re-sent after a lost reply).
--- Writes: job:<id>, leases, status:<status>, counts, unknown, and by outcome: finished:<status>
+-- Writes: job:<id>, leases, status:<status>, counts, unknown:<task> and unknown, and by
+--         outcome: finished:<status>
 --         and key:<key> (finished), scheduled:<queue> (retry later), ready:<queue> and
 --         wake:<queue> (handed back).
 -- Returns one 1/0 per outcome: applied, or the lease was no longer held.

@@ -111,9 +111,27 @@ local function flush_zsets()
   zsets = {}
 end
 
+-- Jobs a worker lacking their task handed back wait in one sorted set per task
+-- (`unknown:<task>`: score = since when, member id); the set `unknown` names the tasks
+-- that have any, so listing them costs one step per task, not per job.
+local function unknown_key(task)
+  return P .. 'unknown:' .. task
+end
+
+local forgotten_tasks = {}
+local function flush_unknown()
+  for task in pairs(forgotten_tasks) do
+    if redis.call('ZCARD', unknown_key(task)) == 0 then
+      redis.call('SREM', P .. 'unknown', task)
+    end
+  end
+  forgotten_tasks = {}
+end
+
 local function flush()
   flush_zsets()
   flush_counts()
+  flush_unknown()
 end
 
 -- Pending jobs have no status index: the ready sets already hold every one of them
@@ -235,7 +253,9 @@ local function forget_unknown_task(id, h, fields)
   if h.unknown_task_since and h.unknown_task_since ~= '' then
     fields[#fields + 1] = 'unknown_task_since'
     fields[#fields + 1] = ''
-    zset_rem(P .. 'unknown', id)
+    local task = spec_task(h.spec or redis.pcall('HGET', job_key(id), 'spec')) or ''
+    zset_rem(unknown_key(task), id)
+    forgotten_tasks[task] = true
   end
 end
 

@@ -6,8 +6,8 @@
 -- ARGV: prefix, retention in ms, give_up_after seconds ("" for never), low and high
 --       bound of the delay, jobs as JSON: [[id, token, waiting message, give-up
 --       message], ...].
--- Writes: job:<id>, leases, status:<status>, counts, scheduled:<queue>, unknown, and for
---         jobs that end: finished:<status>, key:<key>.
+-- Writes: job:<id>, leases, status:<status>, counts, scheduled:<queue>, unknown,
+--         unknown:<task>, and for jobs that end: finished:<status>, key:<key>.
 -- Returns per job its new status, or "" when the lease was no longer held.
 local retention_ms = ARGV[2]
 local give_up_after = tonumber(ARGV[3])
@@ -16,7 +16,7 @@ local jobs = cjson.decode(ARGV[6])
 local now = server_now()
 local stamp = fmt_time(now)
 local FIELDS = {'status', 'lease_token', 'queue', 'seq', 'priority', 'key', 'attempts',
-  'cancel_requested', 'unknown_task_since'}
+  'cancel_requested', 'unknown_task_since', 'spec'}
 local out = {}
 for i, j in ipairs(jobs) do
   local id, token = j[1], j[2]
@@ -41,7 +41,8 @@ for i, j in ipairs(jobs) do
         fields[#fields + 1] = v
       end
       zset_add(scheduled_key(h.queue), due, id)
-      zset_add(P .. 'unknown', since, id)
+      zset_add(unknown_key(spec_task(h.spec) or ''), since, id)
+      redis.call('SADD', P .. 'unknown', spec_task(h.spec) or '')
     else
       fields[#fields + 1] = 'finished_at'
       fields[#fields + 1] = stamp

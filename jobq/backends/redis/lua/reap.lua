@@ -4,7 +4,7 @@
 -- lost lease, or ends cancelled when its cancel had been requested.
 -- ARGV: prefix, now ("" for the server's clock), batch size, retention in ms.
 -- Writes: job:<id>, leases, status:<status>, counts, ready:<queue>, wake:<queue>,
---         finished:<status>, key:<key>, unknown.
+--         finished:<status>, key:<key>, unknown:<task>, unknown.
 -- Returns per reaped job: id, task, new status, worker id ("" if none), lost leases.
 local now = ARGV[2] ~= '' and tonumber(ARGV[2]) or server_now()
 local batch, retention_ms = tonumber(ARGV[3]), ARGV[4]
