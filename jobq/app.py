@@ -254,9 +254,11 @@ class App:
             exc.calls = [c if c.id else replace(c, id=i) for c, i in zip(calls, ids, strict=True)]
             raise
         for i, found in enumerate(stored):
+            if not isinstance(found, str):  # stored now: the handle made with it stands
+                continue
             if found == handles[i].id:  # a job with this id was stored before (a retry)
                 handles[i] = Job._deferred(self, found, self._stored_record, found)
-            elif isinstance(found, str):  # the live job already holding this call's key
+            else:  # the live job already holding this call's key
                 handles[i] = self._job(calls[i], found)
         return handles
 
