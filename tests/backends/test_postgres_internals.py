@@ -19,6 +19,7 @@ from jobq.backends.base import NewJob
 from jobq.backends.sqlfiles import load_migrations
 from jobq.errors import BackendError, ConfigError, SchemaError
 from tests import isolation
+from tests.backends.support import reap_and_run_the_old_job
 from tests.services import POSTGRES_URL, unique_name
 
 psycopg = pytest.importorskip("psycopg")
@@ -361,13 +362,6 @@ def test_a_schema_1_store_is_upgraded_by_migrate_and_its_jobs_go_on(bare_schema:
         with pytest.raises(SchemaError, match="jobq migrate"):
             app.backend.check_schema()
         assert app.migrate() == SCHEMA_VERSION
-        (reaped,) = app.backend.reap()
-        assert (reaped.id, reaped.status, reaped.lost_leases) == ("old", "pending", 1)
-        app.run_worker(concurrency=1, burst=True)
-        job = app.get_job("old")
-        assert job is not None
-        record = job.record
-        assert (record.status, record.attempts, record.lost_leases, record.max_lost) == (
-            "succeeded", 1, 1, 3)
+        reap_and_run_the_old_job(app)
     finally:
         app.close()

@@ -19,7 +19,7 @@ from jobq.backends.base import JobFilter, Postponed, WorkerInfo
 from jobq.backends.redis.conn import load_scripts
 from jobq.errors import BackendError, SchemaError
 from tests import isolation
-from tests.backends.support import claim, claim_one, fail, finish
+from tests.backends.support import claim, claim_one, fail, finish, reap_and_run_the_old_job
 from tests.redis.layout import check_layout, keys_of, raw_client
 from tests.redis.private import private_redis
 from tests.services import unique_name
@@ -397,12 +397,5 @@ def test_a_layout_2_store_of_the_release_before_works_unmigrated(app: jobq.App) 
     check_layout(client, prefix)
 
     assert app.migrate() == 2  # nothing to convert
-    (reaped,) = app.backend.reap()
-    assert (reaped.id, reaped.status, reaped.lost_leases) == ("old", Status.PENDING, 1)
-    check_layout(client, prefix)
-    app.run_worker(concurrency=1, burst=True)
-    job = app.get_job("old")
-    assert job is not None
-    assert (job.status, job.attempts, job.lost_leases, job.record.max_lost) == (
-        Status.SUCCEEDED, 1, 1, 3)
+    reap_and_run_the_old_job(app)
     check_layout(client, prefix)

@@ -15,6 +15,7 @@ from jobq.backends.sqlfiles import Migration
 from jobq.backends.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteBackend, sqlite_path
 from jobq.backends.sqlite import store as sqlite_backend
 from jobq.errors import BackendError, ConfigError, SchemaError
+from tests.backends.support import reap_and_run_the_old_job
 
 
 @contextmanager
@@ -218,13 +219,6 @@ def test_a_store_of_schema_1_upgrades_itself_and_its_running_job_loses_a_lease_n
     app.task(name="noop")(lambda: None)
     try:
         app.backend.check_schema()
-        (reaped,) = app.backend.reap()
-        assert (reaped.id, reaped.status, reaped.lost_leases) == ("old", "pending", 1)
-        app.run_worker(concurrency=1, burst=True)
-        job = app.get_job("old")
-        assert job is not None
-        record = job.record
-        assert (record.status, record.attempts, record.lost_leases, record.max_lost) == (
-            "succeeded", 1, 1, 3)
+        reap_and_run_the_old_job(app)
     finally:
         app.close()
