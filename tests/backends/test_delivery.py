@@ -186,3 +186,9 @@ def test_a_batch_of_fixed_ids_enqueued_twice_stores_each_job_once(
     assert [j.id for j in first] == [f"fixed-{i}" for i in range(100)]
     assert len(app.jobs(limit=1000)) == 300
     assert both[5].record.args == [5] and both[250].record.args == [250]
+
+
+def test_durability_warnings_are_sentences_pointing_to_the_docs(app: jobq.App) -> None:
+    warnings = app.backend.durability_warnings()
+    assert isinstance(warnings, list)
+    assert all(isinstance(w, str) and "docs/" in w for w in warnings)
