@@ -9,21 +9,30 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from jobq.backends import backend_kind, open_backend
-from jobq.backends.base import Backend, JobFilter, NewJob, Waits, utc
+from jobq.backends.base import (
+    Backend,
+    JobFilter,
+    NewJob,
+    WaitingTask,
+    Waits,
+    WorkerInfo,
+    utc,
+)
 from jobq.config import Settings, check_names, checked_keywords, load_settings, redact_url
 from jobq.errors import (
     ConfigError,
+    EnqueueIncomplete,
     IllegalTransition,
     JobNotFound,
     TaskNotImportable,
     UnknownTask,
 )
-from jobq.job import FINISHED, Job, JobRecord, Status
+from jobq.job import DEFAULT_MAX_LOST, FINISHED, Job, JobRecord, Status
 from jobq.periodic import PeriodicSpec, check_catch_up, make_schedule
 from jobq.retry import Backoff
 from jobq.serializer import encode_call
@@ -42,6 +51,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("jobq")
 F = TypeVar("F", bound=Callable[..., Any])
+# A worker refreshes its registry row every half lease; one not seen for this many
+# leases is taken for gone.
+WORKER_STALE_LEASES = 3
 
 
 class App:
@@ -100,8 +112,12 @@ class App:
                 ) from None
 
     def migrate(self) -> int:
-        """Create or upgrade the store's schema; return its version."""
-        return self.backend.migrate()
+        """Create or upgrade the store's schema; return its version. Also logs a warning
+        for each setting of the store that can lose jobs (a Redis without persistence)."""
+        version = self.backend.migrate()
+        for warning in self.backend.durability_warnings():
+            log.warning(warning, extra={"action": "store_warning"})
+        return version
 
     # -- registering tasks --------------------------------------------------------------
 
@@ -120,6 +136,7 @@ class App:
         retry_on: Sequence[type[BaseException]] | type[BaseException] = (Exception,),
         dont_retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
         backoff: Backoff | None = None,
+        max_lost: int = DEFAULT_MAX_LOST,
     ) -> Callable[[F], Task[..., Any]]: ...
 
     def task(self, fn: Any = None, /, **options: Any) -> Any:  # type: ignore[misc]
@@ -141,6 +158,7 @@ class App:
         retry_on: Sequence[type[BaseException]] | type[BaseException] = (Exception,),
         dont_retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
         backoff: Backoff | None = None,
+        max_lost: int = DEFAULT_MAX_LOST,
     ) -> Task[..., Any]:
         if not callable(fn):
             raise ConfigError(f"@app.task needs a function, got {fn!r}")
@@ -152,6 +170,7 @@ class App:
             backoff=backoff or Backoff(),
             retry_on=check_exception_types("retry_on", retry_on),
             dont_retry_on=check_exception_types("dont_retry_on", dont_retry_on),
+            max_lost=max_lost,
         )
         registered = task_name(fn) if name is None else name
         if not isinstance(registered, str) or not registered or "\x00" in registered:
@@ -229,7 +248,7 @@ class App:
             run_at = opts.at.timestamp()
         args, kwargs = encoded or encode_call(task.name, call.args, call.kwargs)
         return NewJob(
-            job_id or new_job_id(now),
+            call.id or job_id or new_job_id(now),
             task.name,
             opts.queue or defaults.queue,
             args,
@@ -241,6 +260,7 @@ class App:
             Status.SCHEDULED if run_at > now else Status.PENDING,
             opts.key,
             defaults.timeout,
+            defaults.max_lost if opts.max_lost is None else opts.max_lost,
         )
 
     def _job(self, call: Call, stored: NewJob | str) -> Job:
@@ -332,24 +352,10 @@ class App:
         """Enqueue many calls in one round trip to the store; returns their jobs in order."""
         calls = list(calls)
         for call in calls:
-            if not isinstance(call, Call):
-                raise ConfigError(
-                    f"enqueue_many takes task.call(...) values, got {type(call).__name__}"
-                )
-            if call.task.app is not self:
-                raise ConfigError(f"task {call.task.name!r} belongs to another App")
-            if call.options.connection is not None:
-                raise ConfigError("enqueue_many does not take connection=; enqueue one by one")
-            if call.options.depends_on:
-                raise ConfigError(
-                    "enqueue_many does not take depends_on=; enqueue such a job on its own, "
-                    "or build a workflow (jobq.group, jobq.chain)"
-                )
+            self._check_batched(call)
         if not calls:
             return []
         # Every call's arguments are checked and encoded before any job is stored.
-        for c in calls:
-            c.task.signature.check(c.task.name, c.args, c.kwargs)
         encoded = [encode_call(c.task.name, c.args, c.kwargs) for c in calls]
         now = time.time()
         ids = new_job_ids(now, len(calls))
@@ -360,14 +366,47 @@ class App:
             # one while the next chunk and its handles are made here.
             for call, job_id, args in zip(calls, ids, encoded, strict=True):
                 new = self._new_job(call, now, job_id, args)
-                handles.append(Job._deferred(self, job_id, _record_of, new, call))
+                handles.append(Job._deferred(self, new.id, _record_of, new, call))
                 yield new
 
-        stored = self.backend.enqueue(jobs())
+        try:
+            stored = self.backend.enqueue(jobs())
+        except EnqueueIncomplete as exc:
+            # Each call with the id its job was given: enqueueing them again stores
+            # the missing jobs and finds the stored ones by id.
+            exc.calls = [c if c.id else replace(c, id=i) for c, i in zip(calls, ids, strict=True)]
+            raise
         for i, found in enumerate(stored):
-            if isinstance(found, str):  # the live job already holding this call's key
+            if not isinstance(found, str):  # stored now: the handle made with it stands
+                continue
+            if found == handles[i].id:  # a job with this id was stored before (a retry)
+                handles[i] = Job._deferred(self, found, self._stored_record, found)
+            else:  # the live job already holding this call's key
                 handles[i] = self._job(calls[i], found)
         return handles
+
+    def _check_batched(self, call: Call) -> None:
+        """Refuse what ``enqueue_many`` cannot take, before any job of the batch is stored."""
+        if not isinstance(call, Call):
+            raise ConfigError(
+                f"enqueue_many takes task.call(...) values, got {type(call).__name__}"
+            )
+        if call.task.app is not self:
+            raise ConfigError(f"task {call.task.name!r} belongs to another App")
+        if call.options.connection is not None:
+            raise ConfigError("enqueue_many does not take connection=; enqueue one by one")
+        if call.options.depends_on:
+            raise ConfigError(
+                "enqueue_many does not take depends_on=; enqueue such a job on its own, "
+                "or build a workflow (jobq.group, jobq.chain)"
+            )
+        call.task.signature.check(call.task.name, call.args, call.kwargs)
+
+    def _stored_record(self, job_id: str) -> JobRecord:
+        record: JobRecord | None = self.backend.get(job_id)
+        if record is None:
+            raise JobNotFound(f"job {job_id} is no longer in the store (pruned by retention?)")
+        return record
 
     # -- queries --------------------------------------------------------------------------
 
@@ -396,6 +435,21 @@ class App:
     def stats(self) -> dict[str, dict[str, int]]:
         """Counts of jobs by queue, then status: ``{"default": {"pending": 3, …}}``."""
         return self.backend.stats()
+
+    def workers(self) -> list[WorkerInfo]:
+        """The workers running on this store (seen within the last few leases), oldest
+        first, with their host, pid, queues and registered tasks."""
+        return self.backend.workers(WORKER_STALE_LEASES * self.settings.lease)
+
+    def waiting_for_tasks(self) -> list[WaitingTask]:
+        """Per task, the jobs waiting for a task that no running worker has registered:
+        workers that lack it handed them back (a rolling deploy not finished, or a task
+        removed from the code while jobs of it were still queued)."""
+        waiting = self.backend.waiting_tasks()
+        if not waiting:
+            return []
+        known = {task for worker in self.workers() for task in worker.tasks}
+        return [w for w in waiting if w.task not in known]
 
     def retry(self, job_id: str) -> Job:
         """Run a failed or cancelled job again, with a fresh set of attempts."""
@@ -530,6 +584,6 @@ def _record_of(new: NewJob, call: Call) -> JobRecord:
         kwargs=dict(call.kwargs), priority=new.priority, status=new.status, attempts=0,
         max_attempts=new.max_attempts, created_at=created_at,
         run_at=created_at if new.run_at == new.created_at else utc(new.run_at),
-        key=new.key, timeout=new.timeout,
+        key=new.key, timeout=new.timeout, max_lost=new.max_lost,
     )
     return record

@@ -31,6 +31,8 @@ class Settings:
         them); failed jobs, the dead-letter list, stay until purged.
     include: modules that define more of the app's tasks, imported by workers and the CLI
         (``App.import_tasks``), so tasks outside the module that builds the App are found.
+    unknown_task_timeout: seconds a job may wait for a worker that has its task (workers
+        that lack it hand it back) before it fails with UnknownTask (None: for ever).
     """
 
     url: str = DEFAULT_URL
@@ -40,6 +42,7 @@ class Settings:
     retention: float | None = 7 * 24 * 3600.0
     default_queue: str = "default"
     include: tuple[str, ...] = ()
+    unknown_task_timeout: float | None = 3600.0
 
     def __post_init__(self) -> None:
         include = (self.include,) if isinstance(self.include, str) else self.include
@@ -58,8 +61,9 @@ class Settings:
                 f"schema must be a plain SQL name (letters, digits, _), got {self.schema!r}"
             )
         _check_seconds("lease", self.lease)
-        if self.retention is not None:
-            _check_seconds("retention", self.retention)
+        for name in _NONE_MEANS_NONE:
+            if getattr(self, name) is not None:
+                _check_seconds(name, getattr(self, name))
 
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -73,10 +77,11 @@ def _check_seconds(name: str, value: object) -> None:
 
 
 _ENV = {"url": "JOBQ_URL", "lease": "JOBQ_LEASE", "schema": "JOBQ_SCHEMA",
-        "prefix": "JOBQ_PREFIX", "retention": "JOBQ_RETENTION"}
+        "prefix": "JOBQ_PREFIX", "retention": "JOBQ_RETENTION",
+        "unknown_task_timeout": "JOBQ_UNKNOWN_TASK_TIMEOUT"}
 _TEXT = ("url", "schema", "prefix")
 # Options where an explicit None means something ("keep forever"), not "not given".
-_NONE_MEANS_NONE = ("retention",)
+_NONE_MEANS_NONE = ("retention", "unknown_task_timeout")
 _OFF = ("none", "off", "never", "forever")
 
 
@@ -100,8 +105,8 @@ def load_settings(
     """Build ``Settings`` from explicit options, then $JOBQ_*, then defaults.
 
     An option given as None counts as not given, except ``retention=None``, which keeps
-    finished jobs forever. An unknown option raises ``ConfigError`` naming the nearest
-    valid one.
+    finished jobs forever, and ``unknown_task_timeout=None``, which waits for ever. An
+    unknown option raises ``ConfigError`` naming the nearest valid one.
     """
     options = dict(options or {})
     env = os.environ if environ is None else environ

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jobq.task import Call
 
 
 def one_line(message: str) -> str:
@@ -24,6 +28,32 @@ class BackendError(JobqError):
 
 class SchemaError(BackendError):
     """The store's schema is missing, newer than this jobq, or needs a migration."""
+
+
+class EnqueueIncomplete(BackendError):
+    """``enqueue_many`` failed part way on a store that writes a batch in chunks (Redis).
+
+    ``stored``: ids of the jobs the store confirmed; ``unconfirmed``: ids sent whose reply
+    was lost (stored or not; the store may still apply them); ``not_stored``: ids never
+    sent. ``calls``: every call of the batch, in order, each with its job's id fixed:
+    ``app.enqueue_many(error.calls)`` stores what is missing, none of it twice, and
+    returns all the jobs.
+    """
+
+    def __init__(self, reason: str, stored: list[str], unconfirmed: list[str],
+                 not_stored: list[str]) -> None:
+        total = len(stored) + len(unconfirmed) + len(not_stored)
+        doubt = (f"; {len(unconfirmed):,} were sent without a reply (they may be stored)"
+                 if unconfirmed else "")
+        super().__init__(
+            f"enqueue_many stored {len(stored):,} of {total:,} jobs before it failed: "
+            f"{reason}{doubt}; call app.enqueue_many(error.calls) to store the rest: "
+            "the jobs keep their ids, so none is stored twice"
+        )
+        self.stored = stored
+        self.unconfirmed = unconfirmed
+        self.not_stored = not_stored
+        self.calls: list[Call] = []
 
 
 class KeyConflict(JobqError):

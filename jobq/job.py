@@ -69,6 +69,10 @@ def sources_of(target: Status) -> tuple[str, ...]:
     return tuple(sorted(s.value for s, dsts in TRANSITIONS.items() if target in dsts))
 
 
+# Leases a job may lose before it ends failed with WorkerLost (the task option max_lost).
+DEFAULT_MAX_LOST = 3
+
+
 @dataclass(frozen=True)
 class JobError:
     """Why an attempt failed: the exception type, its message and the traceback text."""
@@ -103,6 +107,13 @@ class JobRecord:
     timeout: float | None = None
     cancel_requested: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    # Leases this job lost: its worker was killed, froze or was cut off from the store
+    # while it held the job. At ``max_lost`` the job ends failed with WorkerLost.
+    lost_leases: int = 0
+    max_lost: int = DEFAULT_MAX_LOST
+    # Since when workers that lack this job's task have been handing it back (a rolling
+    # deploy); None once a worker that has the task took it.
+    unknown_task_since: datetime | None = None
 
 
 class Job:
@@ -172,6 +183,10 @@ class Job:
     @property
     def max_attempts(self) -> int:
         return self._record.max_attempts
+
+    @property
+    def lost_leases(self) -> int:
+        return self._record.lost_leases
 
     @property
     def error(self) -> JobError | None:

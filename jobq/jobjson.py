@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from jobq.job import JobRecord, Status
 
 if TYPE_CHECKING:
+    from jobq.app import App
     from jobq.backends.base import Links
 
 
@@ -48,6 +49,9 @@ def job_json(record: JobRecord, links: Links | None = None) -> dict[str, Any]:
         "worker_id": record.worker_id,
         "cancel_requested": record.cancel_requested,
         "meta": record.meta,
+        "lost_leases": record.lost_leases,
+        "max_lost": record.max_lost,
+        "unknown_task_since": iso(record.unknown_task_since),
     }
     if links is not None:
         data["dependencies"] = list(links.dependencies)
@@ -65,3 +69,17 @@ def stats_json(stats: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
     }
     total = {s: sum(q[s] for q in queues.values()) for s in statuses}
     return {"queues": queues, "total": total}
+
+
+def stats_overview(app: App) -> dict[str, Any]:
+    """``jobq stats --json`` and ``GET /api/stats``: ``stats_json`` of the counts, plus
+    ``"workers"`` (how many run) and ``"waiting_for_tasks"`` (``{task: {"jobs": n,
+    "since": iso}}``: jobs that no running worker has the task for)."""
+    waiting = app.waiting_for_tasks()
+    return {
+        **stats_json(app.stats()),
+        "workers": len(app.workers()),
+        "waiting_for_tasks": {w.task: {"jobs": w.jobs,
+                                       "since": iso(datetime.fromtimestamp(w.since, UTC))}
+                              for w in waiting},
+    }

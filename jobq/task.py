@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from jobq.config import check_names, checked_keywords
 from jobq.errors import ArgumentError, ConfigError
-from jobq.job import Job
+from jobq.job import DEFAULT_MAX_LOST, Job
 from jobq.retry import Backoff, RetryPolicy
 
 if TYPE_CHECKING:
@@ -40,6 +40,13 @@ def _check_int(name: str, value: object) -> None:
         raise ConfigError(f"{name} must be a whole number, got {value!r}")
 
 
+def _check_max_lost(name: str, value: object) -> None:
+    _check_int(name, value)
+    if value < 1:  # type: ignore[operator]
+        raise ConfigError(f"{name} must be a whole number ≥ 1 (leases a job may lose before "
+                          f"it fails with WorkerLost), got {value!r}")
+
+
 def _check_priority(name: str, value: object) -> None:
     _check_int(name, value)
     low, high = PRIORITY_RANGE
@@ -64,8 +71,10 @@ class TaskOptions:
     backoff: Backoff = field(default_factory=Backoff)
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     dont_retry_on: tuple[type[BaseException], ...] = ()
+    max_lost: int = DEFAULT_MAX_LOST
 
     def __post_init__(self) -> None:
+        _check_max_lost("max_lost", self.max_lost)
         _check_int("retries", self.retries)
         if self.retries < 0:
             raise ConfigError(f"retries must be a whole number ≥ 0, got {self.retries!r}")
@@ -93,8 +102,11 @@ class EnqueueOptions:
     # Ids of the jobs this one waits for; Jobs and a single id are accepted and turned
     # into this tuple (in order, each once).
     depends_on: tuple[str, ...] = ()
+    max_lost: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_lost is not None:
+            _check_max_lost("max_lost=", self.max_lost)
         if self.depends_on != ():
             object.__setattr__(self, "depends_on", dependency_ids(self.depends_on))
             if self.key is not None or self.connection is not None:
@@ -157,6 +169,9 @@ class Call:
     # One shared default: EnqueueOptions is frozen, and building one per call checks
     # every option again.
     options: EnqueueOptions = NO_OPTIONS
+    # The id its job gets, when fixed before enqueueing: the calls an EnqueueIncomplete
+    # error carries have theirs, so enqueueing them again stores none of them twice.
+    id: str | None = None
 
     def enqueue(self) -> Job:
         return self.task.app.enqueue_call(self)
@@ -275,13 +290,15 @@ class Task(Generic[P, R]):
         key: str | None = None,
         connection: Any = None,
         depends_on: Any = (),
+        max_lost: int | None = None,
     ) -> TaskWithOptions[P, R]:
         """Override options for one enqueue: ``task.with_options(delay=60).enqueue(...)``.
 
         ``depends_on=[job, "id"]`` holds the job ``blocked`` until those jobs succeed.
         """
         return TaskWithOptions(
-            self, EnqueueOptions(delay, at, priority, queue, key, connection, depends_on)
+            self, EnqueueOptions(delay, at, priority, queue, key, connection, depends_on,
+                                 max_lost)
         )
 
 

@@ -188,7 +188,9 @@ def test_connection_on_a_store_without_transactions(sqlite_url: str) -> None:
      ({"priority": "1"}, "priority must be a whole number"),
      ({"queue": ""}, "queue must be a non-empty string"),
      ({"retry_on": ValueError("x")}, "retry_on must be exception classes"),
-     ({"dont_retry_on": [str]}, "dont_retry_on must be exception classes")],
+     ({"dont_retry_on": [str]}, "dont_retry_on must be exception classes"),
+     ({"max_lost": 0}, "max_lost must be a whole number ≥ 1 (leases a job may lose"),
+     ({"max_lost": 2.5}, "max_lost must be a whole number")],
 )
 def test_bad_task_options(app: jobq.App, options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
@@ -201,6 +203,11 @@ def test_a_misspelt_task_option_names_the_nearest(app: jobq.App) -> None:
                                           r"'retries'\?"):
         app.task(name="new_task", retires=3)(lambda: None)  # type: ignore[call-overload]
     assert "new_task" not in app.tasks
+
+
+def test_a_bad_max_lost_for_one_enqueue_is_refused(app: jobq.App) -> None:
+    with pytest.raises(ConfigError, match=r"max_lost= must be a whole number ≥ 1"):
+        app.tasks["resize"].with_options(max_lost=0)
 
 
 def test_a_misspelt_enqueue_option_names_the_nearest(app: jobq.App) -> None:

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
-from jobq.job import JobError, JobRecord, Status, check_transition
+from jobq.job import DEFAULT_MAX_LOST, JobError, JobRecord, Status, check_transition
+
+# How long a job whose task the worker lacks waits before it is offered again: half the
+# time it has waited so far, within these bounds (seconds). A worker that has the task
+# gets it soon during a rolling deploy, and one that never comes costs a claim a minute.
+UNKNOWN_TASK_DELAY = (1.0, 60.0)
+# A worker row not refreshed for this long is deleted from the registry (one killed
+# without a goodbye); long before that, readers ignore it.
+FORGET_WORKER_AFTER = 24 * 3600.0
 
 
 class NewJob(NamedTuple):
@@ -36,6 +44,7 @@ class NewJob(NamedTuple):
     status: Status
     key: str | None = None
     timeout: float | None = None
+    max_lost: int = DEFAULT_MAX_LOST
 
 
 class Waits(NamedTuple):
@@ -73,6 +82,7 @@ class ClaimedJob:
     max_attempts: int
     timeout: float | None
     token: str
+    lost_leases: int = 0  # leases lost before this claim: a worker holds one such at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +115,48 @@ class Heartbeat:
 
 @dataclass(frozen=True, slots=True)
 class ReapedJob:
-    """A job whose lease ran out: back to ``pending``, or ``failed`` when out of attempts."""
+    """A job whose lease ran out: back to ``pending`` with one more lost lease, ``failed``
+    (WorkerLost) at its ``max_lost``-th, or ``cancelled`` if it had been asked to stop."""
 
     id: str
     task: str
     status: Status
     worker_id: str | None
+    lost_leases: int = 0
+
+
+class Postponed(NamedTuple):
+    """A claimed job whose task the worker does not have, handed back to wait for a worker
+    that has it. ``waiting`` is the error message recorded on the job meanwhile;
+    ``give_up`` the one it fails with once it has waited too long."""
+
+    job_id: str
+    token: str
+    waiting: str
+    give_up: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A worker as the store's registry knows it. Times are epoch seconds; ``last_seen``
+    is on the store's clock."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: float
+    queues: tuple[str, ...]
+    tasks: tuple[str, ...]
+    last_seen: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingTask:
+    """Waiting jobs of one task that a worker lacking the task handed back."""
+
+    task: str
+    jobs: int
+    since: float  # when the longest-waiting of them was first handed back (epoch seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,9 +260,14 @@ class Backend(Protocol):
         """The jobs ``job_id`` waits for and the jobs that wait for it."""
 
     def claim(self, worker_id: str, queues: Sequence[str], limit: int,
-              lease: float) -> list[ClaimedJob]:
+              lease: float, suspects: int = 1,
+              skip_tasks: Sequence[str] = ()) -> list[ClaimedJob]:
         """Promote due scheduled jobs, then take up to ``limit`` pending jobs, highest
-        priority then oldest first, leasing them to ``worker_id`` for ``lease`` seconds."""
+        priority then oldest first, leasing them to ``worker_id`` for ``lease`` seconds.
+        At most ``suspects`` of them may be jobs that have lost a lease before: a job
+        that kills its worker then never takes the same neighbours down twice. Jobs of
+        ``skip_tasks`` (tasks the worker lacks that another running worker has) are left
+        for others."""
 
     def heartbeat(self, leases: Sequence[tuple[str, str]], lease: float) -> Heartbeat:
         """Renew the leases given as (job id, token) pairs."""
@@ -246,7 +297,34 @@ class Backend(Protocol):
         """Job counts by queue, then by status."""
 
     def reap(self, now: float | None = None) -> list[ReapedJob]:
-        """Return jobs with expired leases to pending, or fail them when out of attempts."""
+        """Jobs whose lease ran out: the attempt is given back (it did not fail) and a lost
+        lease counted; back to pending, or failed with WorkerLost at ``max_lost`` lost
+        leases, or cancelled if cancel was asked."""
+
+    def postpone(self, jobs: Sequence[Postponed],
+                 give_up_after: float | None) -> list[Status | None]:
+        """Hand back running jobs whose task the worker lacks, their attempt not counted:
+        scheduled again after ``UNKNOWN_TASK_DELAY``, recording since when they wait;
+        failed with UnknownTask once they have waited ``give_up_after`` seconds (None:
+        never); cancelled if cancel was asked. Per job its new status, or None when the
+        lease was no longer held."""
+
+    def waiting_tasks(self) -> list[WaitingTask]:
+        """Per task, the waiting jobs that a worker lacking the task handed back."""
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        """Add or refresh a worker in the registry (``last_seen`` is set to now), and drop
+        the rows of workers not seen for a day."""
+
+    def unregister_worker(self, worker_id: str) -> None:
+        """Remove a stopping worker from the registry."""
+
+    def workers(self, stale_after: float) -> list[WorkerInfo]:
+        """Workers seen within ``stale_after`` seconds, oldest first."""
+
+    def durability_warnings(self) -> list[str]:
+        """What in the store's own configuration can lose jobs (e.g. a Redis that keeps
+        nothing on disk); empty when nothing. Never raises for want of permissions."""
 
     def purge(self, older_than: float, statuses: Iterable[Status]) -> int:
         """Delete finished jobs in ``statuses`` that finished more than ``older_than``
@@ -336,4 +414,7 @@ def record_from_row(row: Mapping[str, Any], when: Callable[[Any], datetime | Non
         error=make_error(row["error_type"], row["error_message"], row["error_traceback"]),
         timeout=row["timeout"],
         cancel_requested=bool(row["cancel_requested"]),
+        lost_leases=row["lost_leases"],
+        max_lost=row["max_lost"],
+        unknown_task_since=when(row["unknown_task_since"]),
     )

@@ -36,7 +36,7 @@ def _open(path: Path, synchronous: str) -> sqlite3.Connection:
 
 def _rows(count: int) -> list[tuple[object, ...]]:
     now = time.time()
-    return [(uuid.uuid4().hex, *_ROW, now, now, None, None) for _ in range(count)]
+    return [(uuid.uuid4().hex, *_ROW, now, now, None, None, 3) for _ in range(count)]
 
 
 def minimal_commits(path: Path, jobs: int, synchronous: str = "normal") -> float:
@@ -89,7 +89,7 @@ def claim_and_finish(path: Path, jobs: int, batch: int,
     them succeeded (a second transaction), as a worker does, in one thread."""
     conn = _open(path, synchronous)
     conn.executemany(_Q["insert"], _rows(jobs))
-    claim = _Q["claim"].replace("{queues}", "?")
+    claim = _Q["claim"].replace("{queues}", "?").replace("{skip}", "")
     finish = _Q["finish_succeeded"]
     done = 0
     start = time.perf_counter()
@@ -99,7 +99,7 @@ def claim_and_finish(path: Path, jobs: int, batch: int,
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(_Q["promote_due"], (now,))
         ids = [r[2] for r in conn.execute(
-            claim, (now, "raw", token, now + 30.0, "default", batch)
+            claim, (now, "raw", token, now + 30.0, "default", batch, "default", 1, batch)
         ).fetchall()]
         conn.execute("COMMIT")
         conn.execute("BEGIN IMMEDIATE")

@@ -14,10 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from jobq.app import App
 from jobq.cli import render
 from jobq.cli.context import CliState, ConfigProblem, reports_errors, store_options
+from jobq.cli.fleet import fleet_text
 from jobq.config import LOG_FORMATS, log_format, redact_url
 from jobq.errors import ConfigError, JobqError
 from jobq.job import FINISHED, Status
-from jobq.jobjson import stats_json
+from jobq.jobjson import stats_json, stats_overview
 from jobq.logs import formatter
 from jobq.worker.worker import POOLS
 
@@ -71,14 +72,18 @@ def worker_command(state: CliState, concurrency: int, pool: str, queues: str | N
 @click.pass_obj
 @reports_errors
 def stats_command(state: CliState, as_json: bool) -> None:
-    """Count jobs by queue and state."""
-    data = stats_json(state.open().stats())
+    """Count jobs by queue and state; how many workers run, and which jobs wait for a task
+    that no running worker has registered."""
+    data = stats_overview(state.open())
     if as_json:
         render.emit_json(data)
-    elif not data["queues"]:
-        click.echo("The store holds no jobs.")
+        return
+    out = render.console()
+    if not data["queues"]:
+        out.print("The store holds no jobs.")
     else:
-        render.console().print(render.stats_table(data))
+        out.print(render.stats_table(data))
+    out.print(fleet_text(data))
 
 
 def _statuses(ctx: click.Context, param: click.Parameter, value: str) -> list[Status]:
@@ -166,7 +171,11 @@ def _with_progress(app: App, statuses: list[Status], at_most: int,
 @store_options
 @click.pass_obj
 def migrate_command(state: CliState) -> None:
-    """Create or upgrade the store's schema."""
+    """Create or upgrade the store's schema. Warns (on stderr) about store settings that
+    can lose jobs, such as a Redis that keeps nothing on disk."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter("text"))  # a store's warning may quote what it holds
+    logging.basicConfig(handlers=[handler])
     app = state.app()
     url = app.settings.url
     try:

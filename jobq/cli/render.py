@@ -94,6 +94,7 @@ def job_details(record: JobRecord) -> Group:
         ("queue", shown(record.queue)),
         ("status", status_text(record.status)),
         ("attempts", Text(f"{record.attempts} of at most {record.max_attempts}")),
+        ("lost leases", Text(f"{record.lost_leases} of at most {record.max_lost}")),
         ("priority", Text(str(record.priority))),
         ("args", _json_text(record.args)),
         ("kwargs", _json_text(record.kwargs)),
@@ -107,6 +108,9 @@ def job_details(record: JobRecord) -> Group:
         ("lease until", Text(short_time(record.lease_expires_at) + " UTC")
          if record.lease_expires_at else none),
         ("worker", shown(record.worker_id) if record.worker_id else none),
+        ("task unknown", Text(f"since {short_time(record.unknown_task_since)} UTC (no "
+                                "worker that took it had the task)")
+         if record.unknown_task_since else none),
         ("cancel asked", Text("yes" if record.cancel_requested else "no")),
         ("result", _json_text(record.result) if record.status is Status.SUCCEEDED else none),
     ]

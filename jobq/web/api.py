@@ -52,6 +52,11 @@ class JobOut(BaseModel):
     worker_id: str | None
     cancel_requested: bool
     meta: dict[str, Any]
+    lost_leases: int = Field(description="leases this job lost to a worker that died or was "
+                             "cut off; at max_lost it fails with WorkerLost")
+    max_lost: int
+    unknown_task_since: Timestamp | None = Field(
+        description="since when workers that took it lacked its task (a rolling deploy)")
 
 
 class JobDetailOut(JobOut):
@@ -62,11 +67,19 @@ class JobDetailOut(JobOut):
     dependents: list[str]
 
 
+class WaitingOut(BaseModel):
+    jobs: int
+    since: Timestamp
+
+
 class StatsOut(BaseModel):
-    """Counts by queue then state, every state present; ``total`` sums the queues."""
+    """Counts by queue then state, every state present; ``total`` sums the queues; the
+    workers running; jobs waiting for a task that no running worker has (per task)."""
 
     queues: dict[str, dict[Status, int]]
     total: dict[Status, int]
+    workers: int
+    waiting_for_tasks: dict[str, WaitingOut]
 
 
 class EnqueueIn(BaseModel):

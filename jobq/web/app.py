@@ -27,6 +27,7 @@ from jobq.errors import (
     UnknownTask,
     one_line,
 )
+from jobq.jobjson import stats_overview
 from jobq.web import api, metrics, pages
 from jobq.web.guard import Guard, allowed_hosts, check_token
 from jobq.web.state import StatsCache, WebState
@@ -60,7 +61,7 @@ def create_app(app: jobq.App, *, token: str, allow_hosts: Iterable[str] = (),
         redoc_url=None,
         middleware=[Middleware(Guard, token=token, hosts=hosts)],
     )
-    stats = StatsCache(app.stats, float(stats_ttl))
+    stats = StatsCache(lambda: stats_overview(app), float(stats_ttl))
     web.state.jobq = WebState(app=app, stats=stats, metrics=metrics.registry_for(stats.get))
     web.include_router(api.router)
     web.include_router(api.changing)

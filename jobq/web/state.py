@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,16 +13,15 @@ from fastapi import Request
 from prometheus_client import CollectorRegistry
 
 import jobq
-from jobq.jobjson import stats_json
 
 
 class StatsCache:
-    """``app.stats()`` folded as ``jobq stats --json`` shows it, read at most once per
+    """``jobq stats --json``'s data (``jobq.jobjson.stats_overview``), read at most once per
     ``ttl`` seconds however many requests ask (the dashboard polls, and so does
     Prometheus): concurrent askers wait for the one read in flight and share it. A failed
     read is not kept, so the next request tries the store again."""
 
-    def __init__(self, read: Callable[[], Mapping[str, Mapping[str, int]]], ttl: float) -> None:
+    def __init__(self, read: Callable[[], dict[str, Any]], ttl: float) -> None:
         self._read = read
         self._ttl = ttl
         self._lock = threading.Lock()
@@ -32,7 +31,7 @@ class StatsCache:
     def get(self) -> dict[str, Any]:
         with self._lock:
             if self._value is None or time.monotonic() - self._at >= self._ttl:
-                self._value = stats_json(self._read())
+                self._value = self._read()
                 self._at = time.monotonic()
             return self._value
 

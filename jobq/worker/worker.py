@@ -18,6 +18,7 @@ from jobq.logs import WorkerLog
 from jobq.worker.context import RunningJob
 from jobq.worker.execution import Attempt, timeout_error
 from jobq.worker.leader import Clock, PeriodicLoop, holder_id
+from jobq.worker.leases import Leases
 from jobq.worker.outcomes import (
     cancelled,
     decide,
@@ -27,8 +28,10 @@ from jobq.worker.outcomes import (
     released,
 )
 from jobq.worker.pool import Pool, ThreadPool
+from jobq.worker.presence import Presence
 from jobq.worker.side_loops import SideLoop
 from jobq.worker.signals import stop_signals
+from jobq.worker.unknown import UnknownTasks
 
 if TYPE_CHECKING:
     from jobq.app import App
@@ -95,10 +98,19 @@ class Worker:
         self._crash: tuple[str, BaseException] | None = None
         self._pool: Pool = ThreadPool(concurrency, self._on_attempt_done, self.log,
                                       name=f"jobq-{os.getpid()}")
+        self._leases = Leases(self.lease)
+        self._unknown = UnknownTasks(self.backend, self.id, app.tasks,
+                                     app.settings.unknown_task_timeout, self.log)
+        self._presence = Presence(self.backend, self.id, self.queues, app.tasks, self.log)
         self._side_loops = [
             SideLoop("heartbeat", self.lease / 4, self._heartbeat, self._on_side_crash,
                      self.log),
             SideLoop("reaper", min(self.lease / 2, 5.0), self._reap, self._on_side_crash,
+                     self.log),
+            # Never touches the store: it must tick while the store does not answer.
+            SideLoop("lease-watch", min(self.lease / 10, 1.0), self._watch_leases,
+                     self._on_side_crash, self.log),
+            SideLoop("presence", self.lease / 2, self._presence_tick, self._on_side_crash,
                      self.log),
         ]
         if app.settings.retention is not None:
@@ -119,6 +131,7 @@ class Worker:
         """Work until stopped (or, in burst mode, until nothing is left to do)."""
         self.app.import_tasks()
         self.backend.check_schema()
+        self._presence.announce()
         self.log.info("worker %s started: queues=%s concurrency=%d store=%s", self.id,
                       ",".join(self.queues), self.concurrency, self.app,
                       extra={"action": "worker_start"})
@@ -167,21 +180,32 @@ class Worker:
             self._idle_wait(due)
 
     def _claim(self) -> list[ClaimedJob] | None:
+        self._unknown.hand_back()  # any left from a store error
         free = self.capacity - len(self._attempts)
         if free < self._claim_batch and self._attempts:
             return []
+        sent = time.monotonic()
         try:
-            claimed = self.backend.claim(self.id, self.queues, free, self.lease)
+            claimed = self.backend.claim(self.id, self.queues, free, self.lease,
+                                         self._leases.suspects_allowed(), self._unknown.skip)
         except BackendError as exc:
             self.log.warning("claim failed, retrying: %s", exc, extra={"action": "claim_error"})
             self._wake.wait(1.0)
             return None
+        self._leases.claimed(claimed, sent)
         for job in claimed:
             self._start(job)
+        if self._unknown.names_unread:  # who else runs: whether to skip these tasks
+            self._read_registry()
+        self._unknown.hand_back()
         return claimed
 
     def _start(self, job: ClaimedJob) -> None:
         task = self.app.tasks.get(job.task)
+        if task is None and job.task:  # a rolling deploy: left for a worker that has it
+            self._leases.release(job.id)
+            self._unknown.hold(job)
+            return
         running = RunningJob(job.id, job.task, job.queue, job.attempts, job.max_attempts)
         attempt = Attempt(job, task, running)
         if task is None:
@@ -272,6 +296,7 @@ class Worker:
             log_outcome(self.log, attempt, outcome, ok)
 
     def _forget(self, job_id: str) -> Attempt | None:
+        self._leases.release(job_id)
         with self._attempts_lock:
             return self._attempts.pop(job_id, None)
 
@@ -354,6 +379,7 @@ class Worker:
             self.log.warning("could not give up the periodic lead: %s", exc,
                              extra={"action": "periodic_error"})
         try:
+            self._unknown.hand_back()
             if self._attempts or self._unreported:
                 self._release_all()
         except Exception:  # never mask why the loop ended; the leases will run out
@@ -361,6 +387,7 @@ class Worker:
                                "expire and another worker will take them", len(self._attempts),
                                extra={"action": "release_error"})
         self._pool.shutdown()
+        self._presence.leave()
         self.log.info("worker %s stopped", self.id, extra={"action": "worker_stop"})
 
     def _on_side_crash(self, name: str, exc: BaseException) -> None:
@@ -374,7 +401,9 @@ class Worker:
             leases = [(a.claimed.id, a.claimed.token) for a in self._attempts.values()]
         if not leases:
             return
+        sent = time.monotonic()
         reply = self.backend.heartbeat(leases, self.lease)
+        self._leases.renewed((i for i, _ in leases if i not in reply.lost), sent)
         for job_id in reply.lost:
             attempt = self._attempts.get(job_id)
             if attempt is None or attempt.finished:
@@ -391,12 +420,41 @@ class Worker:
         if reply.lost:
             self._wake.set()
 
+    def _presence_tick(self) -> None:
+        self._presence.refresh()
+        if self._unknown.watching:
+            self._read_registry()
+
+    def _read_registry(self) -> None:
+        try:
+            self._unknown.update_skips(self.app.workers())
+        except BackendError as exc:
+            self.log.warning("could not read the worker registry: %s", exc,
+                             extra={"action": "registry_error"})
+
+    def _watch_leases(self) -> None:
+        """Give up the jobs whose lease this worker can no longer trust: no heartbeat has
+        reached the store for nearly a lease. Their late outcome is refused by the fence;
+        the worker goes on, and claims again once the store answers."""
+        for job_id in self._leases.overdue(time.monotonic()):
+            attempt = self._forget(job_id)
+            if attempt is None:
+                continue
+            self.log.warning("job %s (%s): lease lost: no heartbeat reached the store "
+                             "before the lease ran out; abandoning the job to the worker that "
+                             "takes it over", job_id, attempt.claimed.task,
+                             extra={"job_id": job_id, "task": attempt.claimed.task,
+                                    "action": "lease_lost"})
+            if self._pool.abandon(attempt):
+                attempt.request_cancel()  # its outcome no longer counts: let it stop early
+
     def _reap(self) -> None:
         for job in self.backend.reap():
             extra: dict[str, Any] = {"job_id": job.id, "task": job.task,
                                      "action": f"reaped_{job.status.value}"}
-            self.log.warning("job %s (%s): worker %s stopped heartbeating; job is now %s", job.id,
-                             job.task, job.worker_id, job.status.value, extra=extra)
+            self.log.warning("job %s (%s): worker %s stopped heartbeating; job is now %s "
+                             "(lost leases: %d)", job.id, job.task, job.worker_id,
+                             job.status.value, job.lost_leases, extra=extra)
 
     def _prune(self) -> None:
         retention = self.app.settings.retention

@@ -40,3 +40,17 @@ def snapshot(app: jobq.App) -> dict[str, Any]:
     """Every stored record by id, to compare before and after a call that must change
     nothing."""
     return {job.id: job.record for job in app.jobs(limit=10_000)}
+
+
+
+def reap_and_run_the_old_job(app: jobq.App) -> None:
+    """A store written before lost leases were counted holds job "old" (no retries)
+    running under a lease that ran out: it loses a lease, not its one attempt, and runs."""
+    (reaped,) = app.backend.reap()
+    assert (reaped.id, reaped.status, reaped.lost_leases) == ("old", Status.PENDING, 1)
+    app.run_worker(concurrency=1, burst=True)
+    job = app.get_job("old")
+    assert job is not None
+    record = job.record
+    assert (record.status, record.attempts, record.lost_leases, record.max_lost) == (
+        Status.SUCCEEDED, 1, 1, 3)

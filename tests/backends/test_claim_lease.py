@@ -16,15 +16,6 @@ from jobq.backends.base import ClaimedJob
 from tests.backends.support import claim, claim_one, fail, finish, snapshot
 
 
-@pytest.fixture
-def noop(app: jobq.App) -> Any:
-    @app.task(name="noop", retries=2)
-    def noop(n: int = 0) -> int:
-        return n
-
-    return noop
-
-
 def _future(app: jobq.App, seconds: float = 60.0) -> float:
     """A time at which every lease taken now has run out."""
     return time.time() + app.settings.lease + seconds
@@ -201,41 +192,55 @@ def test_reap_leaves_live_leases_alone(app: jobq.App, noop: Any) -> None:
     assert snapshot(app) == before
 
 
-def test_an_expired_lease_returns_the_job_to_pending_with_the_attempt_counted(
+def test_an_expired_lease_returns_the_job_to_pending_without_using_an_attempt(
     app: jobq.App, noop: Any
 ) -> None:
     job = noop.enqueue()
     claimed = claim_one(app, worker="dead-worker", lease=1.0)
     reaped = app.backend.reap(now=_future(app))
-    assert [(r.id, r.task, r.status, r.worker_id) for r in reaped] == [
-        (job.id, "noop", Status.PENDING, "dead-worker")
+    assert [(r.id, r.task, r.status, r.worker_id, r.lost_leases) for r in reaped] == [
+        (job.id, "noop", Status.PENDING, "dead-worker", 1)
     ]
     record = app.get_job(job.id)
     assert record is not None
     assert record.status is Status.PENDING
-    assert record.attempts == 1
+    assert (record.attempts, record.lost_leases) == (0, 1)  # a lost lease, not an attempt
     assert app.backend.reap(now=_future(app)) == []  # reaped once
 
     again = claim_one(app, worker="live-worker")
-    assert again.attempts == 2
+    assert (again.attempts, again.lost_leases) == (1, 1)
     assert again.token != claimed.token
 
 
-def test_an_expired_lease_on_the_last_attempt_fails_the_job_with_worker_lost(
-    app: jobq.App,
-) -> None:
+def test_a_job_without_retries_survives_a_lost_lease(app: jobq.App) -> None:
     @app.task(name="fragile")  # retries=0: one attempt in all
     def fragile() -> None: ...
 
     job = fragile.enqueue()
     claim_one(app, worker="dead-worker")
-    reaped = app.backend.reap(now=_future(app))
-    assert [(r.id, r.status) for r in reaped] == [(job.id, Status.FAILED)]
-    record = app.get_job(job.id)
-    assert record is not None
-    assert record.status is Status.FAILED
+    (reaped,) = app.backend.reap(now=_future(app))
+    assert reaped.status is Status.PENDING
+    again = claim_one(app)
+    assert (again.attempts, again.max_attempts) == (1, 1)
+    assert finish(app, again, Status.SUCCEEDED, result="null")
+    record = job.refresh().record
+    assert (record.status, record.attempts, record.lost_leases) == (Status.SUCCEEDED, 1, 1)
+
+
+def test_a_job_fails_with_worker_lost_at_its_max_lost_th_lost_lease(
+    app: jobq.App, noop: Any
+) -> None:
+    job = noop.enqueue()  # max_lost=3 by default
+    statuses = []
+    for _ in range(3):
+        claim_one(app)
+        (reaped,) = app.backend.reap(now=_future(app))
+        statuses.append((reaped.status, reaped.lost_leases))
+    assert statuses == [(Status.PENDING, 1), (Status.PENDING, 2), (Status.FAILED, 3)]
+    record = job.refresh().record
+    assert (record.status, record.attempts, record.lost_leases) == (Status.FAILED, 0, 3)
     assert record.error is not None and record.error.type == "WorkerLost"
-    assert record.error.message
+    assert "3 times" in record.error.message and "max_lost=3" in record.error.message
     assert record.finished_at is not None
     with pytest.raises(jobq.JobFailed) as info:
         job.result(timeout=1)
@@ -243,16 +248,67 @@ def test_an_expired_lease_on_the_last_attempt_fails_the_job_with_worker_lost(
     assert claim(app) == []
 
 
-def test_reap_counts_attempts_until_the_last_one_fails(app: jobq.App, noop: Any) -> None:
-    job = noop.enqueue()  # three attempts in all
-    statuses = []
-    for _ in range(3):
-        claim_one(app)
-        (reaped,) = app.backend.reap(now=_future(app))
-        statuses.append(reaped.status)
-    assert statuses == [Status.PENDING, Status.PENDING, Status.FAILED]
-    record = app.get_job(job.id)
-    assert record is not None and record.attempts == 3
+def test_max_lost_comes_from_the_task_or_the_enqueue(app: jobq.App) -> None:
+    @app.task(name="touchy", max_lost=1)
+    def touchy() -> None: ...
+
+    by_task = touchy.enqueue()
+    by_call = touchy.with_options(max_lost=2).enqueue()
+    assert (by_task.record.max_lost, by_call.record.max_lost) == (1, 2)
+    assert app.get_job(by_call.id).record.max_lost == 2  # type: ignore[union-attr]
+    claim(app, limit=2)
+    reaped = {r.id: r.status for r in app.backend.reap(now=_future(app))}
+    assert reaped == {by_task.id: Status.FAILED, by_call.id: Status.PENDING}
+
+
+def test_errors_and_lost_leases_are_counted_apart(app: jobq.App, noop: Any) -> None:
+    job = noop.enqueue()  # three attempts, three lost leases
+    claimed = claim_one(app)
+    assert finish(app, claimed, Status.SCHEDULED, run_at=time.time() - 1,
+                  error=jobq.job.JobError("ValueError", "first"))
+    claim_one(app)
+    app.backend.reap(now=_future(app))
+    third = claim_one(app)
+    assert (third.attempts, third.lost_leases) == (2, 1)
+    assert fail(app, third, "second")
+    record = job.refresh().record
+    assert (record.status, record.attempts, record.lost_leases) == (Status.FAILED, 2, 1)
+
+
+def test_a_cancelled_job_whose_worker_died_ends_cancelled(app: jobq.App, noop: Any) -> None:
+    job = noop.enqueue()
+    claim_one(app)
+    assert job.cancel()
+    (reaped,) = app.backend.reap(now=_future(app))
+    assert reaped.status is Status.CANCELLED
+    record = job.refresh().record
+    assert (record.status, record.attempts, record.lost_leases) == (Status.CANCELLED, 0, 1)
+
+
+def test_retry_clears_the_lost_leases(app: jobq.App) -> None:
+    @app.task(name="touchy", max_lost=1)
+    def touchy() -> None: ...
+
+    job = touchy.enqueue()
+    claim_one(app)
+    app.backend.reap(now=_future(app))
+    assert app.retry(job.id).record.lost_leases == 0
+    assert claim_one(app).lost_leases == 0
+
+
+def test_a_claim_takes_at_most_the_allowed_jobs_that_lost_a_lease(
+    app: jobq.App, noop: Any
+) -> None:
+    lost = [noop.enqueue(i) for i in range(3)]
+    claim(app, limit=3)
+    assert len(app.backend.reap(now=_future(app))) == 3
+    fresh = [noop.enqueue(i) for i in range(3)]
+    busy = app.backend.claim("w", ["default"], 10, 30.0, suspects=0)
+    assert {c.id for c in busy} == {j.id for j in fresh}
+    idle = app.backend.claim("w", ["default"], 10, 30.0, suspects=1)
+    assert [(c.id, c.lost_leases) for c in idle] == [(lost[0].id, 1)]  # the oldest one
+    rest = app.backend.claim("w", ["default", "other"], 10, 30.0)
+    assert [c.id for c in rest] == [lost[1].id]
 
 
 def test_a_stale_worker_cannot_overwrite_the_newer_attempt(app: jobq.App, noop: Any) -> None:

@@ -15,12 +15,12 @@ import pytest
 
 import jobq
 from jobq import Status
-from jobq.backends.base import JobFilter
+from jobq.backends.base import JobFilter, Postponed, WorkerInfo
 from jobq.backends.redis.conn import load_scripts
 from jobq.backends.redis.store import SCHEMA_VERSION
 from jobq.errors import BackendError, SchemaError
 from tests import isolation
-from tests.backends.support import claim, claim_one, fail, finish
+from tests.backends.support import claim, claim_one, fail, finish, reap_and_run_the_old_job
 from tests.redis.layout import check_layout, keys_of, raw_client
 from tests.redis.private import private_redis
 from tests.services import unique_name
@@ -79,6 +79,11 @@ def _every_operation(app: jobq.App, after: Callable[[], None]) -> None:
     after()
     assert later.cancel()
     after()
+    (spare,) = claim(app, limit=1)
+    assert app.backend.postpone([Postponed(spare.id, spare.token, "wait", "give up")],
+                                3600.0) == [Status.SCHEDULED]
+    app.backend.register_worker(WorkerInfo("w-1", "host", 1, time.time(), ("default",), ()))
+    after()
     app.retry(failed.id)
     after()
     wait_for(lambda: time.time() > soon.run_at.timestamp() + 0.05, what="a due time")
@@ -98,7 +103,7 @@ def test_every_operation_leaves_each_job_in_exactly_its_indexes(app: jobq.App) -
         checks.append(len(check_layout(client, _prefix(app))))
 
     _every_operation(app, after)
-    assert len(checks) == 8 and checks[0] == 8 and checks[-1] < 8  # the purge removed some
+    assert len(checks) == 9 and checks[0] == 8 and checks[-1] < 8  # the purge removed some
 
 
 def test_keys_live_under_the_prefix_only(tmp_path: Path) -> None:
@@ -373,3 +378,27 @@ def test_a_task_name_holding_the_spec_separator_survives_the_round_trip(app: job
         "odd\x1fname\x1f", ["ab\x1f"], 3, 7.5)
     app.run_worker(concurrency=1, burst=True)
     assert job.result(timeout=5) == "ab\x1fab\x1f"
+
+
+def test_a_layout_2_store_of_the_release_before_works_after_migrate(app: jobq.App) -> None:
+    # As the release before lost leases were counted wrote it: no lost_leases, max_lost
+    # or unknown_task_since fields, no unknown or workers keys. A worker died holding a
+    # job with no retries; its lease ran out an hour ago.
+    client, prefix = raw_client(), _prefix(app)
+    spec = "\x1f".join(["1", "1700000000.5", "", "[]", "{}", "noop"])
+    expired = time.time() - 3600
+    client.hset(f"{prefix}job:old", mapping={
+        "status": "running", "seq": "1", "queue": "default", "priority": "0",
+        "run_at": "1700000000.5", "spec": spec, "attempts": "1", "lease_token": "t",
+        "lease_expires_at": f"{expired:.6f}", "worker_id": "w", "started_at": "1700000001.0"})
+    client.zadd(f"{prefix}leases", {"old": expired})
+    client.zadd(f"{prefix}status:running", {"old": 1})
+    client.hset(f"{prefix}counts", mapping={"running:default": 1})
+    client.set(f"{prefix}seq", "1")
+    client.set(f"{prefix}schema", "2")
+    check_layout(client, prefix)
+
+    # Layout 3 (workflows) changed no key it holds: migrate only writes the version.
+    assert app.migrate() == SCHEMA_VERSION == 3
+    reap_and_run_the_old_job(app)
+    check_layout(client, prefix)

@@ -14,7 +14,8 @@ import pytest
 import jobq
 from jobq import Status
 from jobq.backends.base import Waits
-from jobq.backends.redis.store import SCHEMA_VERSION, _encode
+from jobq.backends.redis.batches import encode_rows
+from jobq.backends.redis.store import SCHEMA_VERSION
 from jobq.errors import SchemaError
 from tests import isolation
 from tests.backends.support import claim, claim_one, fail, finish
@@ -100,7 +101,7 @@ def test_a_re_sent_workflow_enqueue_returns_what_the_first_send_stored(app: jobq
     assert [j.status for j in first] == [Status.PENDING, Status.BLOCKED]
     backend: Any = app.backend
     # The same call again, as the connection layer re-sends one whose reply was lost.
-    args = (app.settings.prefix, "1", repr(now), _encode(jobs, {}),
+    args = (app.settings.prefix, "1", repr(now), encode_rows(jobs, {}),
             json.dumps([["wf-b", ["wf-a"], "0"]]))
     reply = backend._redis.script(backend._scripts["enqueue_workflow"], lambda _: args)
     assert reply == ["ok", "pending", "", "blocked", ""]

@@ -15,6 +15,7 @@ from jobq.backends.sqlfiles import Migration
 from jobq.backends.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteBackend, sqlite_path
 from jobq.backends.sqlite import store as sqlite_backend
 from jobq.errors import BackendError, ConfigError, SchemaError
+from tests.backends.support import reap_and_run_the_old_job
 
 
 @contextmanager
@@ -139,20 +140,22 @@ def test_an_older_store_is_upgraded_on_first_use(
     new.close()
 
 
-def test_a_store_written_at_version_1_is_upgraded_and_its_jobs_kept(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with monkeypatch.context() as old_release:  # the release before workflows
-        old_release.setattr(sqlite_backend, "MIGRATIONS", MIGRATIONS[:1])
-        old_release.setattr(sqlite_backend, "SCHEMA_VERSION", 1)
-        old = jobq.App(sqlite_url)
-        old.task(name="noop")(lambda: None)
-        kept = old.enqueue("noop")
-        old.close()
-        with _raw(sqlite_url) as conn:
-            assert conn.execute("SELECT MAX(version) FROM jobq_schema").fetchone()[0] == 1
-    new = jobq.App(sqlite_url)
+def test_a_store_written_at_version_1_is_upgraded_and_its_jobs_kept(sqlite_url: str) -> None:
+    # Written as the release before workflows left it: one pending job, which a job of
+    # this release then waits for.
+    with _raw(sqlite_url) as conn:
+        conn.execute("CREATE TABLE jobq_schema (version INTEGER PRIMARY KEY, "
+                     "applied_at REAL NOT NULL)")
+        conn.executescript(MIGRATIONS[0].sql)
+        conn.execute("INSERT INTO jobq_schema VALUES (1, ?)", (time.time(),))
+        conn.execute(
+            "INSERT INTO jobq_jobs (id, task, queue, args, kwargs, status, attempts, "
+            "max_attempts, run_at, created_at) VALUES ('kept', 'noop', 'default', '[]', '{}', "
+            "'pending', 0, 1, ?, ?)", (time.time(), time.time()))
+    new = jobq.App(sqlite_url)  # upgraded on first use
     new.task(name="noop")(lambda: None)
+    kept = new.get_job("kept")
+    assert kept is not None
     waiter = new.tasks["noop"].with_options(depends_on=[kept]).enqueue()
     assert waiter.status is jobq.Status.BLOCKED
     new.run_worker(concurrency=1, burst=True)
@@ -218,3 +221,27 @@ def test_listing_one_status_reads_only_that_status_s_index(
     for sql in listings:
         plan = [row[3] for row in backend.conn.execute("EXPLAIN QUERY PLAN " + sql)]
         assert plan and all("USING" in step or "ORDER BY" in step for step in plan), plan
+
+
+def test_a_store_of_schema_1_upgrades_itself_and_its_running_job_loses_a_lease_not_an_attempt(
+    sqlite_url: str,
+) -> None:
+    # Written as the release before schema 2 left it: a worker died holding a job that
+    # had no retries (its lease ran out an hour ago).
+    with _raw(sqlite_url) as conn:
+        conn.execute("CREATE TABLE jobq_schema (version INTEGER PRIMARY KEY, "
+                     "applied_at REAL NOT NULL)")
+        conn.executescript(MIGRATIONS[0].sql)
+        conn.execute("INSERT INTO jobq_schema VALUES (1, ?)", (time.time(),))
+        conn.execute(
+            "INSERT INTO jobq_jobs (id, task, queue, args, kwargs, status, attempts, "
+            "max_attempts, run_at, created_at, lease_expires_at, lease_token, worker_id) "
+            "VALUES ('old', 'noop', 'default', '[]', '{}', 'running', 1, 1, ?, ?, ?, 't', 'w')",
+            (time.time() - 7200, time.time() - 7200, time.time() - 3600))
+    app = jobq.App(sqlite_url)  # upgraded on first use
+    app.task(name="noop")(lambda: None)
+    try:
+        app.backend.check_schema()
+        reap_and_run_the_old_job(app)
+    finally:
+        app.close()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
 
 import jobq
 from jobq import Backoff, Status
+from tests.waiting import wait_for
 
 FAST = Backoff(base=0.01, cap=0.05)
 
@@ -169,10 +171,10 @@ def test_a_result_that_is_not_json_fails_the_job(app: jobq.App) -> None:
     assert "leaky" in info.value.error_message
 
 
-def test_an_unknown_task_in_the_store_fails_without_stopping_the_worker(
+def test_a_job_no_worker_has_the_task_of_fails_after_unknown_task_timeout(
     make_app: Any,
 ) -> None:
-    producer, worker_app = make_app(), make_app()
+    producer, worker_app = make_app(), make_app(unknown_task_timeout=0.5)
 
     @producer.task(name="only_in_producer")
     def only_in_producer() -> None: ...
@@ -188,11 +190,15 @@ def test_an_unknown_task_in_the_store_fails_without_stopping_the_worker(
     lost, fine = only_in_producer.enqueue(), shared_p.enqueue()
     worker_app.run_worker(concurrency=1, burst=True)
     assert fine.result(timeout=5) == 1
+    assert lost.refresh().status is Status.SCHEDULED  # handed back, waiting for its task
+    wait_for(lambda: lost.run_at.timestamp() < time.time(), what="the job to come due")
+    worker_app.run_worker(concurrency=1, burst=True)  # it has now waited past the limit
     with pytest.raises(jobq.JobFailed) as info:
         lost.result(timeout=5)
     assert info.value.error_type == "UnknownTask"
     assert "only_in_producer" in info.value.error_message
-    assert lost.attempts == 1
+    assert f"jobq retry {lost.id}" in info.value.error_message
+    assert (lost.attempts, lost.record.unknown_task_since) == (0, None)
 
 
 def test_burst_waits_for_its_own_retries_but_leaves_delayed_jobs(app: jobq.App) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from tests.cli.conftest import APP, Jobq, burst
 JOB_KEYS = {
     "id", "task", "queue", "status", "priority", "attempts", "max_attempts", "args", "kwargs",
     "key", "timeout", "result", "error", "run_at", "created_at", "started_at", "finished_at",
-    "lease_expires_at", "worker_id", "cancel_requested", "meta",
+    "lease_expires_at", "worker_id", "cancel_requested", "meta", "lost_leases", "max_lost",
+    "unknown_task_since",
 }
 
 
@@ -122,12 +124,14 @@ def test_stats_table_and_json(run: Jobq, sample: jobq.App) -> None:
             "mail": statuses | {"scheduled": 1},
         },
         "total": statuses | {"succeeded": 1, "failed": 1, "scheduled": 1},
+        "workers": 0, "waiting_for_tasks": {},
     }
 
 
 def test_stats_of_an_empty_store(run: Jobq, sample: jobq.App) -> None:
     assert json.loads(run.on_store("stats", "--json").stdout) == {
         "queues": {}, "total": {s.value: 0 for s in jobq.Status},
+        "workers": 0, "waiting_for_tasks": {},
     }
     assert "no jobs" in run.on_store("stats").stdout
 
@@ -178,3 +182,40 @@ def test_show_lists_what_a_job_waits_for_and_what_waits_for_it(run: Jobq,
     assert data["status"] == "blocked"
     plain = run.on_store("show", first.id).stdout
     assert "waited on by (1)" in plain and "waits for" not in plain
+
+
+def test_stats_shows_workers_and_jobs_waiting_for_a_task_no_worker_has(
+    run: Jobq, sample: jobq.App
+) -> None:
+    from jobq.backends.base import Postponed, WorkerInfo
+
+    job = sample_app.add.enqueue(1, 2)
+    (claimed,) = sample.backend.claim("old-worker", ["default"], 1, 30.0)
+    sample.backend.postpone([Postponed(claimed.id, claimed.token, "w", "g")], 3600.0)
+    sample.backend.register_worker(WorkerInfo("old-worker", "h", 1, 0.0, ("default",), ()))
+    table = run.on_store("stats").stdout
+    assert "1 worker running." in table
+    assert "Jobs waiting for a task no running worker has registered:" in table
+    assert f"{job.task}: 1 job(s), handed back since" in table
+    data = json.loads(run.on_store("stats", "--json").stdout)
+    assert data["workers"] == 1
+    assert list(data["waiting_for_tasks"]) == [job.task]
+    assert data["waiting_for_tasks"][job.task]["jobs"] == 1
+    parse_utc(data["waiting_for_tasks"][job.task]["since"])
+    shown = run.on_store("show", job.id).stdout
+    assert "task unknown  since" in shown and "lost leases   0 of at most 3" in shown
+
+    # A worker that has the task comes: the jobs no longer wait for a task nobody has.
+    sample.backend.register_worker(WorkerInfo("new-worker", "h", 2, 0.0, ("default",),
+                                               (job.task,)))
+    data = json.loads(run.on_store("stats", "--json").stdout)
+    assert (data["workers"], data["waiting_for_tasks"]) == (2, {})
+
+
+def test_show_counts_lost_leases(run: Jobq, sample: jobq.App) -> None:
+    job = sample_app.add.enqueue(1, 2)
+    sample.backend.claim("gone", ["default"], 1, 30.0)
+    sample.backend.reap(now=time.time() + 3600)
+    assert "lost leases   1 of at most 3" in run.on_store("show", job.id).stdout
+    data = json.loads(run.on_store("show", job.id, "--json").stdout)
+    assert (data["lost_leases"], data["max_lost"], data["attempts"]) == (1, 3, 0)

@@ -1,10 +1,10 @@
-"""A worker killed with SIGKILL while it holds running jobs: none is lost, and none
-succeeds more often than at-least-once delivery allows."""
+"""A worker killed with SIGKILL while it holds running and prefetched jobs: it costs time,
+never a job. No job fails, not even with ``retries=0``; a job that had not started in the
+killed worker runs once, one that had runs at most twice."""
 
 from __future__ import annotations
 
-import signal
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,70 +18,55 @@ from tests.worker.subject import Run, read_runs
 
 pytestmark = pytest.mark.slow
 
-JOBS = 500
-LEASE = 2.0  # short, so the victim's jobs come back soon after it dies
-WORK = 0.02  # seconds each task runs, so the victim always has jobs in flight
+JOBS = 100
+LEASE = 2.0
+WORK = 0.1  # seconds per job: the victim dies with some running, more in its buffer
 
 
-def _victim_mid_run(run_dir: Path, pid: int) -> bool:
-    runs = [r for r in read_runs(run_dir) if r.pid == pid]
-    begun = {r.job_id for r in runs if r.event == "start"}
-    ended = {r.job_id for r in runs if r.event == "done"}
-    return len(begun) >= 40 and bool(begun - ended)
+def _runs_of(run_dir: Path, pid: int) -> list[Run]:
+    return [r for r in read_runs(run_dir) if r.pid == pid]
 
 
-def test_killed_worker_loses_no_job_and_no_job_succeeds_twice(
+def _finished(app: jobq.App) -> int:
+    counts = app.stats().get("default", {})
+    return sum(counts.get(s, 0) for s in ("succeeded", "failed", "cancelled"))
+
+
+def test_a_killed_worker_fails_no_job_not_even_those_it_had_not_started(
     store_app: Callable[..., jobq.App], workers: Workers, run_dir: Path,
 ) -> None:
     app = store_app(lease=LEASE)
-    task = app.tasks["record"]
+    task = app.tasks["record"]  # retries=0: one attempt in all
     jobs = app.enqueue_many([task.call(str(run_dir), WORK) for _ in range(JOBS)])
     victim = workers.start(lease=LEASE, name="victim", concurrency=4)
-    survivor = workers.start(lease=LEASE, name="survivor", concurrency=4)
-
-    wait_for(lambda: _victim_mid_run(run_dir, victim.pid), timeout=60,
-             what="the victim to have jobs in flight")
+    # Some jobs done, some running, the rest of its claim waiting in its buffer.
+    wait_for(lambda: sum(r.event == "done" for r in _runs_of(run_dir, victim.pid)) >= 4,
+             timeout=60, what="the victim to finish a few jobs")
     victim.kill()
-    # What the victim held when it died: nothing can change these rows but the reaper,
-    # and the leases it renewed last still have over a second to run.
     held = {job.id for job in app.jobs(status=Status.RUNNING, limit=JOBS)
             if job.record.worker_id == "victim"}
+    successor = workers.start(lease=LEASE, name="successor", concurrency=4)
+    wait_for(lambda: _finished(app) == JOBS, timeout=120,
+             what=f"all {JOBS} jobs to finish; successor log:\n{successor.log()}")
 
-    wait_for(lambda: app.stats().get("default", {}).get("succeeded") == JOBS, timeout=120,
-             what=f"all {JOBS} jobs to succeed")
-    survivor.send(signal.SIGTERM)
-    assert survivor.wait(60) == 0, survivor.log()
-
+    assert app.stats() == {"default": {"succeeded": JOBS}}  # none failed
     runs = read_runs(run_dir)
-    completed: dict[str, list[Run]] = defaultdict(list)
-    for run in runs:
-        if run.event == "done":
-            completed[run.job_id].append(run)
-    interrupted = {r.job_id for r in runs if r.event == "start" and r.pid == victim.pid} - {
-        r.job_id for r in runs if r.event == "done" and r.pid == victim.pid}
-    assert held, "the victim held no job when it was killed"
-    assert interrupted & held, "the victim was not killed in the middle of a task"
-
-    records = {job.id: job.refresh().record for job in jobs}
-    assert all(r.status is Status.SUCCEEDED for r in records.values())
-    assert any(records[job_id].attempts == 2 for job_id in interrupted & held), (
-        "no job the victim was running when it died was run again")
-    for job_id, record in records.items():
-        done = completed[job_id]
-        # The success the store recorded is one of the runs that completed ...
-        assert record.result in {f"{r.pid}:{r.attempt}" for r in done}, (job_id, done)
-        if job_id in held and record.attempts == 1:
-            # ... the victim's last finish was already on the wire when it died, and the
-            # server applied it after the kill: its one run is the recorded success.
-            assert len(done) == 1 and record.result == f"{victim.pid}:1", (job_id, done)
-        elif job_id in held:
-            # ... a job the victim held may have completed there unrecorded, then again.
-            assert 1 <= len(done) <= 2, (job_id, done)
-            assert record.attempts == 2, (job_id, record.attempts)
-            assert record.result == f"{survivor.pid}:2"
+    starts = Counter(r.job_id for r in runs if r.event == "start")
+    in_victim = {r.job_id for r in runs if r.event == "start" and r.pid == victim.pid}
+    done_in_victim = {r.job_id for r in runs if r.event == "done" and r.pid == victim.pid}
+    never_started = held - in_victim
+    assert never_started, "the victim held no job it had not started"
+    for job in jobs:
+        record = job.refresh().record
+        assert (record.status, record.attempts) == (Status.SUCCEEDED, 1), job.id
+        if job.id in in_victim:
+            assert starts[job.id] <= 2, (job.id, starts[job.id])
         else:
-            # ... and any other job completed exactly once, on its first attempt.
-            assert len(done) == 1, (job_id, done)
-            assert record.attempts == 1, (job_id, record.attempts)
-        if len(done) == 2:
-            assert {r.pid for r in done} == {victim.pid, survivor.pid}, (job_id, done)
+            assert starts[job.id] == 1, (job.id, starts[job.id])
+        if job.id in held and job.id not in done_in_victim:
+            assert record.lost_leases == 1, job.id
+        elif job.id not in held:
+            assert record.lost_leases == 0, job.id
+        # (A finish the victim sent just before it died may still have been applied.)
+    print(f"\nkilled worker held {len(held)} jobs: {len(held & in_victim)} started there, "
+          f"{len(never_started)} never started; 0 of {JOBS} failed")

@@ -64,6 +64,15 @@ def check_layout(client: redis.Redis, prefix: str) -> dict[str, dict[str, Any]]:
     stored = {k: int(v) for k, v in client.hgetall(prefix + "counts").items()}
     assert stored == dict(counts)
 
+    waiting = {i: h["spec"].split("\x1f", 5)[5] for i, h in jobs.items()
+               if h.get("unknown_task_since")}
+    assert not any(jobs[i]["status"] in FINISHED for i in waiting)
+    tasks = set(client.smembers(prefix + "unknown"))
+    assert tasks == set(waiting.values())
+    for task in tasks:
+        members = set(client.zrange(f"{prefix}unknown:{task}", 0, -1))
+        assert members == {i for i, t in waiting.items() if t == task}, f"unknown:{task}"
+
     live_keys = {h["key"]: i for i, h in jobs.items()
                  if h.get("key") and h["status"] not in FINISHED}
     stored_keys = {k[len(prefix) + 4:]: client.get(k) for k in keys_of(client, prefix + "key:")}

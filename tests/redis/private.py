@@ -7,7 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,14 +17,15 @@ from tests.services import unavailable
 
 
 class PrivateRedis:
-    def __init__(self, folder: Path, appendonly: bool) -> None:
+    def __init__(self, folder: Path, appendonly: bool, extra: Sequence[str] = ()) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             unavailable("redis-server", "no redis-server binary on PATH")
         self.binary = str(binary)
         self.folder = folder
         self.appendonly = appendonly
-        self.port = _free_port()
+        self.extra = tuple(extra)  # more redis-server options, e.g. ("--maxmemory-policy", …)
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -32,9 +33,14 @@ class PrivateRedis:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
                 "--dir", str(self.folder), "--save", "",
                 "--appendonly", "yes" if self.appendonly else "no",
-                "--appendfsync", "always", "--logfile", str(self.folder / "redis.log")]
+                "--appendfsync", "always", "--logfile", str(self.folder / "redis.log"),
+                *self.extra]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        client = self.client()
+        with self.client() as client:
+            self._wait_up(client)
+
+    def _wait_up(self, client: redis.Redis) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -67,15 +73,16 @@ class PrivateRedis:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 @contextmanager
-def private_redis(folder: Path, appendonly: bool = False) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(folder, appendonly)
+def private_redis(folder: Path, appendonly: bool = False,
+                  extra: Sequence[str] = ()) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(folder, appendonly, extra)
     server.start()
     try:
         yield server

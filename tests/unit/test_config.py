@@ -89,7 +89,18 @@ def test_a_bad_retention_is_refused(value: object) -> None:
         load_settings({"retention": value}, {})
 
 
-@pytest.mark.parametrize(("var", "value"), [("JOBQ_LEASE", "soon"), ("JOBQ_RETENTION", "1w")])
+def test_unknown_task_timeout_comes_from_the_option_or_the_environment() -> None:
+    assert load_settings({}, {}).unknown_task_timeout == 3600
+    assert load_settings({}, {"JOBQ_UNKNOWN_TASK_TIMEOUT": "90"}).unknown_task_timeout == 90
+    assert load_settings({}, {"JOBQ_UNKNOWN_TASK_TIMEOUT": "never"}).unknown_task_timeout is None
+    assert load_settings({"unknown_task_timeout": None},
+                         {"JOBQ_UNKNOWN_TASK_TIMEOUT": "90"}).unknown_task_timeout is None
+    with pytest.raises(ConfigError, match="unknown_task_timeout must be a positive number"):
+        load_settings({"unknown_task_timeout": 0}, {})
+
+
+@pytest.mark.parametrize(("var", "value"), [("JOBQ_LEASE", "soon"), ("JOBQ_RETENTION", "1w"),
+                                            ("JOBQ_UNKNOWN_TASK_TIMEOUT", "1h")])
 def test_a_bad_number_in_the_environment_names_the_variable(var: str, value: str) -> None:
     with pytest.raises(ConfigError, match=rf"\${var}='{value}' is not a number"):
         load_settings({}, {var: value})

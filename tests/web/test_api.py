@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 import jobq
 from jobq.cli import cli
 from jobq.job import JobRecord
-from jobq.jobjson import job_json, stats_json
+from jobq.jobjson import job_json, stats_overview
 from tests.web.conftest import (
     AUTH,
     TOKEN,
@@ -203,7 +203,7 @@ def test_stats_are_jobq_stats_json(client: TestClient, tasks_app: jobq.App) -> N
     answer = client.get("/api/stats")
     assert answer.status_code == 200
     assert answer.json() == _cli_json(tasks_app, "stats")
-    assert answer.json() == stats_json(tasks_app.stats())
+    assert answer.json() == stats_overview(tasks_app)
     assert answer.json()["queues"]["ops"]["failed"] == 1
 
 

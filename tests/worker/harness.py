@@ -97,10 +97,14 @@ class Workers:
         self.started: list[WorkerProcess] = []
 
     def start(self, lease: float = 2.0, module: str = "tests.worker.subject",
-              extra: dict[str, Any] | None = None, **worker: Any) -> WorkerProcess:
-        """A worker process running ``module``'s entry point; ``extra`` adds to its config."""
-        config = {"url": self.store.url, "options": {**self.store.options, "lease": lease},
-                  "worker": worker, "parent": os.getpid(), **(extra or {})}
+              extra: dict[str, Any] | None = None, *, only: list[str] | None = None,
+              url: str | None = None, **worker: Any) -> WorkerProcess:
+        """A worker process running ``module``'s entry point; ``extra`` adds to its config,
+        ``only`` leaves it just those tasks (an older release), ``url`` points it elsewhere
+        than the store's own URL (through a proxy, say)."""
+        config = {"url": url or self.store.url,
+                  "options": {**self.store.options, "lease": lease},
+                  "worker": worker, "parent": os.getpid(), "only": only, **(extra or {})}
         name = worker.get("name") or f"w{len(self.started)}"
         log_path = self.tmp_path / f"worker-{name}-{len(self.started)}.log"
         process = WorkerProcess(config, log_path, module)

@@ -64,8 +64,8 @@ def outcome_of_run() -> str:
 def build_app(url: str, options: dict[str, Any]) -> jobq.App:
     app = jobq.App(url, **options)
 
-    # Retries let a job whose worker died run again: the lost attempt counts as one.
-    @app.task(name="record", retries=2)
+    # No retries: a job whose worker died runs again without using one.
+    @app.task(name="record")
     def record(run_dir: str, seconds: float = 0.0) -> str:
         log_run(run_dir, "start")
         if seconds:
@@ -102,7 +102,39 @@ def build_app(url: str, options: dict[str, Any]) -> jobq.App:
         log_run(run_dir, "done")
         return results
 
+    @app.task(name="stall")
+    def stall(run_dir: str, release: str = RELEASE, limit: float = 60.0) -> str:
+        """The job's first run anywhere waits until the test creates ``release`` in the run
+        folder; any later run of it returns at once."""
+        log_run(run_dir, "start")
+        first = _first_run(Path(run_dir), jobq.current_job().id)
+        deadline = time.monotonic() + limit
+        while first and not (Path(run_dir) / release).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        log_run(run_dir, "done")
+        return outcome_of_run()
+
+    @app.task(name="die")
+    def die(run_dir: str) -> None:
+        """Kills the worker running it, as a crash or an out-of-memory kill would."""
+        log_run(run_dir, "start")
+        os._exit(1)
+
+    @app.task(name="fresh")
+    def fresh(run_dir: str, seconds: float = 0.0) -> str:
+        """As ``record``: a task a newer release added (workers given ``only`` lack it)."""
+        return record(run_dir, seconds)
+
     return app
+
+
+def _first_run(run_dir: Path, job_id: str) -> bool:
+    """True for exactly one caller per job, across processes (an exclusive create)."""
+    try:
+        os.close(os.open(run_dir / f"first-{job_id}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
 
 
 def _die_with(parent: int) -> None:
@@ -122,6 +154,9 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = build_app(config["url"], config["options"])
+    only = config.get("only")
+    if only is not None:  # an older release: it lacks the tasks not named here
+        app.tasks = {name: task for name, task in app.tasks.items() if name in only}
     try:
         Worker(app, **config["worker"]).run()
     finally:

@@ -121,7 +121,8 @@ def test_a_prefetched_job_cancelled_before_it_starts_never_runs(
         with worker_thread(app, concurrency=1, prefetch=1):
             wait_for(lambda: second.refresh().status is Status.RUNNING,
                      what="the second job to be claimed")
-            assert ran == ["blocker"]
+            # Claimed in one batch with the first: its thread may start a moment later.
+            wait_for(lambda: ran == ["blocker"], what="the first job to start")
             assert second.cancel() is True
             with pytest.raises(jobq.JobCancelled):
                 second.result(timeout=20)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -14,8 +15,8 @@ from jobq.worker import Worker
 from tests.waiting import wait_for
 
 
-def test_a_job_for_a_task_the_worker_lacks_fails_and_the_worker_goes_on(
-    make_app: Callable[..., jobq.App],
+def test_a_job_for_a_task_the_worker_lacks_waits_for_one_that_has_it(
+    make_app: Callable[..., jobq.App], caplog: pytest.LogCaptureFixture,
 ) -> None:
     producer = make_app()
     worker_app = make_app()
@@ -32,16 +33,22 @@ def test_a_job_for_a_task_the_worker_lacks_fails_and_the_worker_goes_on(
     def everywhere(n: int) -> int:
         return n * 2
 
-    ghost = only_in_producer.enqueue()
+    ghosts = [only_in_producer.enqueue() for _ in range(2)]
     after = [everywhere_producer.enqueue(n) for n in range(3)]
-    worker_app.run_worker(concurrency=1, burst=True)
+    with caplog.at_level(logging.WARNING, logger="jobq"):
+        worker_app.run_worker(concurrency=1, burst=True)
 
-    ghost.refresh()
-    assert ghost.status is Status.FAILED
-    assert ghost.attempts == 1  # no retry can mend a missing task
-    assert ghost.error is not None and ghost.error.type == "UnknownTask"
-    assert "only_in_producer" in ghost.error.message
     assert [job.result(timeout=1) for job in after] == [0, 2, 4]
+    for ghost in ghosts:
+        record = ghost.refresh().record
+        # Handed back for a worker that has the task: no attempt used, nothing failed.
+        assert (record.status, record.attempts) == (Status.SCHEDULED, 0)
+        assert record.unknown_task_since is not None
+        assert record.error is not None and record.error.type == "UnknownTask"
+        assert "only_in_producer" in record.error.message
+        assert 1 <= (record.run_at - record.unknown_task_since).total_seconds() <= 60
+    said = [r for r in caplog.records if getattr(r, "action", "") == "unknown_task"]
+    assert len(said) == 1 and "only_in_producer" in said[0].getMessage()  # once per task
 
 
 def test_a_side_loop_that_crashes_stops_the_worker_and_names_the_loop(

@@ -15,12 +15,12 @@
 WITH stored AS (
     INSERT INTO {schema}.jobq_jobs
         (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at,
-         key, timeout)
+         key, timeout, max_lost)
     SELECT * FROM unnest(
         %(ids)b::text[], %(tasks)b::text[], %(queues)b::text[], %(args)b::text[],
         %(kwargs)b::text[], %(priorities)b::int[], %(statuses)b::text[],
         %(max_attempts)b::int[], %(run_ats)b::timestamptz[], %(created_ats)b::timestamptz[],
-        %(keys)b::text[], %(timeouts)b::float8[])
+        %(keys)b::text[], %(timeouts)b::float8[], %(max_losts)b::int[])
     RETURNING status
 )
 SELECT count(*) FROM (
@@ -32,9 +32,9 @@ SELECT count(*) FROM (
 WITH stored AS (
     INSERT INTO {schema}.jobq_jobs
         (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at,
-         key, timeout)
+         key, timeout, max_lost)
     VALUES (%(id)s, %(task)s, %(queue)s, %(args)s, %(kwargs)s, %(priority)s, %(status)s,
-            %(max_attempts)s, %(run_at)s, %(created_at)s, NULL, %(timeout)s)
+            %(max_attempts)s, %(run_at)s, %(created_at)s, NULL, %(timeout)s, %(max_lost)s)
     RETURNING status
 )
 SELECT count(*) FROM (
@@ -46,12 +46,12 @@ SELECT count(*) FROM (
 -- unique index); returns the jobs actually stored.
 INSERT INTO {schema}.jobq_jobs
     (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at,
-     key, timeout)
+     key, timeout, max_lost)
 SELECT * FROM unnest(
     %(ids)b::text[], %(tasks)b::text[], %(queues)b::text[], %(args)b::text[],
     %(kwargs)b::text[], %(priorities)b::int[], %(statuses)b::text[],
     %(max_attempts)b::int[], %(run_ats)b::timestamptz[], %(created_ats)b::timestamptz[],
-    %(keys)b::text[], %(timeouts)b::float8[])
+    %(keys)b::text[], %(timeouts)b::float8[], %(max_losts)b::int[])
 ON CONFLICT DO NOTHING
 RETURNING id, status;
 
@@ -59,8 +59,11 @@ RETURNING id, status;
 -- Bulk enqueue of jobs without keys: COPY streams the rows (binary), then "notify".
 COPY {schema}.jobq_jobs
     (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at,
-     key, timeout)
+     key, timeout, max_lost)
 FROM STDIN (FORMAT BINARY);
+
+-- name: existing_ids
+SELECT id FROM {schema}.jobq_jobs WHERE id = ANY(%(ids)b::text[]);
 
 -- name: live_ids_by_key
 SELECT key, id FROM {schema}.jobq_jobs
@@ -101,13 +104,28 @@ SELECT count(*) FROM (
 -- One queue. One lease token fences the whole batch; the lease runs on the server's
 -- clock. The rows are picked in a CTE, which runs exactly once ("seq IN (subquery …
 -- LIMIT n SKIP LOCKED)" may be re-run by the planner and take more than n), by a scan
--- of the ready index in its own order that stops after n rows.
-WITH picked AS (
-    SELECT seq FROM {schema}.jobq_jobs
-    WHERE status = 'pending' AND queue = %(queue)s
+-- of the ready index in its own order that stops after n rows. At most %(suspects)s of
+-- them may be jobs that lost a lease before (their own small index); rows locked but not
+-- taken are released when the statement commits. Jobs of the tasks in %(skip)s (ones
+-- this worker lacks and another running worker has) are left for others.
+WITH fresh AS (
+    SELECT seq, priority FROM {schema}.jobq_jobs
+    WHERE status = 'pending' AND queue = %(queue)s AND lost_leases = 0
+      AND task <> ALL(%(skip)b::text[])
     ORDER BY priority DESC, seq
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
+), suspect AS (
+    SELECT seq, priority FROM {schema}.jobq_jobs
+    WHERE status = 'pending' AND queue = %(queue)s AND lost_leases > 0
+      AND task <> ALL(%(skip)b::text[])
+    ORDER BY priority DESC, seq
+    LIMIT %(suspects)s
+    FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT seq FROM (SELECT * FROM fresh UNION ALL SELECT * FROM suspect) AS c
+    ORDER BY priority DESC, seq
+    LIMIT %(limit)s
 )
 UPDATE {schema}.jobq_jobs AS j
 SET status = 'running', attempts = j.attempts + 1, started_at = now(),
@@ -116,23 +134,33 @@ SET status = 'running', attempts = j.attempts + 1, started_at = now(),
     cancel_requested = false
 FROM picked WHERE j.seq = picked.seq
 RETURNING j.seq, j.priority, j.id, j.task, j.queue, j.args, j.kwargs, j.attempts,
-    j.max_attempts, j.timeout;
+    j.max_attempts, j.timeout, j.lost_leases;
 
 -- name: claim_queues
 -- transition: pending -> running
 -- Several queues: the best n of each queue's own ordered scan, then the best n of
 -- those. ("queue = ANY(…)" would read and sort every pending job of the queues.) The
 -- rows locked but not taken are released when the statement commits.
-WITH picked AS (
-    SELECT c.seq FROM unnest(%(queues)b::text[]) AS q(name)
+WITH fresh AS (
+    SELECT c.seq, c.priority FROM unnest(%(queues)b::text[]) AS q(name)
     CROSS JOIN LATERAL (
         SELECT seq, priority FROM {schema}.jobq_jobs
-        WHERE status = 'pending' AND queue = q.name
+        WHERE status = 'pending' AND queue = q.name AND lost_leases = 0
+          AND task <> ALL(%(skip)b::text[])
         ORDER BY priority DESC, seq
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
     ) AS c
-    ORDER BY c.priority DESC, c.seq
+), suspect AS (
+    SELECT seq, priority FROM {schema}.jobq_jobs
+    WHERE status = 'pending' AND queue = ANY(%(queues)b::text[]) AND lost_leases > 0
+      AND task <> ALL(%(skip)b::text[])
+    ORDER BY priority DESC, seq
+    LIMIT %(suspects)s
+    FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT seq FROM (SELECT * FROM fresh UNION ALL SELECT * FROM suspect) AS c
+    ORDER BY priority DESC, seq
     LIMIT %(limit)s
 )
 UPDATE {schema}.jobq_jobs AS j
@@ -142,7 +170,7 @@ SET status = 'running', attempts = j.attempts + 1, started_at = now(),
     cancel_requested = false
 FROM picked WHERE j.seq = picked.seq
 RETURNING j.seq, j.priority, j.id, j.task, j.queue, j.args, j.kwargs, j.attempts,
-    j.max_attempts, j.timeout;
+    j.max_attempts, j.timeout, j.lost_leases;
 
 -- name: heartbeat
 -- Renews the leases still held; a job missing from the result has lost its lease.
@@ -205,13 +233,15 @@ UPDATE {schema}.jobq_jobs AS j SET
                     ELSE j.attempts END,
     worker_id = CASE WHEN d.status = 'pending' THEN NULL ELSE j.worker_id END,
     lease_token = NULL,
-    lease_expires_at = NULL
+    lease_expires_at = NULL,
+    unknown_task_since = NULL
 FROM decided AS d WHERE j.seq = d.seq
 RETURNING j.id, j.status;
 
 -- name: cancel_waiting
 -- transition: blocked, scheduled, pending -> cancelled
-UPDATE {schema}.jobq_jobs SET status = 'cancelled', finished_at = now()
+UPDATE {schema}.jobq_jobs
+SET status = 'cancelled', finished_at = now(), unknown_task_since = NULL
 WHERE id = %(id)s AND status IN ('blocked', 'scheduled', 'pending');
 
 -- name: cancel_running
@@ -221,16 +251,17 @@ WHERE id = %(id)s AND status = 'running' AND NOT cancel_requested;
 -- name: retry
 -- transition: failed, cancelled -> pending
 UPDATE {schema}.jobq_jobs
-SET status = 'pending', attempts = 0, run_at = now(), finished_at = NULL, result = NULL,
-    error_type = NULL, error_message = NULL, error_traceback = NULL, worker_id = NULL,
-    cancel_requested = false
+SET status = 'pending', attempts = 0, lost_leases = 0, unknown_task_since = NULL,
+    run_at = now(), finished_at = NULL, result = NULL, error_type = NULL,
+    error_message = NULL, error_traceback = NULL, worker_id = NULL, cancel_requested = false
 WHERE id = %(id)s AND status IN ('failed', 'cancelled');
 
 -- name: reap_to_cancelled
 -- transition: running -> cancelled
 -- Its worker died after cancel() was asked: the job must not run again. Runs first, in
 -- the same transaction as the two below. %(now)s is NULL to use the server's clock (it
--- is only given to simulate the future).
+-- is only given to simulate the future). A lease that ran out is not a failed attempt:
+-- each gives the attempt back and counts a lost lease.
 WITH expired AS (
     SELECT seq FROM {schema}.jobq_jobs
     WHERE status = 'running'
@@ -239,9 +270,11 @@ WITH expired AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE {schema}.jobq_jobs AS j
-SET status = 'cancelled', finished_at = now(), lease_token = NULL, lease_expires_at = NULL
+SET status = 'cancelled', finished_at = now(), lease_token = NULL, lease_expires_at = NULL,
+    attempts = greatest(j.attempts - 1, 0), lost_leases = j.lost_leases + 1,
+    unknown_task_since = NULL
 FROM expired WHERE j.seq = expired.seq
-RETURNING j.id, j.task, j.worker_id;
+RETURNING j.id, j.task, j.worker_id, j.lost_leases;
 
 -- name: reap_to_pending
 -- transition: running -> pending
@@ -249,13 +282,14 @@ WITH expired AS (
     SELECT seq FROM {schema}.jobq_jobs
     WHERE status = 'running'
       AND lease_expires_at < coalesce(to_timestamp(%(now)s::float8), now())
-      AND attempts < max_attempts AND NOT cancel_requested
+      AND lost_leases + 1 < max_lost AND NOT cancel_requested
     FOR UPDATE SKIP LOCKED
 )
 UPDATE {schema}.jobq_jobs AS j
-SET status = 'pending', lease_token = NULL, lease_expires_at = NULL
+SET status = 'pending', lease_token = NULL, lease_expires_at = NULL,
+    attempts = greatest(j.attempts - 1, 0), lost_leases = j.lost_leases + 1
 FROM expired WHERE j.seq = expired.seq
-RETURNING j.id, j.task, j.worker_id;
+RETURNING j.id, j.task, j.worker_id, j.lost_leases;
 
 -- name: reap_to_failed
 -- transition: running -> failed
@@ -263,17 +297,117 @@ WITH expired AS (
     SELECT seq FROM {schema}.jobq_jobs
     WHERE status = 'running'
       AND lease_expires_at < coalesce(to_timestamp(%(now)s::float8), now())
-      AND attempts >= max_attempts AND NOT cancel_requested
+      AND lost_leases + 1 >= max_lost AND NOT cancel_requested
     FOR UPDATE SKIP LOCKED
 )
 UPDATE {schema}.jobq_jobs AS j
 SET status = 'failed', finished_at = now(), lease_token = NULL, lease_expires_at = NULL,
-    error_type = 'WorkerLost',
-    error_message = 'the worker running this job stopped heartbeating (killed or lost) on '
-        || 'its last allowed attempt',
+    attempts = greatest(j.attempts - 1, 0), lost_leases = j.lost_leases + 1,
+    unknown_task_since = NULL, error_type = 'WorkerLost',
+    error_message = 'its worker was lost ' || (j.lost_leases + 1) || ' times while running '
+        || 'it (killed, frozen or cut off from the store until the lease ran out); a job '
+        || 'stops after max_lost=' || j.max_lost || ' lost leases. If the task itself kills '
+        || 'its worker (a crash, out of memory), fix it, then retry the job',
     error_traceback = ''
 FROM expired WHERE j.seq = expired.seq
-RETURNING j.id, j.task, j.worker_id;
+RETURNING j.id, j.task, j.worker_id, j.lost_leases;
+
+-- name: postpone_cancelled
+-- transition: running -> cancelled
+-- Claimed jobs whose task the worker lacks go back without using an attempt. These three
+-- run in turn, in one transaction; each takes the jobs the ones before left running.
+WITH given AS (
+    SELECT * FROM unnest(%(ids)b::text[], %(tokens)b::text[]) AS g(id, token)
+), held AS (
+    SELECT j.seq FROM {schema}.jobq_jobs AS j JOIN given AS g
+      ON j.id = g.id AND j.lease_token = g.token
+    WHERE j.status = 'running' AND j.cancel_requested
+    ORDER BY j.seq
+    FOR UPDATE OF j
+)
+UPDATE {schema}.jobq_jobs AS j
+SET status = 'cancelled', finished_at = now(), attempts = greatest(j.attempts - 1, 0),
+    lease_token = NULL, lease_expires_at = NULL, unknown_task_since = NULL
+FROM held WHERE j.seq = held.seq
+RETURNING j.id;
+
+-- name: postpone_failed
+-- transition: running -> failed
+-- It has waited %(give_up_after)s seconds (NULL: never) for a worker that has its task.
+WITH given AS (
+    SELECT * FROM unnest(%(ids)b::text[], %(tokens)b::text[], %(give_ups)b::text[])
+        AS g(id, token, give_up)
+), held AS (
+    SELECT j.seq, g.give_up FROM {schema}.jobq_jobs AS j JOIN given AS g
+      ON j.id = g.id AND j.lease_token = g.token
+    WHERE j.status = 'running'
+      AND coalesce(j.unknown_task_since, now())
+          <= now() - %(give_up_after)s::float8 * interval '1 second'
+    ORDER BY j.seq
+    FOR UPDATE OF j
+)
+UPDATE {schema}.jobq_jobs AS j
+SET status = 'failed', finished_at = now(), attempts = greatest(j.attempts - 1, 0),
+    lease_token = NULL, lease_expires_at = NULL, unknown_task_since = NULL,
+    error_type = 'UnknownTask', error_message = held.give_up, error_traceback = ''
+FROM held WHERE j.seq = held.seq
+RETURNING j.id;
+
+-- name: postpone_scheduled
+-- transition: running -> scheduled
+-- Offered again after half the time it has waited so far, within [low, high] seconds.
+WITH given AS (
+    SELECT * FROM unnest(%(ids)b::text[], %(tokens)b::text[], %(waitings)b::text[])
+        AS g(id, token, waiting)
+), held AS (
+    SELECT j.seq, g.waiting, extract(epoch FROM now() - coalesce(j.unknown_task_since, now()))
+        AS waited
+    FROM {schema}.jobq_jobs AS j JOIN given AS g ON j.id = g.id AND j.lease_token = g.token
+    WHERE j.status = 'running'
+    ORDER BY j.seq
+    FOR UPDATE OF j
+)
+UPDATE {schema}.jobq_jobs AS j
+SET status = 'scheduled',
+    run_at = now() + least(%(high)s::float8, greatest(%(low)s::float8, held.waited / 2))
+        * interval '1 second',
+    unknown_task_since = coalesce(j.unknown_task_since, now()),
+    attempts = greatest(j.attempts - 1, 0), lease_token = NULL, lease_expires_at = NULL,
+    worker_id = NULL, error_type = 'UnknownTask', error_message = held.waiting,
+    error_traceback = ''
+FROM held WHERE j.seq = held.seq
+RETURNING j.id;
+
+-- name: waiting_tasks
+SELECT task, count(*), extract(epoch FROM min(unknown_task_since))::float8
+FROM {schema}.jobq_jobs
+WHERE unknown_task_since IS NOT NULL
+  AND status IN ('blocked', 'scheduled', 'pending', 'running')
+GROUP BY task ORDER BY task;
+
+-- name: register_worker
+-- Also drops the rows of workers not seen for %(forget_after)s seconds (killed without a
+-- goodbye).
+WITH gone AS (
+    DELETE FROM {schema}.jobq_workers
+    WHERE last_seen < now() - %(forget_after)s::float8 * interval '1 second'
+)
+INSERT INTO {schema}.jobq_workers (id, host, pid, started_at, last_seen, queues, tasks)
+VALUES (%(id)s, %(host)s, %(pid)s, to_timestamp(%(started_at)s::float8), now(),
+        %(queues)s::text[], %(tasks)s::text[])
+ON CONFLICT (id) DO UPDATE SET
+    host = excluded.host, pid = excluded.pid, started_at = excluded.started_at,
+    last_seen = excluded.last_seen, queues = excluded.queues, tasks = excluded.tasks;
+
+-- name: unregister_worker
+DELETE FROM {schema}.jobq_workers WHERE id = %(id)s;
+
+-- name: workers
+SELECT id, host, pid, extract(epoch FROM started_at)::float8, queues, tasks,
+    extract(epoch FROM last_seen)::float8
+FROM {schema}.jobq_workers
+WHERE last_seen >= now() - %(stale_after)s::float8 * interval '1 second'
+ORDER BY started_at, id;
 
 -- name: get
 SELECT * FROM {schema}.jobq_jobs WHERE id = %(id)s;

@@ -11,7 +11,7 @@ from jobq.backends.base import NewJob, Outcome, record_from_row, utc
 from jobq.job import JobRecord
 
 COPY_TYPES = ["text", "text", "text", "text", "text", "int4", "text", "int4", "timestamptz",
-              "timestamptz", "text", "float8"]
+              "timestamptz", "text", "float8", "int4"]
 
 
 def job_columns(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
@@ -29,6 +29,7 @@ def job_columns(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
         "created_ats": [utc(j.created_at) for j in jobs],
         "keys": [j.key for j in jobs],
         "timeouts": [j.timeout for j in jobs],
+        "max_losts": [j.max_lost for j in jobs],
     }
 
 
@@ -36,7 +37,8 @@ def one_job(j: NewJob) -> dict[str, Any]:
     """One job as the parameters of ``insert_one``."""
     return {"id": j.id, "task": j.task, "queue": j.queue, "args": j.args, "kwargs": j.kwargs,
             "priority": j.priority, "status": j.status.value, "max_attempts": j.max_attempts,
-            "run_at": utc(j.run_at), "created_at": utc(j.created_at), "timeout": j.timeout}
+            "run_at": utc(j.run_at), "created_at": utc(j.created_at), "timeout": j.timeout,
+            "max_lost": j.max_lost}
 
 
 def copy_rows(jobs: Sequence[NewJob]) -> Iterator[tuple[Any, ...]]:
@@ -52,7 +54,7 @@ def copy_rows(jobs: Sequence[NewJob]) -> Iterator[tuple[Any, ...]]:
 
     for j in jobs:
         yield (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status.value,
-               j.max_attempts, when(j.run_at), when(j.created_at), j.key, j.timeout)
+               j.max_attempts, when(j.run_at), when(j.created_at), j.key, j.timeout, j.max_lost)
 
 
 def outcome_columns(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:

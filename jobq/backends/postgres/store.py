@@ -22,6 +22,8 @@ from psycopg.rows import dict_row
 
 from jobq.backends import sqlflow
 from jobq.backends.base import (
+    FORGET_WORKER_AFTER,
+    UNKNOWN_TASK_DELAY,
     ClaimedJob,
     Heartbeat,
     JobFilter,
@@ -31,9 +33,12 @@ from jobq.backends.base import (
     Outcome,
     PeriodicDefinition,
     PeriodicState,
+    Postponed,
     ReapedJob,
     TickVerdict,
+    WaitingTask,
     Waits,
+    WorkerInfo,
 )
 from jobq.backends.postgres import periodic, workflows
 from jobq.backends.postgres.conn import (
@@ -133,16 +138,22 @@ class PostgresBackend:
             return []
         keyless = not any(j.key for j in batch)
         with self._conn() as conn:
-            if keyless and len(batch) == 1:  # task.enqueue(): one plain statement
-                conn.execute(self.q["insert_one"], {**one_job(batch[0]), "channel": self.channel})
-                return list(batch)
-            if keyless and len(batch) < COPY_FROM:  # one statement, atomic on its own
-                conn.execute(self.q["insert"], {**job_columns(batch), "channel": self.channel})
-                return list(batch)
-            with conn.transaction():
-                if keyless:
-                    self._copy(conn, batch)
+            try:
+                if keyless and len(batch) == 1:  # task.enqueue(): one plain statement
+                    conn.execute(self.q["insert_one"],
+                                 {**one_job(batch[0]), "channel": self.channel})
                     return list(batch)
+                if keyless and len(batch) < COPY_FROM:  # one statement, atomic on its own
+                    conn.execute(self.q["insert"],
+                                 {**job_columns(batch), "channel": self.channel})
+                    return list(batch)
+                if keyless:
+                    with conn.transaction():
+                        self._copy(conn, batch)
+                    return list(batch)
+            except psycopg.errors.UniqueViolation:
+                pass  # an id already stored (a call with its id fixed): nothing was stored
+            with conn.transaction():
                 return self._store(conn, batch)
 
     def _copy(self, conn: Connection, jobs: Sequence[NewJob]) -> None:
@@ -192,15 +203,18 @@ class PostgresBackend:
                     ready = ready or status == Status.PENDING.value
             missing = [j for j in todo if j.id not in inserted]
             out.update((j.id, j) for j in todo if j.id in inserted)
-            for job in missing:
-                if not job.key:
-                    raise BackendError(f"job id {job.id} already exists")
+            keys = [j.key for j in missing if j.key]
             live = dict(conn.execute(
-                self.q["live_ids_by_key"], {"keys": [j.key for j in missing]}
-            ).fetchall()) if missing else {}
+                self.q["live_ids_by_key"], {"keys": keys}
+            ).fetchall()) if keys else {}
             out.update((j.id, live[j.key]) for j in missing if j.key in live)
+            missing = [j for j in missing if j.key not in live]
+            # Jobs with an id already stored (calls with their ids fixed): that job.
+            taken = {row[0] for row in conn.execute(
+                self.q["existing_ids"], {"ids": [j.id for j in missing]})} if missing else set()
+            out.update((j.id, j.id) for j in missing if j.id in taken)
             # A key whose job finished between the insert and the look-up is free again.
-            todo = [j for j in missing if j.key not in live]
+            todo = [j for j in missing if j.id not in taken]
             if not todo:
                 break
         else:
@@ -231,7 +245,8 @@ class PostgresBackend:
     # -- workers ----------------------------------------------------------------------------
 
     def claim(
-        self, worker_id: str, queues: Sequence[str], limit: int, lease: float
+        self, worker_id: str, queues: Sequence[str], limit: int, lease: float,
+        suspects: int = 1, skip_tasks: Sequence[str] = (),
     ) -> list[ClaimedJob]:
         if limit <= 0 or not queues:
             return []
@@ -240,7 +255,9 @@ class PostgresBackend:
         if listener is not None:
             listener.claiming()
         params = {"worker": worker_id, "token": token, "lease": lease, "queue": queues[0],
-                  "queues": list(queues), "limit": limit, "channel": self.channel}
+                  "queues": list(queues), "limit": limit, "suspects": max(suspects, 0),
+                  "skip": list(skip_tasks),
+                  "channel": self.channel}
         query = self.q["claim"] if len(set(queues)) == 1 else self.q["claim_queues"]
         with self._conn() as conn:
             with conn.pipeline():  # promote and claim: one round trip, one transaction
@@ -249,7 +266,8 @@ class PostgresBackend:
                 cur = conn.execute(query, params)
             rows = cur.fetchall()
         rows.sort(key=lambda r: (-r[1], r[0]))
-        return [ClaimedJob(r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], token) for r in rows]
+        return [ClaimedJob(r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], token, r[10])
+                for r in rows]
 
     def heartbeat(self, leases: Sequence[tuple[str, str]], lease: float) -> Heartbeat:
         if not leases:
@@ -290,11 +308,54 @@ class PostgresBackend:
                 cursors = [(conn.execute(self.q[name], params), status)
                            for name, status in outcomes]
                 conn.execute(self.wq["settle_reaped"], {"channel": self.channel})
-            reaped = [ReapedJob(r[0], r[1], status, r[2])
+            reaped = [ReapedJob(r[0], r[1], status, r[2], r[3])
                       for cur, status in cursors for r in cur.fetchall()]
             if any(r.status is Status.PENDING for r in reaped):
                 conn.execute(self.q["notify"], {"channel": self.channel})
         return reaped
+
+    def postpone(self, jobs: Sequence[Postponed],
+                 give_up_after: float | None) -> list[Status | None]:
+        if not jobs:
+            return []
+        low, high = UNKNOWN_TASK_DELAY
+        params = {"ids": [j.job_id for j in jobs], "tokens": [j.token for j in jobs],
+                  "waitings": [j.waiting for j in jobs], "give_ups": [j.give_up for j in jobs],
+                  "give_up_after": give_up_after, "low": low, "high": high}
+        steps = (("postpone_cancelled", Status.CANCELLED), ("postpone_failed", Status.FAILED),
+                 ("postpone_scheduled", Status.SCHEDULED))
+        with self._conn() as conn, conn.transaction():
+            decided = {row[0]: status for name, status in steps
+                       for row in conn.execute(self.q[name], params).fetchall()}
+            # A job that gave up waiting for its task ended: release what waits for it.
+            ended = [i for i, s in decided.items() if s is not Status.SCHEDULED]
+            if ended:
+                self._settle(conn, ended)
+        return [decided.get(j.job_id) for j in jobs]
+
+    def waiting_tasks(self) -> list[WaitingTask]:
+        with self._conn() as conn:
+            rows = conn.execute(self.q["waiting_tasks"]).fetchall()
+        return [WaitingTask(task, count, since) for task, count, since in rows]
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        with self._conn() as conn:
+            conn.execute(self.q["register_worker"], {
+                "id": worker.id, "host": worker.host, "pid": worker.pid,
+                "started_at": worker.started_at, "queues": list(worker.queues),
+                "tasks": list(worker.tasks), "forget_after": FORGET_WORKER_AFTER})
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self._conn() as conn:
+            conn.execute(self.q["unregister_worker"], {"id": worker_id})
+
+    def workers(self, stale_after: float) -> list[WorkerInfo]:
+        with self._conn() as conn:
+            rows = conn.execute(self.q["workers"], {"stale_after": stale_after}).fetchall()
+        return [WorkerInfo(r[0], r[1], r[2], r[3], tuple(r[4]), tuple(r[5]), r[6]) for r in rows]
+
+    def durability_warnings(self) -> list[str]:
+        return []  # PostgreSQL's durability settings are the operator's (docs/postgres.md)
 
     def next_due(self, queues: Sequence[str]) -> float | None:
         with self._conn() as conn:

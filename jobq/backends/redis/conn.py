@@ -169,11 +169,15 @@ class Connections:
         """EVALSHA ``script`` with the arguments ``build(replay)`` returns."""
         return self.run(lambda conn, replay: evalsha(conn, script, build(replay)))
 
-    def scripts(self, script: Script, builds: Callable[[], Iterable[Build]]) -> list[Any]:
+    def scripts(self, script: Script, builds: Callable[[], Iterable[Build]],
+                on_reply: Callable[[int, Any], None] | None = None) -> list[Any]:
         """EVALSHA ``script`` once per entry of ``builds()``, pipelined: each call is sent
         as soon as its arguments are built, so the server runs one while the next is built.
-        A re-send after a dropped connection calls ``builds()`` again."""
-        return self.run(lambda conn, replay: evalsha_many(conn, script, builds(), replay))
+        A re-send after a dropped connection calls ``builds()`` again. ``on_reply(i,
+        reply)`` hears each call's reply as it is read, so a caller whose connection
+        failed part way knows which calls the server confirmed."""
+        return self.run(
+            lambda conn, replay: evalsha_many(conn, script, builds(), replay, on_reply))
 
     def close(self) -> None:
         idle, self._idle = self._idle, []
@@ -218,26 +222,33 @@ def evalsha(conn: Conn, script: Script, args: Sequence[Any]) -> Any:
         return execute(conn, "EVALSHA", script.sha, 0, *args)
 
 
-def evalsha_many(conn: Conn, script: Script, builds: Iterable[Build], replay: bool) -> list[Any]:
+def evalsha_many(conn: Conn, script: Script, builds: Iterable[Build], replay: bool,
+                 on_reply: Callable[[int, Any], None] | None = None) -> list[Any]:
     """Pipelined ``evalsha`` calls; every reply is read before any error is raised, so the
     stream stays in step. Calls that found the script missing (NOSCRIPT: they did not
-    run) are sent again, in order, after loading it."""
+    run) are sent again, in order, after loading it. ``on_reply`` hears each good reply
+    with its call's position as soon as it is read."""
     sent = []
     for build in builds:
         args = build(replay)
         conn.send_packed_command([pack(("EVALSHA", script.sha, 0, *args))])
         sent.append(args)
     replies: list[Any] = []
-    for _ in sent:
+    for i in range(len(sent)):
         try:
             replies.append(conn.read_response())
         except redis.ResponseError as exc:
             replies.append(exc)
+            continue
+        if on_reply is not None:
+            on_reply(i, replies[i])
     missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
     if missing:
         execute(conn, "SCRIPT", "LOAD", script.text)
         for i in missing:
             replies[i] = execute(conn, "EVALSHA", script.sha, 0, *sent[i])
+            if on_reply is not None:
+                on_reply(i, replies[i])
     for reply in replies:
         if isinstance(reply, redis.ResponseError):
             raise reply

@@ -4,12 +4,13 @@ per-status indexes of the Redis backend."""
 from __future__ import annotations
 
 import heapq
+import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from jobq.backends.base import decode_json, make_error, utc
-from jobq.job import JobError, JobRecord, Status
+from jobq.backends.base import WorkerInfo, decode_json, make_error, utc
+from jobq.job import DEFAULT_MAX_LOST, JobError, JobRecord, Status
 
 EPOCH = datetime.fromtimestamp(0, UTC)
 
@@ -51,6 +52,23 @@ def pairs(flat: Sequence[Any] | None) -> dict[str, str]:
     if not flat:
         return {}
     return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def worker_json(worker: WorkerInfo) -> str:
+    """A worker as the registry stores it (``workers`` hash, keys.md)."""
+    return json.dumps({"host": worker.host, "pid": worker.pid, "started_at": worker.started_at,
+                       "queues": list(worker.queues), "tasks": list(worker.tasks)})
+
+
+def worker_of(worker_id: str, text: str, last_seen: float) -> WorkerInfo | None:
+    """A registry entry as a WorkerInfo; None for a damaged one."""
+    try:
+        data = json.loads(text)
+        return WorkerInfo(worker_id, str(data["host"]), int(data["pid"]),
+                          float(data["started_at"]), tuple(data["queues"]),
+                          tuple(data["tasks"]), last_seen)
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def number(text: str | None, kind: Callable[[str], Any], default: Any) -> Any:
@@ -104,6 +122,9 @@ def record_of(job_id: str, h: dict[str, str]) -> JobRecord:
         error=error,
         timeout=number(spec.timeout, float, None),
         cancel_requested=h.get("cancel_requested") == "1",
+        lost_leases=number(h.get("lost_leases"), int, 0),
+        max_lost=number(h.get("max_lost"), int, DEFAULT_MAX_LOST),
+        unknown_task_since=utc(number(h.get("unknown_task_since"), float, None)),
     )
 
 

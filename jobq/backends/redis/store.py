@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from jobq.backends.base import (
+    FORGET_WORKER_AFTER,
+    UNKNOWN_TASK_DELAY,
     ClaimedJob,
     Heartbeat,
     JobFilter,
@@ -28,11 +30,15 @@ from jobq.backends.base import (
     Outcome,
     PeriodicDefinition,
     PeriodicState,
+    Postponed,
     ReapedJob,
     TickVerdict,
+    WaitingTask,
     Waits,
+    WorkerInfo,
 )
 from jobq.backends.redis import periodic, workflows
+from jobq.backends.redis.batches import encode_rows, incomplete, stored_jobs
 from jobq.backends.redis.conn import (
     TRANSIENT,
     Build,
@@ -47,11 +53,13 @@ from jobq.backends.redis.records import (
     PendingGroups,
     newest_first,
     number,
-    pack_spec,
     pairs,
     record_of,
     unpack_spec,
+    worker_json,
+    worker_of,
 )
+from jobq.backends.redis.settings import warnings
 from jobq.backends.redis.wake import WakeListener
 from jobq.config import Settings
 from jobq.errors import BackendError, KeyConflict, SchemaError
@@ -181,9 +189,9 @@ class RedisBackend:
 
         chunks: list[tuple[list[NewJob], str]] = []  # sent so far, with their rows
         if isinstance(jobs, list) and len(jobs) == 1:  # task.enqueue(): no pipeline
-            chunks.append((jobs, _encode(jobs, numbers)))
+            chunks.append((jobs, encode_rows(jobs, numbers)))
             replies = [self._script("enqueue", functools.partial(args, chunks[0][1]))]
-            return _stored(chunks, replies)
+            return stored_jobs(chunks, replies)
 
         # Bounded scripts (a long one blocks every other client), pipelined: each chunk is
         # sent as soon as it is taken from ``jobs``, so the server stores one while the
@@ -200,14 +208,20 @@ class RedisBackend:
                     chunk = list(itertools.islice(source, size))
                     if not chunk:
                         return
-                    chunks.append((chunk, _encode(chunk, numbers)))
+                    chunks.append((chunk, encode_rows(chunk, numbers)))
                 yield functools.partial(args, chunks[n][1])
 
         self._ensure_schema()
-        return _stored(chunks, self._redis.scripts(self._scripts["enqueue"], calls))
+        confirmed: dict[int, Any] = {}
+        try:
+            replies = self._redis.scripts(self._scripts["enqueue"], calls,
+                                          confirmed.__setitem__)
+        except BackendError as exc:
+            raise incomplete(chunks, confirmed, source, exc) from exc
+        return stored_jobs(chunks, replies)
 
     def enqueue_workflow(self, jobs: Sequence[NewJob], waits: Sequence[Waits]) -> list[NewJob]:
-        rows = _encode(jobs, {})
+        rows = encode_rows(jobs, {})
         links = _json.encode([[w.job_id, list(w.deps), w.shape or ""] for w in waits])
         now = _num(time.time())
 
@@ -221,7 +235,8 @@ class RedisBackend:
         return Links(tuple(dependencies), tuple(dependents))
 
     def claim(
-        self, worker_id: str, queues: Sequence[str], limit: int, lease: float
+        self, worker_id: str, queues: Sequence[str], limit: int, lease: float,
+        suspects: int = 1, skip_tasks: Sequence[str] = (),
     ) -> list[ClaimedJob]:
         queues = tuple(queues)
         if limit <= 0 or not queues:
@@ -233,7 +248,8 @@ class RedisBackend:
 
         def build(replay: bool) -> tuple[Any, ...]:
             again = "1" if replay or recovering else "0"
-            return (self.prefix, again, worker_id, token, str(limit), _num(lease), *queues)
+            return (self.prefix, again, worker_id, token, str(limit), _num(lease),
+                    str(max(suspects, 0)), str(len(skip_tasks)), *skip_tasks, *queues)
 
         try:
             reply = self._script("claim", build)
@@ -246,14 +262,15 @@ class RedisBackend:
         self._due_at = None if not due else time.monotonic() + float(due) - server_now
         fields = reply[2:]
         claimed = []
-        for i in range(0, len(fields), 4):
-            # A damaged spec reads as a job of no task: the worker fails it as unknown.
+        for i in range(0, len(fields), 5):
+            # A damaged spec reads as a job of no task: the worker fails it as corrupt.
             spec = unpack_spec(fields[i + 3]) or DAMAGED_SPEC
             claimed.append(ClaimedJob(
                 id=fields[i], task=spec.task, queue=fields[i + 1], args=spec.args,
                 kwargs=spec.kwargs, attempts=int(fields[i + 2]),
                 max_attempts=number(spec.max_attempts, int, 1),
                 timeout=number(spec.timeout, float, None), token=token,
+                lost_leases=number(fields[i + 4], int, 0),
             ))
         return claimed
 
@@ -369,15 +386,51 @@ class RedisBackend:
             reply = self._script(
                 "reap", same_args((self.prefix, at, str(REAP_BATCH), self._retention_ms))
             )
-            for i in range(0, len(reply), 4):
-                reaped.append(
-                    ReapedJob(reply[i], reply[i + 1], Status(reply[i + 2]), reply[i + 3] or None)
-                )
-            if len(reply) < 4 * REAP_BATCH:
+            for i in range(0, len(reply), 5):
+                reaped.append(ReapedJob(reply[i], reply[i + 1], Status(reply[i + 2]),
+                                        reply[i + 3] or None, int(reply[i + 4])))
+            if len(reply) < 5 * REAP_BATCH:
                 break
         self._sweep()
         reaped.sort(key=lambda job: _REAP_ORDER[job.status])  # stable: expiry order within
         return reaped
+
+    def postpone(self, jobs: Sequence[Postponed],
+                 give_up_after: float | None) -> list[Status | None]:
+        if not jobs:
+            return []
+        low, high = UNKNOWN_TASK_DELAY
+        rows = _json.encode([[j.job_id, j.token, j.waiting, j.give_up] for j in jobs])
+        after = "" if give_up_after is None else _num(give_up_after)
+        reply = self._script("postpone", same_args(
+            (self.prefix, self._retention_ms, after, _num(low), _num(high), rows)))
+        return [Status(status) if status else None for status in reply]
+
+    def waiting_tasks(self) -> list[WaitingTask]:
+        flat = self._script("waiting_tasks", same_args((self.prefix,)))
+        return [WaitingTask(flat[i], int(flat[i + 1]), float(flat[i + 2]))
+                for i in range(0, len(flat), 3)]
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        self._script("register_worker", same_args(
+            (self.prefix, worker.id, worker_json(worker), _num(FORGET_WORKER_AFTER))))
+
+    def unregister_worker(self, worker_id: str) -> None:
+        self._script("unregister_worker", same_args((self.prefix, worker_id)))
+
+    def workers(self, stale_after: float) -> list[WorkerInfo]:
+        flat = self._script("workers", same_args((self.prefix, _num(stale_after))))
+        found = (worker_of(flat[i], flat[i + 1], float(flat[i + 2]))
+                 for i in range(0, len(flat), 3))
+        return sorted((w for w in found if w is not None), key=lambda w: (w.started_at, w.id))
+
+    def durability_warnings(self) -> list[str]:
+        try:
+            replies = self._redis.pipeline(
+                [("INFO", "persistence"), ("INFO", "memory"), ("CONFIG", "GET", "save")])
+        except BackendError:
+            return []  # unreachable: whatever uses the store next will say so
+        return warnings(self._redis.safe_url, *replies)
 
     def _sweep(self) -> None:
         """Drop the index entries of finished jobs that retention's TTL removed."""
@@ -470,42 +523,6 @@ class RedisBackend:
                   job: NewJob) -> TickVerdict:
         args = periodic.fire_args(self.prefix, holder, term, name, tick, job)
         return periodic.verdict_of(self._script("fire_tick", same_args(args)))
-
-
-def _stored(chunks: list[tuple[list[NewJob], str]], replies: list[Any]) -> list[NewJob | str]:
-    """Per job of the chunks sent, in order: the job, or the id of the live job holding
-    its key (each reply names those by their 1-based position in its chunk)."""
-    out: list[NewJob | str] = [job for chunk, _ in chunks for job in chunk]
-    base = -1
-    for (chunk, _), reply in zip(chunks, replies, strict=True):
-        for i in range(1, len(reply), 2):
-            out[base + int(reply[i])] = reply[i + 1]
-        base += len(chunk)
-    return out
-
-
-def _encode(jobs: Sequence[NewJob], numbers: dict[float, str]) -> str:
-    """The enqueue script's JSON rows; ``numbers`` caches formatted times across calls.
-    A job that differs from the one before it by id alone is sent as its id alone."""
-    def num(value: float) -> str:
-        text = numbers.get(value)
-        if text is None:
-            text = numbers[value] = repr(float(value))
-        return text
-
-    rows: list[list[str]] = []
-    last: tuple[Any, ...] = ()
-    for j in jobs:
-        rest = j[1:]  # every field but the id
-        if rest == last:
-            rows.append([j.id])
-            continue
-        last = rest
-        spec = pack_spec(str(j.max_attempts), num(j.created_at),
-                         "" if j.timeout is None else _num(j.timeout), j.args, j.kwargs, j.task)
-        rows.append([j.id, j.queue, str(j.priority), j.status.value, num(j.run_at), j.key or "",
-                     spec])
-    return _json.encode(rows)
 
 
 def _matches(record: JobRecord, query: JobFilter, statuses: set[Status]) -> bool:

@@ -17,6 +17,7 @@ from jobq.backends.base import (
     TickVerdict,
 )
 from jobq.backends.sqlfiles import load_queries
+from jobq.backends.sqlite.rows import job_row
 from jobq.job import Status
 
 Q = load_queries("sqlite", "periodic.sql")
@@ -74,8 +75,7 @@ def fire(conn: sqlite3.Connection, insert_job: str, holder: str, term: int, name
         return TickVerdict.DUPLICATE
     conn.execute(Q["admit_tick"], {**params, "job_id": job.id, "holder": holder, "term": term,
                                    "now": now})
-    conn.execute(insert_job, (job.id, job.task, job.queue, job.args, job.kwargs, job.priority,
-                              Status.PENDING, job.max_attempts, job.run_at, now, None,
-                              job.timeout))
+    conn.execute(insert_job, job_row(job._replace(status=Status.PENDING, created_at=now,
+                                                   key=None)))
     conn.execute(Q["prune_ticks"], {**params, "keep": TICKS_KEPT})
     return TickVerdict.FIRED

@@ -3,8 +3,11 @@
 -- name: insert
 INSERT OR IGNORE INTO jobq_jobs
     (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at, key,
-     timeout)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+     timeout, max_lost)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: exists
+SELECT 1 FROM jobq_jobs WHERE id = ?;
 
 -- name: live_id_by_key
 SELECT id FROM jobq_jobs
@@ -16,18 +19,33 @@ UPDATE jobq_jobs SET status = 'pending' WHERE status = 'scheduled' AND run_at <=
 
 -- name: claim
 -- transition: pending -> running
--- Parameters: now, worker id, lease token, lease expiry, the queue names, the limit;
--- {queues} is replaced by one "?" per queue name.
+-- Parameters: now, worker id, lease token, lease expiry, the queue names, the tasks to
+-- skip, the limit, the queue names, the tasks to skip, how many jobs that lost a lease
+-- before may be taken, the limit; {queues} is replaced by one "?" per queue name, {skip}
+-- by "AND task NOT IN (?, ...)" or nothing. The best jobs that never lost a lease, and
+-- the best of those that did (their own small index), then the best of both.
 UPDATE jobq_jobs
 SET status = 'running', attempts = attempts + 1, started_at = ?, worker_id = ?,
     lease_token = ?, lease_expires_at = ?, cancel_requested = 0
 WHERE seq IN (
-    SELECT seq FROM jobq_jobs
-    WHERE status = 'pending' AND queue IN ({queues})
+    SELECT seq FROM (
+        SELECT * FROM (
+            SELECT seq, priority FROM jobq_jobs
+            WHERE status = 'pending' AND queue IN ({queues}) AND lost_leases = 0 {skip}
+            ORDER BY priority DESC, seq
+            LIMIT ?)
+        UNION ALL
+        SELECT * FROM (
+            SELECT seq, priority FROM jobq_jobs
+            WHERE status = 'pending' AND queue IN ({queues}) AND lost_leases > 0 {skip}
+            ORDER BY priority DESC, seq
+            LIMIT ?)
+    )
     ORDER BY priority DESC, seq
     LIMIT ?
 )
-RETURNING seq, priority, id, task, queue, args, kwargs, attempts, max_attempts, timeout;
+RETURNING seq, priority, id, task, queue, args, kwargs, attempts, max_attempts, timeout,
+    lost_leases;
 
 -- name: heartbeat
 UPDATE jobq_jobs SET lease_expires_at = ?
@@ -38,7 +56,7 @@ RETURNING cancel_requested;
 -- transition: running -> succeeded
 UPDATE jobq_jobs
 SET status = 'succeeded', result = :result, finished_at = :now, lease_token = NULL,
-    lease_expires_at = NULL
+    lease_expires_at = NULL, unknown_task_since = NULL
 WHERE id = :id AND lease_token = :token AND status = 'running';
 
 -- name: finish_failed
@@ -46,7 +64,7 @@ WHERE id = :id AND lease_token = :token AND status = 'running';
 UPDATE jobq_jobs
 SET status = 'failed', error_type = :etype, error_message = :emessage,
     error_traceback = :etraceback, finished_at = :now, lease_token = NULL,
-    lease_expires_at = NULL
+    lease_expires_at = NULL, unknown_task_since = NULL
 WHERE id = :id AND lease_token = :token AND status = 'running';
 
 -- name: finish_scheduled
@@ -57,13 +75,15 @@ UPDATE jobq_jobs
 SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'scheduled' END,
     finished_at = CASE WHEN cancel_requested THEN :now END,
     run_at = :run_at, error_type = :etype, error_message = :emessage,
-    error_traceback = :etraceback, lease_token = NULL, lease_expires_at = NULL
+    error_traceback = :etraceback, lease_token = NULL, lease_expires_at = NULL,
+    unknown_task_since = NULL
 WHERE id = :id AND lease_token = :token AND status = 'running';
 
 -- name: finish_cancelled
 -- transition: running -> cancelled
 UPDATE jobq_jobs
-SET status = 'cancelled', finished_at = :now, lease_token = NULL, lease_expires_at = NULL
+SET status = 'cancelled', finished_at = :now, lease_token = NULL, lease_expires_at = NULL,
+    unknown_task_since = NULL
 WHERE id = :id AND lease_token = :token AND status = 'running';
 
 -- name: finish_pending
@@ -75,12 +95,12 @@ UPDATE jobq_jobs
 SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END,
     finished_at = CASE WHEN cancel_requested THEN :now END,
     attempts = MAX(attempts - 1, 0), lease_token = NULL, lease_expires_at = NULL,
-    worker_id = NULL
+    worker_id = NULL, unknown_task_since = NULL
 WHERE id = :id AND lease_token = :token AND status = 'running';
 
 -- name: cancel_waiting
 -- transition: blocked, scheduled, pending -> cancelled
-UPDATE jobq_jobs SET status = 'cancelled', finished_at = ?
+UPDATE jobq_jobs SET status = 'cancelled', finished_at = ?, unknown_task_since = NULL
 WHERE id = ? AND status IN ('blocked', 'scheduled', 'pending');
 
 -- name: cancel_running
@@ -90,36 +110,97 @@ WHERE id = ? AND status = 'running' AND cancel_requested = 0;
 -- name: retry
 -- transition: failed, cancelled -> pending
 UPDATE jobq_jobs
-SET status = 'pending', attempts = 0, run_at = :now, finished_at = NULL, result = NULL,
-    error_type = NULL, error_message = NULL, error_traceback = NULL, worker_id = NULL,
-    cancel_requested = 0
+SET status = 'pending', attempts = 0, lost_leases = 0, unknown_task_since = NULL,
+    run_at = :now, finished_at = NULL, result = NULL, error_type = NULL,
+    error_message = NULL, error_traceback = NULL, worker_id = NULL, cancel_requested = 0
 WHERE id = :id AND status IN ('failed', 'cancelled');
 
 -- name: reap_to_cancelled
 -- transition: running -> cancelled
--- Its worker died after cancel() was asked: the job must not run again.
+-- Its worker died after cancel() was asked: the job must not run again. Runs first, then
+-- the two below, in one transaction. A lease that ran out is not a failed attempt: each
+-- gives the attempt back and counts a lost lease.
 UPDATE jobq_jobs
-SET status = 'cancelled', finished_at = :now, lease_token = NULL, lease_expires_at = NULL
+SET status = 'cancelled', finished_at = :now, lease_token = NULL, lease_expires_at = NULL,
+    attempts = MAX(attempts - 1, 0), lost_leases = lost_leases + 1,
+    unknown_task_since = NULL
 WHERE status = 'running' AND lease_expires_at < :now AND cancel_requested = 1
-RETURNING id, task, worker_id;
+RETURNING id, task, worker_id, lost_leases;
 
 -- name: reap_to_pending
 -- transition: running -> pending
 UPDATE jobq_jobs
-SET status = 'pending', lease_token = NULL, lease_expires_at = NULL
-WHERE status = 'running' AND lease_expires_at < :now AND attempts < max_attempts
-RETURNING id, task, worker_id;
+SET status = 'pending', lease_token = NULL, lease_expires_at = NULL,
+    attempts = MAX(attempts - 1, 0), lost_leases = lost_leases + 1
+WHERE status = 'running' AND lease_expires_at < :now AND lost_leases + 1 < max_lost
+RETURNING id, task, worker_id, lost_leases;
 
 -- name: reap_to_failed
 -- transition: running -> failed
 UPDATE jobq_jobs
 SET status = 'failed', finished_at = :now, lease_token = NULL, lease_expires_at = NULL,
-    error_type = 'WorkerLost',
-    error_message = 'the worker running this job stopped heartbeating (killed or lost) on '
-        || 'its last allowed attempt',
+    attempts = MAX(attempts - 1, 0), lost_leases = lost_leases + 1,
+    unknown_task_since = NULL, error_type = 'WorkerLost',
+    error_message = 'its worker was lost ' || (lost_leases + 1) || ' times while running '
+        || 'it (killed, frozen or cut off from the store until the lease ran out); a job '
+        || 'stops after max_lost=' || max_lost || ' lost leases. If the task itself kills '
+        || 'its worker (a crash, out of memory), fix it, then retry the job',
     error_traceback = ''
-WHERE status = 'running' AND lease_expires_at < :now AND attempts >= max_attempts
-RETURNING id, task, worker_id;
+WHERE status = 'running' AND lease_expires_at < :now AND lost_leases + 1 >= max_lost
+RETURNING id, task, worker_id, lost_leases;
+
+-- name: postpone_cancelled
+-- transition: running -> cancelled
+-- A claimed job whose task the worker lacks goes back without using an attempt. These
+-- three run in turn, in one transaction, with :id and :token of one job each time.
+UPDATE jobq_jobs
+SET status = 'cancelled', finished_at = :now, attempts = MAX(attempts - 1, 0),
+    lease_token = NULL, lease_expires_at = NULL, unknown_task_since = NULL
+WHERE id = :id AND lease_token = :token AND status = 'running' AND cancel_requested = 1;
+
+-- name: postpone_failed
+-- transition: running -> failed
+-- It has waited :give_up_after seconds (NULL: never) for a worker that has its task.
+UPDATE jobq_jobs
+SET status = 'failed', finished_at = :now, attempts = MAX(attempts - 1, 0),
+    lease_token = NULL, lease_expires_at = NULL, unknown_task_since = NULL,
+    error_type = 'UnknownTask', error_message = :give_up, error_traceback = ''
+WHERE id = :id AND lease_token = :token AND status = 'running'
+  AND COALESCE(unknown_task_since, :now) <= :now - :give_up_after;
+
+-- name: postpone_scheduled
+-- transition: running -> scheduled
+-- Offered again after half the time it has waited so far, within [:low, :high] seconds.
+UPDATE jobq_jobs
+SET status = 'scheduled',
+    run_at = :now + MIN(:high, MAX(:low, (:now - COALESCE(unknown_task_since, :now)) / 2)),
+    unknown_task_since = COALESCE(unknown_task_since, :now),
+    attempts = MAX(attempts - 1, 0), lease_token = NULL, lease_expires_at = NULL,
+    worker_id = NULL, error_type = 'UnknownTask', error_message = :waiting,
+    error_traceback = ''
+WHERE id = :id AND lease_token = :token AND status = 'running';
+
+-- name: waiting_tasks
+SELECT task, COUNT(*), MIN(unknown_task_since) FROM jobq_jobs
+WHERE unknown_task_since IS NOT NULL
+  AND status IN ('blocked', 'scheduled', 'pending', 'running')
+GROUP BY task ORDER BY task;
+
+-- name: register_worker
+INSERT INTO jobq_workers (id, host, pid, started_at, last_seen, queues, tasks)
+VALUES (:id, :host, :pid, :started_at, :now, :queues, :tasks)
+ON CONFLICT (id) DO UPDATE SET
+    host = excluded.host, pid = excluded.pid, started_at = excluded.started_at,
+    last_seen = excluded.last_seen, queues = excluded.queues, tasks = excluded.tasks;
+
+-- name: forget_workers
+DELETE FROM jobq_workers WHERE last_seen < ?;
+
+-- name: unregister_worker
+DELETE FROM jobq_workers WHERE id = ?;
+
+-- name: workers
+SELECT * FROM jobq_workers WHERE last_seen >= ? ORDER BY started_at, id;
 
 -- name: get
 SELECT * FROM jobq_jobs WHERE id = ?;

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
-from jobq.backends.base import JobFilter, record_from_row, utc
+from jobq.backends.base import (
+    JobFilter,
+    NewJob,
+    WorkerInfo,
+    decode_json,
+    record_from_row,
+    utc,
+)
 from jobq.job import JobRecord, Status
 
 # The index that holds only the rows of one status (migrations/0001_initial.sql), so a
@@ -20,9 +28,23 @@ STATUS_INDEX = {
 }
 
 
+def job_row(j: NewJob) -> tuple[Any, ...]:
+    """A new job as the parameters of the ``insert`` query, in its column order."""
+    # j.status is a StrEnum: SQLite stores it as its text, without the .value lookup.
+    return (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status, j.max_attempts,
+            j.run_at, j.created_at, j.key, j.timeout, j.max_lost)
+
+
 def record(row: sqlite3.Row) -> JobRecord:
     """A stored row as a ``JobRecord`` (times are epoch seconds in SQLite)."""
     return record_from_row(row, utc)  # type: ignore[arg-type]
+
+
+def worker_info(row: sqlite3.Row) -> WorkerInfo:
+    """A registry row as a ``WorkerInfo`` (queues and tasks are JSON lists)."""
+    return WorkerInfo(row["id"], row["host"], row["pid"], row["started_at"],
+                      tuple(decode_json(row["queues"], [])), tuple(decode_json(row["tasks"], [])),
+                      row["last_seen"])
 
 
 def listing_sql(query: JobFilter) -> tuple[str, tuple[object, ...]]:

@@ -6,6 +6,7 @@ processes serialise on SQLite's write lock and never hand one attempt to two wor
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -17,10 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from jobq.backends import sqlflow
 from jobq.backends.base import (
+    FORGET_WORKER_AFTER,
+    UNKNOWN_TASK_DELAY,
     ClaimedJob,
     Heartbeat,
     JobFilter,
@@ -30,13 +32,17 @@ from jobq.backends.base import (
     Outcome,
     PeriodicDefinition,
     PeriodicState,
+    Postponed,
     ReapedJob,
     TickVerdict,
+    WaitingTask,
     Waits,
+    WorkerInfo,
 )
 from jobq.backends.sqlfiles import load_migrations, load_queries
 from jobq.backends.sqlite import periodic, workflows
-from jobq.backends.sqlite.rows import listing_sql, record
+from jobq.backends.sqlite.files import is_store_error, sqlite_path, store_error
+from jobq.backends.sqlite.rows import job_row, listing_sql, record, worker_info
 from jobq.errors import BackendError, ConfigError, KeyConflict, SchemaError
 from jobq.job import JobRecord, Status
 
@@ -50,32 +56,14 @@ _FINISH = {
     Status.CANCELLED: Q["finish_cancelled"],
     Status.PENDING: Q["finish_pending"],
 }
+_POSTPONE = (("postpone_cancelled", Status.CANCELLED), ("postpone_failed", Status.FAILED),
+             ("postpone_scheduled", Status.SCHEDULED))
 _SYNC_MODES = ("off", "normal", "full", "extra")
 # WAL pages between automatic checkpoints (SQLite's default is 1,000). Fewer, larger
 # checkpoints copy each hot page (the growing ends of the indexes) once instead of many
 # times, and sync less often: +16% single enqueues in `jobq bench`. Durability is
 # unchanged; the WAL file grows to about 40 MB before it is reused.
 WAL_AUTOCHECKPOINT = 10_000
-def sqlite_path(url: str) -> tuple[str, dict[str, str]]:
-    """The file path and options of a ``sqlite:///relative`` or ``sqlite:////abs`` URL."""
-    parts = urlsplit(url)
-    if parts.scheme != "sqlite" or parts.netloc:
-        raise ConfigError(
-            f"{url!r} is not a SQLite URL; write sqlite:///relative/path.db or "
-            "sqlite:////absolute/path.db"
-        )
-    path = parts.path[1:] if parts.path.startswith("/") else parts.path
-    if not path:
-        raise ConfigError(f"{url!r} names no file; write sqlite:///jobq.db")
-    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    return path, options
-
-
-def _is_store_error(exc: BaseException | None) -> bool:
-    """SQLite's own errors (locked past the busy timeout, disk full, a damaged file)
-    surface as ``BackendError`` naming the store, which workers wait out and retry.
-    IntegrityError passes through: callers turn it into their own message."""
-    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError)
 
 
 # Backends living in this process: a forked child drops their connections (see conn).
@@ -90,6 +78,10 @@ def _forget_connections() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_connections)
+
+
+class _Taken(Exception):
+    """A batch met a job id already stored: roll back, then store it job by job."""
 
 
 class _Write:
@@ -114,8 +106,8 @@ class _Write:
                 backend._lock.release()
                 raise
         except sqlite3.DatabaseError as exc:
-            if _is_store_error(exc):
-                raise BackendError(f"{backend.url}: {exc}") from exc
+            if is_store_error(exc):
+                raise store_error(backend.url, backend.path, exc) from exc
             raise
         return conn
 
@@ -140,8 +132,8 @@ class _Write:
             exc = failed
         finally:
             backend._lock.release()
-        if _is_store_error(exc):
-            raise BackendError(f"{backend.url}: {exc}") from exc
+        if is_store_error(exc):
+            raise store_error(backend.url, backend.path, exc) from exc  # type: ignore[arg-type]
         if exc is not raised:
             raise exc
 
@@ -208,8 +200,8 @@ class SQLiteBackend:
         try:
             yield
         except sqlite3.DatabaseError as exc:
-            if _is_store_error(exc):
-                raise BackendError(f"{self.url}: {exc}") from exc
+            if is_store_error(exc):
+                raise store_error(self.url, self.path, exc) from exc
             raise
 
     def _write(self) -> _Write:
@@ -294,35 +286,41 @@ class SQLiteBackend:
 
     def enqueue(self, jobs: Iterable[NewJob]) -> list[NewJob | str]:
         batch = list(jobs)
-        rows = [
-            # j.status is a StrEnum: SQLite stores it as its text, without the .value lookup.
-            (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status,
-             j.max_attempts, j.run_at, j.created_at, j.key, j.timeout)
-            for j in batch
-        ]
-        with self._write() as conn:
-            if not any(j.key for j in batch):
-                if len(rows) == 1:  # one row: execute costs less than executemany
-                    conn.execute(Q["insert"], rows[0])
-                else:
-                    conn.executemany(Q["insert"], rows)
+        rows = [job_row(j) for j in batch]
+        if not any(j.key for j in batch):
+            try:
+                with self._write() as conn:
+                    before = conn.total_changes
+                    if len(rows) == 1:  # one row: execute costs less than executemany
+                        conn.execute(Q["insert"], rows[0])
+                    else:
+                        conn.executemany(Q["insert"], rows)
+                    if conn.total_changes - before != len(rows):
+                        raise _Taken  # an id already stored (a call with its id fixed)
                 return list(batch)
-            out: list[NewJob | str] = []
-            for job, row in zip(batch, rows, strict=True):
-                if conn.execute(Q["insert"], row).rowcount:
-                    out.append(job)
-                else:
-                    existing = conn.execute(Q["live_id_by_key"], (job.key,)).fetchone()
-                    if existing is None:
-                        raise BackendError(f"job id {job.id} already exists")
-                    out.append(existing[0])
-            return out
+            except _Taken:
+                pass  # rolled back: store them one by one to tell which were there
+        with self._write() as conn:
+            return [self._insert_one(conn, job, row) for job, row in zip(batch, rows,
+                                                                          strict=True)]
+
+    @staticmethod
+    def _insert_one(conn: sqlite3.Connection, job: NewJob,
+                    row: tuple[Any, ...]) -> NewJob | str:
+        """Store one job; else the live job holding its key, or the job with its id."""
+        if conn.execute(Q["insert"], row).rowcount:
+            return job
+        if job.key:
+            holder = conn.execute(Q["live_id_by_key"], (job.key,)).fetchone()
+            if holder is not None:
+                return str(holder[0])
+        if conn.execute(Q["exists"], (job.id,)).fetchone() is None:
+            raise BackendError(f"{job.id}: the store refused the job")
+        return job.id
 
     def enqueue_workflow(self, jobs: Sequence[NewJob], waits: Sequence[Waits]) -> list[NewJob]:
         def insert(rows: Sequence[NewJob]) -> None:
-            conn.executemany(Q["insert"], [
-                (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status,
-                 j.max_attempts, j.run_at, j.created_at, j.key, j.timeout) for j in rows])
+            conn.executemany(Q["insert"], [job_row(j) for j in rows])
 
         with self._write() as conn:
             return sqlflow.enqueue(workflows.Statements(conn), jobs, waits, insert)
@@ -332,21 +330,24 @@ class SQLiteBackend:
             return sqlflow.links(workflows.Statements(conn), job_id)
 
     def claim(
-        self, worker_id: str, queues: Sequence[str], limit: int, lease: float
+        self, worker_id: str, queues: Sequence[str], limit: int, lease: float,
+        suspects: int = 1, skip_tasks: Sequence[str] = (),
     ) -> list[ClaimedJob]:
         if limit <= 0 or not queues:
             return []  # and never LIMIT -1, which SQLite reads as "no limit"
         now = time.time()
         token = uuid.uuid4().hex
-        sql = Q["claim"].replace("{queues}", ",".join("?" * len(queues)))
-        params = (now, worker_id, token, now + lease, *queues, limit)
+        skip = f"AND task NOT IN ({','.join('?' * len(skip_tasks))})" if skip_tasks else ""
+        sql = Q["claim"].replace("{queues}", ",".join("?" * len(queues))).replace("{skip}", skip)
+        params = (now, worker_id, token, now + lease, *queues, *skip_tasks, limit, *queues,
+                  *skip_tasks, max(suspects, 0), limit)
         with self._write() as conn:
             conn.execute(Q["promote_due"], (now,))
             rows = conn.execute(sql, params).fetchall()
         rows.sort(key=lambda r: (-r["priority"], r["seq"]))
         return [
             ClaimedJob(r["id"], r["task"], r["queue"], r["args"], r["kwargs"], r["attempts"],
-                       r["max_attempts"], r["timeout"], token)
+                       r["max_attempts"], r["timeout"], token, r["lost_leases"])
             for r in rows
         ]
 
@@ -430,10 +431,59 @@ class SQLiteBackend:
                                   ("reap_to_pending", Status.PENDING),
                                   ("reap_to_failed", Status.FAILED)):
                 rows = conn.execute(Q[query], params).fetchall()
-                reaped.extend(ReapedJob(r[0], r[1], status, r[2]) for r in rows)
+                reaped.extend(ReapedJob(r[0], r[1], status, r[2], r[3]) for r in rows)
             workflows.settle(conn, [r.id for r in reaped if r.status is not Status.PENDING],
                              params["now"])
         return reaped
+
+    def postpone(self, jobs: Sequence[Postponed],
+                 give_up_after: float | None) -> list[Status | None]:
+        low, high = UNKNOWN_TASK_DELAY
+        out: list[Status | None] = []
+        with self._write() as conn:
+            now = time.time()
+            for job in jobs:
+                params = {"id": job.job_id, "token": job.token, "now": now, "low": low,
+                          "high": high, "waiting": job.waiting, "give_up": job.give_up,
+                          "give_up_after": give_up_after}
+                for query, status in _POSTPONE:
+                    if conn.execute(Q[query], params).rowcount:
+                        out.append(status)
+                        break
+                else:
+                    out.append(None)
+            # A job that gave up waiting for its task ended: release what waits for it.
+            ended = [j.job_id for j, s in zip(jobs, out, strict=True)
+                     if s in (Status.FAILED, Status.CANCELLED)]
+            workflows.settle(conn, ended, now)
+        return out
+
+    def waiting_tasks(self) -> list[WaitingTask]:
+        with self._read() as conn:
+            rows = conn.execute(Q["waiting_tasks"]).fetchall()
+        return [WaitingTask(task, count, since) for task, count, since in rows]
+
+    def register_worker(self, worker: WorkerInfo) -> None:
+        now = time.time()
+        with self._write() as conn:
+            conn.execute(Q["register_worker"], {
+                "id": worker.id, "host": worker.host, "pid": worker.pid,
+                "started_at": worker.started_at, "now": now,
+                "queues": json.dumps(list(worker.queues)),
+                "tasks": json.dumps(list(worker.tasks))})
+            conn.execute(Q["forget_workers"], (now - FORGET_WORKER_AFTER,))
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(Q["unregister_worker"], (worker_id,))
+
+    def workers(self, stale_after: float) -> list[WorkerInfo]:
+        with self._read() as conn:
+            rows = conn.execute(Q["workers"], (time.time() - stale_after,)).fetchall()
+        return [worker_info(r) for r in rows]
+
+    def durability_warnings(self) -> list[str]:
+        return []  # the file is the application's own: its durability is in the URL
 
     def purge(self, older_than: float, statuses: Iterable[Status], batch: int = 500) -> int:
         wanted = [s.value for s in statuses]

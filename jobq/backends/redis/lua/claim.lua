@@ -1,23 +1,37 @@
 -- claim: promote due scheduled jobs, then lease up to `limit` pending jobs of the named
--- queues to one worker, highest priority first, then oldest first.
--- ARGV: prefix, replay, worker id, lease token, limit, lease seconds, queue, queue, ...
+-- queues to one worker, highest priority first, then oldest first. At most `suspects` of
+-- them may be jobs that lost a lease before (a worker holds one such at a time, so a job
+-- that kills its worker cannot take the same neighbours down twice); the others stay.
+-- Jobs of the tasks to skip (ones the worker lacks and another running worker has) are
+-- left for others.
+-- ARGV: prefix, replay, worker id, lease token, limit, lease seconds, suspects, the
+--       number n of tasks to skip, n task names, queue, queue, ...
 -- Writes: job:<id>, ready:<queue>, scheduled:<queue>, leases, status:<status>, counts,
 --         claim:<token> (the batch, kept for one lease so a re-sent claim whose reply
 --         was lost gets the same jobs back instead of orphaning them), wake:<queue>.
 -- Returns, JSON-encoded (one string parses far faster than many): [server now, earliest
 --   due time of a scheduled job in the queues or "", then per job: id, queue, attempts,
---   spec (keys.md)].
+--   spec (keys.md), lost leases].
 local replay = ARGV[2] == '1'
 local worker, token = ARGV[3], ARGV[4]
 local limit, lease = tonumber(ARGV[5]), tonumber(ARGV[6])
+local allowance = tonumber(ARGV[7])
+local skipped = tonumber(ARGV[8])
+local skip = {}
+for i = 9, 8 + skipped do
+  skip[ARGV[i]] = true
+end
 local queues = {}
-for i = 7, #ARGV do
+for i = 9 + skipped, #ARGV do
   queues[#queues + 1] = ARGV[i]
 end
+-- Ready entries looked at per queue past the limit when jobs that lost a lease must be
+-- left: a claim stays bounded even behind many of them.
+local SCAN_PAST = 1000
 local now = server_now()
 local stamp = fmt_time(now)
 local batch_key = P .. 'claim:' .. token
-local FIELDS = {'status', 'seq', 'queue', 'spec', 'attempts', 'lease_token'}
+local FIELDS = {'status', 'seq', 'queue', 'spec', 'attempts', 'lease_token', 'lost_leases'}
 
 local function next_due()
   local best = nil
@@ -36,6 +50,7 @@ local function reply_job(out, id, h)
   out[n + 2] = h.queue
   out[n + 3] = h.attempts
   out[n + 4] = h.spec or ''
+  out[n + 5] = h.lost_leases or '0'
 end
 
 if replay then
@@ -70,35 +85,62 @@ for _, q in ipairs(queues) do
 end
 flush_zsets() -- the ready sets are read next
 
--- The best `limit` candidates across the queues.
+-- Candidates of one queue, best first: up to `limit` jobs that never lost a lease and up
+-- to `allowance` that did, each with its hash. Stale entries (no pending job behind them)
+-- are dropped on the way.
+local function candidates_of(q, out)
+  local key = ready_key(q)
+  local fresh, suspects, offset = 0, 0, 0
+  while fresh < limit and offset < limit + SCAN_PAST do
+    local page = redis.call('ZRANGE', key, offset, offset + limit - 1, 'WITHSCORES')
+    for i = 1, #page, 2 do
+      local id = id_of_member(page[i])
+      local h = read(id, FIELDS)
+      if not (h and h.status == 'pending') then
+        zset_rem(key, page[i])
+      elseif skipped > 0 and skip[spec_task(h.spec) or ''] then
+        -- left where it is, for a worker that has its task
+      elseif (tonumber(h.lost_leases) or 0) == 0 and fresh < limit then
+        fresh = fresh + 1
+        out[#out + 1] = {tonumber(page[i + 1]), page[i], q, id, h, false}
+      elseif (tonumber(h.lost_leases) or 0) > 0 and suspects < allowance then
+        suspects = suspects + 1
+        out[#out + 1] = {tonumber(page[i + 1]), page[i], q, id, h, true}
+      end
+    end
+    if #page < 2 * limit then
+      break
+    end
+    offset = offset + limit
+  end
+end
+
 local candidates = {}
 if limit > 0 then
   for _, q in ipairs(queues) do
-    local top = redis.call('ZRANGE', ready_key(q), 0, limit - 1, 'WITHSCORES')
-    for i = 1, #top, 2 do
-      candidates[#candidates + 1] = {tonumber(top[i + 1]), top[i], q}
-    end
+    candidates_of(q, candidates)
   end
 end
-if #queues > 1 then
-  table.sort(candidates, function(a, b)
-    if a[1] ~= b[1] then
-      return a[1] < b[1]
-    end
-    return a[2] < b[2]
-  end)
-end
+table.sort(candidates, function(a, b)
+  if a[1] ~= b[1] then
+    return a[1] < b[1]
+  end
+  return a[2] < b[2]
+end)
 
 local out = {stamp, ''}
 local ids = {}
 local expires = now + lease
 local expires_text = fmt_time(expires)
-for i = 1, math.min(limit, #candidates) do
-  local c = candidates[i]
-  zset_rem(ready_key(c[3]), c[2])
-  local id = id_of_member(c[2])
-  local h = read(id, FIELDS)
-  if h and h.status == 'pending' then
+local suspects = 0
+for _, c in ipairs(candidates) do
+  if #ids >= limit then
+    break
+  end
+  if not c[6] or suspects < allowance then
+    suspects = suspects + (c[6] and 1 or 0)
+    local id, h = c[4], c[5]
+    zset_rem(ready_key(c[3]), c[2])
     h.attempts = string.format('%d', (tonumber(h.attempts) or 0) + 1)
     redis.call('HSET', job_key(id), 'status', 'running', 'attempts', h.attempts,
       'started_at', stamp, 'worker_id', worker, 'lease_token', token,

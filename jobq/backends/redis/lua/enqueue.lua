@@ -1,13 +1,15 @@
 -- enqueue: store new jobs in one step, or point at the live job holding a job's
--- idempotency key.
+-- idempotency key, or at the job already stored under a job's id (a call whose id was
+-- fixed, enqueued again after a failure).
 -- ARGV: prefix, replay ("1" when re-sent after a lost reply), the client's clock,
---       jobs as JSON: [[id, queue, priority, status, run_at, key, spec], ...] (numbers
---       as text, "" for none; spec as keys.md packs it); a row of the id alone repeats
---       every other field of the row before it
+--       jobs as JSON: [[id, queue, priority, status, run_at, key, spec, max_lost], ...]
+--       (numbers as text, "" for none or the default; spec as keys.md packs it); a row
+--       of the id alone repeats every other field of the row before it
 -- Writes: job:<id>, seq, status:<status> (not for pending), ready:<queue> or
 --         scheduled:<queue>, key:<key>, counts, wake:<queue>.
 -- Returns {stored, i, existing_id, ...}: i is the 1-based position of a job whose key
--- was held by the live job existing_id; every other job was stored.
+-- was held by the live job existing_id, or whose id was already stored (existing_id is
+-- then its own id); every other job was stored.
 local replay = ARGV[2] == '1'
 local jobs = cjson.decode(ARGV[4])
 
@@ -18,7 +20,7 @@ if #jobs == 1 and not replay then
   local id, queue, priority, status, run_at, key = j[1], j[2], j[3], j[4], j[5], j[6]
   local name = job_key(id)
   if redis.call('EXISTS', name) > 0 then
-    return redis.error_reply('jobq: job id ' .. id .. ' already exists')
+    return {0, 1, id}
   end
   if key ~= '' then
     local holder = key_holder(key)
@@ -28,12 +30,18 @@ if #jobs == 1 and not replay then
     redis.call('SET', P .. 'key:' .. key, id)
   end
   local s = string.format('%d', redis.call('INCR', P .. 'seq'))
-  if key == '' then
+  if key == '' and j[8] == '' then
     redis.call('HSET', name, 'status', status, 'seq', s, 'queue', queue,
       'priority', priority, 'run_at', run_at, 'spec', j[7])
   else
     redis.call('HSET', name, 'status', status, 'seq', s, 'queue', queue,
-      'priority', priority, 'run_at', run_at, 'spec', j[7], 'key', key)
+      'priority', priority, 'run_at', run_at, 'spec', j[7])
+    if key ~= '' then
+      redis.call('HSET', name, 'key', key)
+    end
+    if j[8] ~= '' then
+      redis.call('HSET', name, 'max_lost', j[8])
+    end
   end
   redis.call('HINCRBY', P .. 'counts', status .. ':' .. queue, 1)
   if status == 'pending' then
@@ -73,10 +81,12 @@ local function due_score(run_at)
   return tonumber(run_at) + skew
 end
 
--- Refuse before writing anything: an id already taken is a caller bug, except when
--- this is a re-send of a call whose reply was lost. Ids are random (uuid4), so only a
--- re-send looks, one job at a time; a first send checks the whole batch in one call.
-local skip = {}
+-- Jobs whose id is already stored are not stored again: on a re-send of a call whose
+-- reply was lost, the ones this very call stored (same spec) count as stored; any
+-- other is the job that id names (a call with its id fixed, enqueued again). Ids are
+-- random, so only a re-send looks one job at a time; a first send checks the whole batch
+-- in one call.
+local skip, existing = {}, {}
 local names = {}
 for i, id in ipairs(ids) do
   names[i] = job_key(id)
@@ -91,12 +101,9 @@ local function any_exists()
 end
 if replay or any_exists() then
   for i, j in ipairs(jobs) do
-    local found = redis.call('HGET', names[i], 'spec')
-    if found then
-      if not (replay and found == j[7]) then
-        return redis.error_reply('jobq: job id ' .. ids[i] .. ' already exists')
-      end
+    if redis.call('EXISTS', names[i]) > 0 then
       skip[i] = true
+      existing[i] = not (replay and redis.pcall('HGET', names[i], 'spec') == j[7])
     end
   end
 end
@@ -122,7 +129,7 @@ end
 for i, j in ipairs(jobs) do
   seq = seq + 1
   local id, queue, priority, status, key = ids[i], j[2], j[3], j[4], j[6]
-  local holder = nil
+  local holder = existing[i] and id or nil
   if not skip[i] and key ~= '' then
     holder = key_holder(key)
     if holder and not LIVE[redis.pcall('HGET', job_key(holder), 'status')] then
@@ -146,6 +153,10 @@ for i, j in ipairs(jobs) do
       if key ~= '' then
         fields[#fields + 1] = 'key'
         fields[#fields + 1] = key
+      end
+      if j[8] ~= '' then
+        fields[#fields + 1] = 'max_lost'
+        fields[#fields + 1] = j[8]
       end
       templates[j] = fields
     end

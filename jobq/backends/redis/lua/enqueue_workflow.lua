@@ -124,6 +124,10 @@ for _, j in ipairs(jobs) do
   local id, queue, priority, run_at = j[1], j[2], j[3], j[5]
   local s = string.format('%d', seq)
   local fields = {'seq', s, 'queue', queue, 'priority', priority, 'run_at', run_at}
+  if j[8] and j[8] ~= '' then -- absent: the default max_lost
+    fields[#fields + 1] = 'max_lost'
+    fields[#fields + 1] = j[8]
+  end
   local status, spec = link(id, j[4], j[7], run_at, fields)
   redis.call('HSET', job_key(id), 'status', status, 'spec', spec, unpack(fields))
   count(queue, status, 1)

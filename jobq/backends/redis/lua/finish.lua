@@ -5,7 +5,8 @@
 --       outcomes as JSON: [[id, token, status, result, error type, error message,
 --       traceback, run_at, replay], ...] ("" for none; replay "1" when the outcome is
 --       re-sent after a lost reply).
--- Writes: job:<id>, leases, status:<status>, counts, and by outcome: finished:<status>
+-- Writes: job:<id>, leases, status:<status>, counts, unknown:<task> and unknown, and by
+--         outcome: finished:<status>
 --         and key:<key> (finished), scheduled:<queue> (retry later), ready:<queue> and
 --         wake:<queue> (handed back).
 --         A job that ended: what waits for it (wf_settle, lib_workflow.lua).
@@ -16,7 +17,7 @@ local skew = now - tonumber(ARGV[2])
 local retention_ms = ARGV[3]
 local outcomes = cjson.decode(ARGV[4])
 local FIELDS = {'status', 'lease_token', 'done_token', 'queue', 'seq', 'priority', 'key',
-  'attempts', 'cancel_requested'}
+  'attempts', 'cancel_requested', 'unknown_task_since'}
 local woken = {}
 
 local function add(fields, name, value)
@@ -62,6 +63,7 @@ local function apply(id, h, o)
   if FINISHED[final] then
     add(fields, 'finished_at', stamp)
   end
+  forget_unknown_task(id, h, fields) -- a worker that has its task took it
   redis.call('HSET', job_key(id), unpack(fields))
   restatus(id, h.queue, h.seq, 'running', final)
   if FINISHED[final] then

@@ -5,6 +5,8 @@
 -- foreign key of the wrong type is skipped, not fatal.
 local P = ARGV[1]
 local FINISHED = {succeeded = true, failed = true, cancelled = true}
+-- A job hash without max_lost (every job enqueued with the default) reads as this.
+local DEFAULT_MAX_LOST = 3
 local LIVE = {blocked = true, scheduled = true, pending = true, running = true}
 
 -- The server's clock in epoch seconds: every client agrees on due times and leases.
@@ -109,9 +111,27 @@ local function flush_zsets()
   zsets = {}
 end
 
+-- Jobs a worker lacking their task handed back wait in one sorted set per task
+-- (`unknown:<task>`: score = since when, member id); the set `unknown` names the tasks
+-- that have any, so listing them costs one step per task, not per job.
+local function unknown_key(task)
+  return P .. 'unknown:' .. task
+end
+
+local forgotten_tasks = {}
+local function flush_unknown()
+  for task in pairs(forgotten_tasks) do
+    if redis.call('ZCARD', unknown_key(task)) == 0 then
+      redis.call('SREM', P .. 'unknown', task)
+    end
+  end
+  forgotten_tasks = {}
+end
+
 local function flush()
   flush_zsets()
   flush_counts()
+  flush_unknown()
 end
 
 -- Pending jobs have no status index: the ready sets already hold every one of them
@@ -224,6 +244,18 @@ local function mark_finished(id, h, status, now, retention_ms)
   release_key(id, h.key)
   if retention_ms ~= '' and status ~= 'failed' then
     redis.call('PEXPIRE', job_key(id), retention_ms)
+  end
+end
+
+-- A job no longer waiting for a worker that has its task: its unknown_task_since field
+-- (emptied through `fields`, the caller's HSET) and its entry in the unknown index go.
+local function forget_unknown_task(id, h, fields)
+  if h.unknown_task_since and h.unknown_task_since ~= '' then
+    fields[#fields + 1] = 'unknown_task_since'
+    fields[#fields + 1] = ''
+    local task = spec_task(h.spec or redis.pcall('HGET', job_key(id), 'spec')) or ''
+    zset_rem(unknown_key(task), id)
+    forgotten_tasks[task] = true
   end
 end
 

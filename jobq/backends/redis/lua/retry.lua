@@ -1,4 +1,5 @@
--- retry: a failed or cancelled job goes back to pending with fresh attempts, unless
+-- retry: a failed or cancelled job goes back to pending with fresh attempts (and no lost
+-- leases), unless
 -- another live job now holds its idempotency key.
 -- ARGV: prefix, job id, the client's clock as text (the new run_at).
 -- Writes: job:<id> (and its TTL removed), finished:<status>, status:<status>, counts,
@@ -26,8 +27,8 @@ end
 local jk = job_key(id)
 redis.call('HDEL', jk, 'finished_at', 'result', 'error_type', 'error_message',
   'error_traceback', 'worker_id')
-redis.call('HSET', jk, 'status', 'pending', 'attempts', '0', 'run_at', run_at,
-  'cancel_requested', '0')
+redis.call('HSET', jk, 'status', 'pending', 'attempts', '0', 'lost_leases', '0',
+  'run_at', run_at, 'cancel_requested', '0')
 redis.call('PERSIST', jk)
 zset_rem(P .. 'finished:' .. h.status, finished_member(id, h.queue))
 restatus(id, h.queue, h.seq, h.status, 'pending')
