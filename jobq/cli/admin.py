@@ -17,7 +17,7 @@ from jobq.cli.context import CliState, ConfigProblem, reports_errors, store_opti
 from jobq.config import redact_url
 from jobq.errors import JobqError
 from jobq.job import FINISHED, Status
-from jobq.worker.worker import POOLS
+from jobq.worker.pools import POOLS
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -27,7 +27,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), default=4, show_default=True,
               metavar="N",
               help="Jobs run at the same time.")
-@click.option("--pool", type=click.Choice(POOLS), default="thread", show_default=True,
+@click.option("--pool", type=click.Choice(list(POOLS)), default="thread", show_default=True,
               help="What runs the jobs.")
 @click.option("--queues", "-q", metavar="A,B", help="Queues to take jobs from, comma-separated "
               "(default: the app's default queue).")

@@ -1,7 +1,8 @@
 """Running one attempt of a task: decode its arguments, call it, encode its result.
 
-This part runs on a pool thread. It never touches the store and never raises: whatever
-happens comes back as an ``Attempt`` for the worker loop to turn into an outcome.
+This part runs wherever the pool runs tasks: a pool thread, or a child process. It never
+touches the store and never raises: whatever happens comes back as an ``AttemptOutcome``
+for the worker loop to turn into the job's next state.
 """
 
 from __future__ import annotations
@@ -12,24 +13,17 @@ import json
 import threading
 import time
 import traceback
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from jobq.backends.base import ClaimedJob
-from jobq.errors import JobqError, Timeout
+from jobq.errors import Timeout
 from jobq.serializer import encode_result
 from jobq.task import Task
 from jobq.worker.context import RunningJob, _current
-
-# A coroutine gets its Timeout raised inside it at the limit; the loop abandons its thread
-# only if it is still running this much later (it blocked the event loop, or swallowed
-# the Timeout and carried on).
-ASYNC_MARGIN = 1.0
-
-
-class CorruptJob(JobqError):
-    """The stored job cannot be decoded (damaged or written by something else)."""
+from jobq.worker.outcomes import AttemptOutcome, CorruptJob, failed
 
 
 def timeout_error(claimed: ClaimedJob) -> Timeout:
@@ -38,19 +32,21 @@ def timeout_error(claimed: ClaimedJob) -> Timeout:
 
 @dataclass
 class Attempt:
-    """One run of one claimed job, shared between the loop and the pool thread."""
+    """The worker's bookkeeping for one claimed job, shared by its loop and its pool.
+
+    Only the worker's process holds one; what crosses to wherever the task runs is the
+    claimed job, and what comes back is an ``AttemptOutcome``.
+    """
 
     claimed: ClaimedJob
     task: Task[..., Any] | None
     running: RunningJob
-    started: float = 0.0  # monotonic; 0 until a thread picks it up
+    started: float = 0.0  # monotonic; 0 until the pool starts it
+    # Seconds past the time limit before the loop gives up on it; the pool sets it.
+    margin: float = 0.0
     finished: bool = False
     abandoned: bool = False  # the loop gave up on it (timeout, lost lease, shutdown)
-    result: str | None = None
-    exception: BaseException | None = None
-    traceback: str = ""
-    async_task: asyncio.Task[Any] | None = None
-    loop: asyncio.AbstractEventLoop | None = None
+    outcome: AttemptOutcome | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -59,17 +55,11 @@ class Attempt:
         timeout = self.claimed.timeout
         if timeout is None or not self.started:
             return None
-        margin = ASYNC_MARGIN if self.task is not None and self.task.is_async else 0.0
-        return self.started + timeout + margin
+        return self.started + timeout + self.margin
 
     def request_cancel(self) -> None:
         """Ask the task to stop: it sees ``cancel_requested``; a coroutine is cancelled."""
-        self.running._cancel.set()
-        task, loop = self.async_task, self.loop
-        if task is not None and loop is not None:
-            # A closed loop raises RuntimeError: its coroutine has ended anyway.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(task.cancel)
+        self.running._request_cancel()
 
 
 def decode_arguments(claimed: ClaimedJob) -> tuple[list[Any], dict[str, Any]]:
@@ -139,16 +129,16 @@ class _TimeLimited:
                 error = exc
 
 
-async def _run_coroutine(attempt: Attempt, coro: Coroutine[Any, Any, Any]) -> Any:
+async def _run_coroutine(running: RunningJob, claimed: ClaimedJob,
+                         coro: Coroutine[Any, Any, Any]) -> Any:
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
-    attempt.async_task, attempt.loop = task, loop
-    if attempt.running.cancel_requested and task is not None:
-        task.cancel()  # asked before the coroutine could be reached
-    timeout = attempt.claimed.timeout
+    if task is not None:
+        running._when_cancelled(lambda: _cancel_soon(loop, task))
+    timeout = claimed.timeout
     if timeout is None or task is None:
         return await coro
-    limited = _TimeLimited(coro, attempt.claimed, task)
+    limited = _TimeLimited(coro, claimed, task)
 
     def expire() -> None:
         limited.expired = True
@@ -161,24 +151,45 @@ async def _run_coroutine(attempt: Attempt, coro: Coroutine[Any, Any, Any]) -> An
         timer.cancel()
 
 
-def run_attempt(attempt: Attempt) -> None:
-    """Run the attempt to its end and record how it went on ``attempt``."""
-    if not attempt.started:
-        attempt.started = time.monotonic()
-    token = _current.set(attempt.running)
+def _cancel_soon(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+    # A closed loop raises RuntimeError: its coroutine has ended anyway.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(task.cancel)
+
+
+SyncLimit = Callable[[ClaimedJob], AbstractContextManager[None]]
+
+
+def execute(claimed: ClaimedJob, task: Task[..., Any], running: RunningJob,
+            sync_limit: SyncLimit | None = None) -> AttemptOutcome:
+    """Run one attempt to its end, on the calling thread, and say how it went.
+
+    A coroutine gets its time limit on the thread's event loop; ``sync_limit``, where the
+    caller can enforce one (a child process's main thread), bounds a plain function.
+    """
+    token = _current.set(running)
     try:
-        if attempt.task is None:
-            raise attempt.exception or CorruptJob("no task to run")
-        args, kwargs = decode_arguments(attempt.claimed)
-        if attempt.task.is_async:
-            coro = attempt.task.fn(*args, **kwargs)
-            value = _event_loop().run_until_complete(_run_coroutine(attempt, coro))
+        args, kwargs = decode_arguments(claimed)
+        if task.is_async:
+            coro = task.fn(*args, **kwargs)
+            value = _event_loop().run_until_complete(_run_coroutine(running, claimed, coro))
+        elif sync_limit is not None and claimed.timeout is not None:
+            with sync_limit(claimed):
+                value = task.fn(*args, **kwargs)
         else:
-            value = attempt.task.fn(*args, **kwargs)
-        attempt.result = encode_result(attempt.claimed.task, value)
+            value = task.fn(*args, **kwargs)
+        return AttemptOutcome(result=encode_result(claimed.task, value))
     except BaseException as exc:
-        attempt.exception = exc
-        attempt.traceback = traceback.format_exc()
+        return failed(exc, task, claimed, traceback.format_exc())
     finally:
         _current.reset(token)
-        attempt.finished = True
+
+
+def run_attempt(attempt: Attempt) -> None:
+    """Run the attempt (unless its outcome was known before it started) and record how
+    it went on ``attempt``."""
+    if not attempt.started:
+        attempt.started = time.monotonic()
+    if attempt.outcome is None and attempt.task is not None:
+        attempt.outcome = execute(attempt.claimed, attempt.task, attempt.running)
+    attempt.finished = True

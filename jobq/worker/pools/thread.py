@@ -1,9 +1,8 @@
-"""Pools run attempts. The worker loop needs only: start, submit, abandon, shutdown.
+"""The thread pool: ``size`` threads running submitted attempts.
 
-``ThreadPool`` keeps ``size`` threads busy. A thread whose attempt the loop abandoned
-(time limit passed, lease lost) cannot be killed in Python; it is replaced at once so
-the pool keeps its size, and it exits when its task finally returns, its late result
-discarded.
+A thread whose attempt the loop abandoned (time limit passed, lease lost) cannot be
+killed in Python; it is replaced at once so the pool keeps its size, and it exits when
+its task finally returns, its late result discarded.
 """
 
 from __future__ import annotations
@@ -12,38 +11,27 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
-from typing import Protocol
 
 from jobq.worker.execution import Attempt, close_thread_loop, run_attempt
+from jobq.worker.pools.base import PoolSetup
 
 log = logging.getLogger("jobq.worker")
 
 _STOP = None
-
-
-class Pool(Protocol):
-    """What the worker loop needs from a pool."""
-
-    size: int
-
-    def start(self) -> None: ...
-
-    def submit(self, attempt: Attempt) -> None: ...
-
-    def abandon(self, attempt: Attempt, *, running: bool = True) -> bool: ...
-
-    def shutdown(self) -> None: ...
+# A coroutine's thread is abandoned this long after its Timeout was raised inside it.
+ASYNC_MARGIN = 1.0
 
 
 class ThreadPool:
     """``size`` threads running submitted attempts; ``on_done`` hears of each one that
     finished and was not abandoned."""
 
-    def __init__(self, size: int, on_done: Callable[[Attempt], None], name: str = "jobq") -> None:
-        self.size = size
-        self._on_done = on_done
-        self._name = name
+    abandons = "its thread is abandoned"
+
+    def __init__(self, setup: PoolSetup) -> None:
+        self.size = setup.size
+        self._on_done = setup.on_done
+        self._name = setup.name
         self._inbox: queue.SimpleQueue[Attempt | None] = queue.SimpleQueue()
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
@@ -89,14 +77,17 @@ class ThreadPool:
                 self._threads.discard(me)
 
     def submit(self, attempt: Attempt) -> None:
+        # A coroutine gets its Timeout raised inside it at the limit; its thread is
+        # abandoned only if it still runs a moment later (it blocked its event loop, or
+        # swallowed the Timeout and carried on). A plain function cannot be interrupted.
+        if attempt.task is not None and attempt.task.is_async:
+            attempt.margin = ASYNC_MARGIN
         self._inbox.put(attempt)
 
     def abandon(self, attempt: Attempt, *, running: bool = True) -> bool:
         """Give up on an attempt that has not finished; True if it was given up.
 
-        With ``running=False`` only an attempt no thread has started is given up, and
-        then it never starts. A started one keeps its thread, which a new thread
-        replaces.
+        A started one keeps its thread, which a new thread replaces.
         """
         with attempt.lock:
             if attempt.finished or attempt.abandoned:
