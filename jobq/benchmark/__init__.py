@@ -3,7 +3,10 @@
 Figures: single and bulk enqueue rates, drain rates of no-op jobs with one and two worker
 processes (and with one worker logging every state change at INFO), and the
 enqueue-to-start latency of jobs trickling into an idle worker. On SQLite, raw-SQLite
-reference rows (the same SQL with no jobq in between) show jobq's own overhead.
+reference rows (the same SQL with no jobq in between) show jobq's own overhead. The
+pools side by side: the process and async pools' drain rates, eight CPU-bound jobs at
+concurrency 2 on threads and on processes, and many ``asyncio.sleep`` jobs at
+concurrency 100 on the async pool and on threads.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jobq.benchmark import raw, runs
+from jobq.benchmark.tasks import ASYNC_NOOP, NAP, NOOP, SPIN
 from jobq.config import redact_url
 
 # Targets by store kind (the issues that built each store); a figure not named: none.
@@ -48,6 +52,8 @@ TARGETS: dict[str, dict[str, tuple[float, str]]] = {
     },
 }
 CALLER_THREADS = 4  # the concurrent one-by-one enqueue figure
+CPU_JOBS, CPU_CONCURRENCY = 8, 2  # the CPU-bound figures
+SLEEP_SECONDS, SLEEP_CONCURRENCY = 0.1, 100  # the asyncio.sleep figures
 
 
 @dataclass
@@ -77,6 +83,8 @@ class Plan:
     latency_jobs: int
     latency_interval: float
     raw_reference: bool
+    cpu_seconds: float = 1.0
+    sleep_jobs: int = 1_000
 
 
 class Bench:
@@ -106,6 +114,7 @@ class Bench:
             self._raw()
         self._enqueue()
         self._drains()
+        self._pools()
         self._latency()
         by_key = {f.key: f for f in self.figures}
         for fig in self.figures:
@@ -172,6 +181,34 @@ class Bench:
                                   log_file=log_file)
             self._add(key, label, rate, reference="raw_drain")
 
+    def _pools(self) -> None:
+        jobs, conc = self.plan.jobs, self.plan.concurrency
+        for key, pool, task, what in (("drain_process", "process", NOOP, "no-op"),
+                                      ("drain_async", "async", ASYNC_NOOP, "async no-op")):
+            label = f"drain, 1 worker process, {pool} pool x {conc}, {what} jobs"
+            with self.stores.fresh() as store:
+                rate = runs.drain(store, jobs, 1, conc, self._step(label, jobs), pool=pool,
+                                  task_name=task)
+            self._add(key, label, rate)
+        cpu = self.plan.cpu_seconds
+        for pool in ("thread", "process"):
+            label = (f"{CPU_JOBS} CPU-bound jobs ({cpu:g} s CPU each), concurrency "
+                     f"{CPU_CONCURRENCY}, {pool} pool")
+            self._timed(f"cpu_{pool}", label, CPU_JOBS, CPU_CONCURRENCY, pool, SPIN, (cpu,))
+        naps = self.plan.sleep_jobs
+        for pool in ("thread", "async"):
+            label = (f"{naps:,} asyncio.sleep({SLEEP_SECONDS:g}) jobs, concurrency "
+                     f"{SLEEP_CONCURRENCY}, {pool} pool")
+            self._timed(f"sleep_{pool}", label, naps, SLEEP_CONCURRENCY, pool, NAP,
+                        (SLEEP_SECONDS,))
+
+    def _timed(self, key: str, label: str, jobs: int, concurrency: int, pool: str,
+               task: str, args: tuple[Any, ...]) -> None:
+        with self.stores.fresh() as store:
+            seconds = runs.run_all(store, jobs, 1, concurrency, self._step(label, jobs),
+                                   pool=pool, task_name=task, args=args)
+        self._add(key, label, seconds, "s")
+
     def _latency(self) -> None:
         count, interval = self.plan.latency_jobs, self.plan.latency_interval
         with self.stores.fresh() as store:
@@ -199,7 +236,7 @@ def environment(url: str | None) -> dict[str, Any]:
 
 
 def _fmt(value: float, unit: str) -> str:
-    return f"{value:,.2f}" if unit == "ms" else f"{value:,.0f}"
+    return f"{value:,.2f}" if unit in ("ms", "s") else f"{value:,.0f}"
 
 
 def render(console: Console, env: dict[str, Any], figures: list[Figure]) -> None:
@@ -278,6 +315,11 @@ def _command(ctx: click.Context) -> str:
               help="Jobs in the latency figure.")
 @click.option("--latency-interval", default=10.0, show_default=True,
               type=click.FloatRange(min=0), help="Milliseconds between latency jobs.")
+@click.option("--cpu-seconds", default=1.0, show_default=True, type=click.FloatRange(min=0.001),
+              help=f"CPU time of each of the {CPU_JOBS} CPU-bound jobs (thread vs process pool).")
+@click.option("--sleep-jobs", default=1_000, show_default=True, type=click.IntRange(min=1),
+              help=f"asyncio.sleep({SLEEP_SECONDS:g}) jobs at concurrency {SLEEP_CONCURRENCY} "
+              "(async vs thread pool).")
 @click.option("--json", "json_out", is_flag=True, help="Print the results as JSON.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the JSON results to this file.")
@@ -286,9 +328,10 @@ def _command(ctx: click.Context) -> str:
               "checkout; writes bench/PEERS.md).")
 @click.option("--quick", is_flag=True, help="With --peers: the short run (small sizes, 1 run).")
 def bench(url: str | None, jobs: int, concurrency: int, latency_jobs: int,
-          latency_interval: float, json_out: bool, output: Path | None, peers: bool,
-          quick: bool) -> None:
-    """Measure enqueue rates, drain rates and enqueue-to-start latency on a store."""
+          latency_interval: float, cpu_seconds: float, sleep_jobs: int, json_out: bool,
+          output: Path | None, peers: bool, quick: bool) -> None:
+    """Measure enqueue rates, drain rates and enqueue-to-start latency on a store, and
+    the three pools side by side."""
     if peers:
         sys.exit(run_peers(quick))
     if quick:
@@ -296,7 +339,8 @@ def bench(url: str | None, jobs: int, concurrency: int, latency_jobs: int,
     command = _command(click.get_current_context())
     stores = runs.Stores(url)
     plan = Plan(jobs, concurrency, latency_jobs, latency_interval / 1000,
-                raw_reference=stores.kind == "sqlite")
+                raw_reference=stores.kind == "sqlite", cpu_seconds=cpu_seconds,
+                sleep_jobs=sleep_jobs)
     env = {"command": command, **environment(url)}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=Console(stderr=True))

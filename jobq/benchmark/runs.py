@@ -23,30 +23,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from jobq.app import App
+from jobq.benchmark.tasks import APP_REF, NOOP, STAMP, bench_app
 from jobq.errors import JobqError
 
-NOOP = "jobq.bench.noop"
-STAMP = "jobq.bench.stamp"
 BATCH = 1_000  # jobs per enqueue_many call
 
 Progress = Callable[[int], None]  # called with how many jobs are done so far
-
-
-def noop() -> None:
-    """The benchmark's job: nothing at all, so the figures measure jobq itself."""
-
-
-def stamp() -> float:
-    """Return the moment the job started, for the enqueue-to-start latency."""
-    return time.time()
-
-
-def bench_app(url: str, options: dict[str, Any]) -> App:
-    """An App on ``url`` with the two benchmark tasks registered under fixed names."""
-    app = App(url, **options)
-    app.task(name=NOOP)(noop)
-    app.task(name=STAMP)(stamp)
-    return app
 
 
 # -- isolated stores ------------------------------------------------------------------
@@ -209,12 +191,13 @@ def bulk_enqueue(store: Store, jobs: int, progress: Progress) -> float:
     return jobs / elapsed
 
 
-def _fill(app: App, jobs: int, progress: Progress | None = None) -> None:
-    task = app.get_task(NOOP)
+def _fill(app: App, jobs: int, progress: Progress | None = None, task_name: str = NOOP,
+          args: tuple[Any, ...] = ()) -> None:
+    task = app.get_task(task_name)
     done = 0
     while done < jobs:
         size = min(BATCH, jobs - done)
-        app.enqueue_many([task.call() for _ in range(size)])
+        app.enqueue_many([task.call(*args) for _ in range(size)])
         done += size
         if progress is not None:
             progress(done)
@@ -239,7 +222,7 @@ def _expect(app: App, jobs: int, status: str) -> None:
 
 
 def _worker_main(url: str, options: dict[str, Any], concurrency: int, burst: bool,
-                 log_file: str | None, control: Any) -> None:
+                 log_file: str | None, control: Any, pool: str) -> None:
     """A worker process: build the App and Worker, say "ready" on ``control``, wait for
     "go", then run until done (burst) or until the other end of ``control`` closes."""
     import threading
@@ -254,7 +237,8 @@ def _worker_main(url: str, options: dict[str, Any], concurrency: int, burst: boo
             format="%(asctime)s %(levelname)s %(name)s %(message)s",
         )
     app = bench_app(url, options)
-    worker = Worker(app, concurrency=concurrency, burst=burst)
+    children = {"app_ref": APP_REF} if pool == "process" else {}
+    worker = Worker(app, concurrency=concurrency, burst=burst, pool=pool, **children)
     app.backend.check_schema()  # connect now, not inside the timed part
     control.send("ready")
     control.recv()  # "go"
@@ -283,7 +267,7 @@ class Workers:
 
 @contextmanager
 def worker_processes(store: Store, count: int, concurrency: int, burst: bool,
-                     log_file: str | None = None) -> Iterator[Workers]:
+                     log_file: str | None = None, pool: str = "thread") -> Iterator[Workers]:
     """Start ``count`` worker processes and wait until each is ready. On leaving, close
     their control pipes: a worker still running stops gracefully (a pipe, not a shared
     Event, so a process that exits while waiting can never block the others)."""
@@ -294,7 +278,7 @@ def worker_processes(store: Store, count: int, concurrency: int, burst: bool,
             ours, theirs = ctx.Pipe()
             proc = ctx.Process(
                 target=_worker_main, daemon=True,
-                args=(store.url, store.options, concurrency, burst, log_file, theirs),
+                args=(store.url, store.options, concurrency, burst, log_file, theirs, pool),
             )
             proc.start()
             theirs.close()
@@ -326,20 +310,30 @@ def _wait_ready(proc: Any, control: Any, timeout: float = 60.0) -> None:
 
 
 def drain(store: Store, jobs: int, workers: int, concurrency: int, progress: Progress,
-          log_file: str | None = None) -> float:
+          log_file: str | None = None, pool: str = "thread", task_name: str = NOOP) -> float:
     """Jobs/s running ``jobs`` no-op jobs with ``workers`` burst worker processes."""
+    return jobs / run_all(store, jobs, workers, concurrency, progress, log_file, pool,
+                          task_name)
+
+
+def run_all(store: Store, jobs: int, workers: int, concurrency: int, progress: Progress,
+            log_file: str | None = None, pool: str = "thread", task_name: str = NOOP,
+            args: tuple[Any, ...] = ()) -> float:
+    """Seconds ``workers`` burst worker processes take to run ``jobs`` jobs of
+    ``task_name(*args)``, from the go (a process pool starting its children included)
+    to the last success."""
     app = bench_app(store.url, store.options)
     try:
         app.migrate()
-        _fill(app, jobs)
-        with worker_processes(store, workers, concurrency, True, log_file) as started:
+        _fill(app, jobs, task_name=task_name, args=args)
+        with worker_processes(store, workers, concurrency, True, log_file, pool) as started:
             start = time.perf_counter()
             started.go()
             elapsed = _wait_succeeded(app, jobs, started.procs, start, progress)
         _expect(app, jobs, "succeeded")
     finally:
         app.close()
-    return jobs / elapsed
+    return elapsed
 
 
 def _wait_succeeded(app: App, jobs: int, procs: list[Any], start: float,

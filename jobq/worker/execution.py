@@ -30,7 +30,7 @@ def timeout_error(claimed: ClaimedJob) -> Timeout:
     return Timeout(f"{claimed.task} ran past its {claimed.timeout}s time limit")
 
 
-@dataclass
+@dataclass(eq=False)
 class Attempt:
     """The worker's bookkeeping for one claimed job, shared by its loop and its pool.
 
@@ -173,16 +173,33 @@ def execute(claimed: ClaimedJob, task: Task[..., Any], running: RunningJob,
         if task.is_async:
             coro = task.fn(*args, **kwargs)
             value = _event_loop().run_until_complete(_run_coroutine(running, claimed, coro))
-        elif sync_limit is not None and claimed.timeout is not None:
-            with sync_limit(claimed):
-                value = task.fn(*args, **kwargs)
         else:
-            value = task.fn(*args, **kwargs)
+            bounded = sync_limit is not None and claimed.timeout is not None
+            with sync_limit(claimed) if sync_limit and bounded else contextlib.nullcontext():
+                value = task.fn(*args, **kwargs)
         return AttemptOutcome(result=encode_result(claimed.task, value))
     except BaseException as exc:
         return failed(exc, task, claimed, traceback.format_exc())
     finally:
         _current.reset(token)
+
+
+async def execute_async(claimed: ClaimedJob, task: Task[..., Any],
+                        running: RunningJob) -> AttemptOutcome:
+    """Run one attempt of a coroutine task on the running event loop (the async pool's).
+
+    It runs as an asyncio task, in a context of its own: ``current_job()`` is set there
+    and needs no reset.
+    """
+    _current.set(running)
+    try:
+        args, kwargs = decode_arguments(claimed)
+        value = await _run_coroutine(running, claimed, task.fn(*args, **kwargs))
+        return AttemptOutcome(result=encode_result(claimed.task, value))
+    except GeneratorExit:  # the coroutine is being closed (its loop is gone): let it
+        raise
+    except BaseException as exc:
+        return failed(exc, task, claimed, traceback.format_exc())
 
 
 def run_attempt(attempt: Attempt) -> None:

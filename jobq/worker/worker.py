@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from jobq.appref import check_not_importing
 from jobq.backends.base import ClaimedJob, Outcome
 from jobq.errors import BackendError, JobqError, UnknownTask
 from jobq.job import RETAINED_FOR_A_WHILE, Status
@@ -82,6 +83,7 @@ class Worker:
 
     def run(self) -> None:
         """Work until stopped (or, in burst mode, until nothing is left to do)."""
+        check_not_importing()
         self.backend.check_schema()
         self._pool.start()
         log.info("worker %s started: queues=%s concurrency=%d pool=%s store=%s", self.id,

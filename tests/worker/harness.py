@@ -50,15 +50,17 @@ def worker_thread(app: jobq.App, **options: Any) -> Iterator[Worker]:
 
 
 class WorkerProcess:
-    """A worker in a process of its own, running ``tests.worker.subject``'s app."""
+    """A worker in a process of its own, running the app of ``module`` (by default
+    ``tests.worker.subject``; it runs ``subject.main`` with its own ``build_app``)."""
 
-    def __init__(self, config: dict[str, Any], log_path: Path) -> None:
+    def __init__(self, config: dict[str, Any], log_path: Path,
+                 module: str = "tests.worker.subject") -> None:
         self.log_path = log_path
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
             str(ROOT), os.environ.get("PYTHONPATH")]))}
         with log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.worker.subject", json.dumps(config)],
+                [sys.executable, "-m", module, json.dumps(config)],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )
 
@@ -95,11 +97,12 @@ class Workers:
         self.tmp_path = tmp_path
         self.started: list[WorkerProcess] = []
 
-    def start(self, lease: float = 2.0, **worker: Any) -> WorkerProcess:
+    def start(self, lease: float = 2.0, module: str = "tests.worker.subject",
+              **worker: Any) -> WorkerProcess:
         config = {"url": self.store.url, "options": {**self.store.options, "lease": lease},
                   "worker": worker, "parent": os.getpid()}
         name = worker.get("name") or f"w{len(self.started)}"
-        process = WorkerProcess(config, self.tmp_path / f"worker-{name}.log")
+        process = WorkerProcess(config, self.tmp_path / f"worker-{name}.log", module)
         self.started.append(process)
         return process
 

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from jobq.app import App
     from jobq.worker.options import WorkerOptions
 
+# Exit code of a process pool child that ran out of memory (MemoryError), so that the
+# worker can name the cause.
+EXIT_OUT_OF_MEMORY = 86
+
 
 @dataclass(frozen=True)
 class PoolSetup:
