@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import threading
-import time
 import traceback
 from collections.abc import Callable, Coroutine, Generator
 from contextlib import AbstractContextManager
@@ -24,6 +24,8 @@ from jobq.serializer import encode_result
 from jobq.task import Task
 from jobq.worker.context import RunningJob, _current
 from jobq.worker.outcomes import AttemptOutcome, CorruptJob, failed
+
+log = logging.getLogger("jobq.worker")
 
 
 def timeout_error(claimed: ClaimedJob) -> Timeout:
@@ -60,6 +62,32 @@ class Attempt:
     def request_cancel(self) -> None:
         """Ask the task to stop: it sees ``cancel_requested``; a coroutine is cancelled."""
         self.running._request_cancel()
+
+    def give_up(self, *, running: bool) -> bool | None:
+        """Mark the attempt abandoned, if it has not finished (with ``running=False``,
+        only if it has not started either). None if it was not given up; else whether
+        it had started, which the pool must then stop as far as it can."""
+        with self.lock:
+            if self.finished or self.abandoned:
+                return None
+            started = bool(self.started)
+            if started and not running:
+                return None
+            self.abandoned = True
+        return started
+
+    def end(self, outcome: AttemptOutcome) -> bool:
+        """Record how the attempt ended, unless the loop gave up on it meanwhile (then
+        the late outcome is discarded, and said so); True if recorded."""
+        with self.lock:
+            late = self.abandoned
+            if not late:
+                self.outcome, self.finished = outcome, True
+        if late:
+            log.info("abandoned job %s finished late; its result is discarded",
+                     self.claimed.id, extra={"job_id": self.claimed.id,
+                                             "action": "late_result_discarded"})
+        return not late
 
 
 def decode_arguments(claimed: ClaimedJob) -> tuple[list[Any], dict[str, Any]]:
@@ -202,11 +230,9 @@ async def execute_async(claimed: ClaimedJob, task: Task[..., Any],
         return failed(exc, task, claimed, traceback.format_exc())
 
 
-def run_attempt(attempt: Attempt) -> None:
-    """Run the attempt (unless its outcome was known before it started) and record how
-    it went on ``attempt``."""
-    if not attempt.started:
-        attempt.started = time.monotonic()
-    if attempt.outcome is None and attempt.task is not None:
-        attempt.outcome = execute(attempt.claimed, attempt.task, attempt.running)
-    attempt.finished = True
+def outcome_of(attempt: Attempt) -> AttemptOutcome:
+    """Run the attempt on this thread, unless its outcome was known before it started."""
+    if attempt.outcome is not None or attempt.task is None:
+        assert attempt.outcome is not None, "an attempt with no task has its outcome set"
+        return attempt.outcome
+    return execute(attempt.claimed, attempt.task, attempt.running)

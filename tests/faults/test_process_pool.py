@@ -9,14 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import jobq
 from jobq import Status
-from tests import isolation
 from tests.waiting import wait_for
 from tests.worker import pooled
 from tests.worker.harness import Workers
@@ -29,12 +28,8 @@ MODULE = "tests.worker.pooled"
 
 
 @pytest.fixture
-def app(store: isolation.Store) -> Iterator[jobq.App]:
-    app = pooled.build_app(store.url, {**store.options, "lease": 2.0})
-    try:
-        yield app
-    finally:
-        app.close()
+def app(store_app: Callable[..., jobq.App]) -> jobq.App:
+    return store_app(2.0, pooled.build_app)
 
 
 def started_by(run_dir: Path) -> dict[str, int]:

@@ -123,11 +123,13 @@ def store(backend_name: str, tmp_path: Path) -> Iterator[isolation.Store]:
 
 @pytest.fixture
 def store_app(store: isolation.Store) -> Iterator[Callable[..., jobq.App]]:
-    """Apps of ``tests.worker.subject`` on the test's store, closed at teardown."""
+    """Apps of ``tests.worker.subject`` (or of another ``build``) on the test's store,
+    closed at teardown."""
     apps: list[jobq.App] = []
 
-    def factory(lease: float = 2.0) -> jobq.App:
-        app = subject.build_app(store.url, {**store.options, "lease": lease})
+    def factory(lease: float = 2.0,
+                build: Callable[[str, dict[str, Any]], jobq.App] = subject.build_app) -> jobq.App:
+        app = build(store.url, {**store.options, "lease": lease})
         apps.append(app)
         return app
 

@@ -1,6 +1,7 @@
 """The async pool: coroutines on one event loop, plain functions on threads beside it,
-the soft limit raised inside a coroutine, and a coroutine that blocks the loop keeping
-its lease while the watchdog names it."""
+a coroutine that ignores its time limit given up on, and one that blocks the loop
+keeping its lease while the watchdog names it. (Its soft limit and cancels are tested
+beside the thread pool's, in test_time_limits.py and test_cancel.py.)"""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import pytest
 
 import jobq
 from jobq import Status
-from tests.waiting import wait_for
 from tests.worker.harness import worker_thread
 
 
@@ -92,27 +92,6 @@ def test_plain_functions_run_on_threads_beside_the_loop(app: jobq.App) -> None:
     assert sync_job.result(timeout=1) != async_job.result(timeout=1)
 
 
-def test_a_coroutine_past_its_limit_gets_timeout_raised_inside_it(app: jobq.App) -> None:
-    seen: list[str] = []
-
-    @app.task(timeout=0.3)
-    async def sleepy() -> str:
-        try:
-            await asyncio.sleep(30)
-        except jobq.Timeout:
-            seen.append("Timeout")
-            raise
-        return "woke up"
-
-    job = sleepy.enqueue()
-    app.run_worker(concurrency=1, pool="async", burst=True)
-
-    assert seen == ["Timeout"]
-    job.refresh()
-    assert job.status is Status.FAILED
-    assert job.error is not None and job.error.type == "Timeout"
-
-
 def test_a_coroutine_that_swallows_its_timeout_is_abandoned_and_its_slot_freed(
     app: jobq.App, worker_logs: pytest.LogCaptureFixture,
 ) -> None:
@@ -142,24 +121,6 @@ def test_a_coroutine_that_swallows_its_timeout_is_abandoned_and_its_slot_freed(
             assert "its coroutine or thread is abandoned" in worker_logs.text
     finally:
         stop.set()
-
-
-def test_a_running_coroutine_is_cancelled(make_app: Callable[..., jobq.App]) -> None:
-    app = make_app(lease=1.0)
-    started = threading.Event()
-
-    @app.task(retries=3)
-    async def waits() -> None:
-        started.set()
-        await asyncio.sleep(30)
-
-    job = waits.enqueue()
-    with worker_thread(app, concurrency=1, pool="async"):
-        wait_for(started.is_set, what="the coroutine to start")
-        assert job.cancel() is True
-        with pytest.raises(jobq.JobCancelled):
-            job.result(timeout=20)
-    assert job.refresh().attempts == 1
 
 
 def test_a_coroutine_that_blocks_the_loop_keeps_its_lease_and_the_watchdog_names_it(

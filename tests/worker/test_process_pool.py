@@ -11,7 +11,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,6 @@ import pytest
 import jobq
 from jobq import Status
 from jobq.worker.pools import ProcessPool
-from tests import isolation
 from tests.waiting import wait_for
 from tests.worker import pooled
 from tests.worker.harness import ROOT, worker_thread
@@ -27,22 +26,11 @@ from tests.worker.pooled import PROCESS, REF, alive, noted_pids, pool_children
 
 
 @pytest.fixture
-def pool_app(store: isolation.Store) -> Iterator[Callable[..., jobq.App]]:
+def pool_app(store_app: Callable[..., jobq.App]) -> Callable[..., jobq.App]:
     """Apps with ``tests.worker.pooled``'s tasks on the test's store."""
-    apps: list[jobq.App] = []
-
     # A long lease: these tests are about the pool, and a lease lost on a busy machine
     # would only blur them.
-    def factory(lease: float = 10.0) -> jobq.App:
-        app = pooled.build_app(store.url, {**store.options, "lease": lease})
-        apps.append(app)
-        return app
-
-    try:
-        yield factory
-    finally:
-        for app in apps:
-            app.close()
+    return lambda lease=10.0: store_app(lease, pooled.build_app)
 
 
 def test_cpu_jobs_run_in_two_children_and_in_the_worker_with_threads(

@@ -86,13 +86,9 @@ class AsyncPool:
     def abandon(self, attempt: Attempt, *, running: bool = True) -> bool:
         if not _is_coroutine(attempt):
             return self._sync.abandon(attempt, running=running)
-        with attempt.lock:
-            if attempt.finished or attempt.abandoned:
-                return False
-            started = bool(attempt.started)
-            if started and not running:
-                return False
-            attempt.abandoned = True
+        started = attempt.give_up(running=running)
+        if started is None:
+            return False
         if started:
             self._on_loop(self._drop, attempt)
         return True
@@ -137,15 +133,7 @@ class AsyncPool:
             outcome = await execute_async(attempt.claimed, attempt.task, attempt.running)
         finally:
             self._release(attempt)
-        with attempt.lock:
-            late = attempt.abandoned
-            if not late:
-                attempt.outcome, attempt.finished = outcome, True
-        if late:
-            log.info("abandoned job %s finished late; its result is discarded",
-                     attempt.claimed.id, extra={"job_id": attempt.claimed.id,
-                                                "action": "late_result_discarded"})
-        else:
+        if attempt.end(outcome):
             self._setup.on_done(attempt)
 
     def _release(self, attempt: Attempt) -> None:
@@ -166,8 +154,15 @@ class AsyncPool:
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=1.0)
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=1.0)
+        for task in pending:
+            job = self._tasks[task].claimed
+            log.warning("job %s (%s): its coroutine ignores being cancelled; it is dropped "
+                        "with the event loop", job.id, job.task,
+                        extra={"job_id": job.id, "task": job.task, "action": "dropped"})
+            task._log_destroy_pending = False  # type: ignore[attr-defined]  # said above
 
     # -- the watchdog (its own thread) ---------------------------------------------------
 

@@ -142,10 +142,15 @@ class ProcessPool:
             try:
                 self._spawn()
             except OSError as exc:
-                log.error("could not start a child process: %s; trying again", exc,
-                          extra={"action": "child_start_error"})
-                self._back_off()
-                self._spawns.put(True)
+                with self._cond:
+                    self._start_errors.append(f"could not start a child process: {exc}")
+                    self._cond.notify_all()
+                    started = self._started
+                if started:  # else start() gives up and says why
+                    log.error("could not start a child process: %s; trying again", exc,
+                              extra={"action": "child_start_error"})
+                    self._back_off()
+                    self._spawns.put(True)
 
     def _spawn(self) -> None:
         to_read, to_child = os.pipe()
@@ -180,8 +185,8 @@ class ProcessPool:
         attempt.margin = self._setup.options.kill_after
         if attempt.outcome is not None:  # known before it ran (no such task)
             attempt.started = time.monotonic()
-            attempt.finished = True
-            self._setup.on_done(attempt)
+            if attempt.end(attempt.outcome):
+                self._setup.on_done(attempt)
             return
         with self._cond:
             self._waiting.append(attempt)
@@ -190,13 +195,9 @@ class ProcessPool:
     def abandon(self, attempt: Attempt, *, running: bool = True) -> bool:
         """Give up on an attempt; a running one's child is killed with its process group
         (and replaced)."""
-        with attempt.lock:
-            if attempt.finished or attempt.abandoned:
-                return False
-            started = bool(attempt.started)
-            if started and not running:
-                return False
-            attempt.abandoned = True
+        started = attempt.give_up(running=running)
+        if started is None:
+            return False
         with self._cond:
             if not started:
                 with contextlib.suppress(ValueError):
@@ -308,15 +309,7 @@ class ProcessPool:
             else:
                 child.state = "idle"
                 self._idle.append(child)
-        with attempt.lock:
-            late = attempt.abandoned
-            if not late:
-                attempt.outcome, attempt.finished = outcome, True
-        if late:
-            log.info("abandoned job %s finished late; its result is discarded",
-                     attempt.claimed.id, extra={"job_id": attempt.claimed.id,
-                                                "action": "late_result_discarded"})
-        else:
+        if attempt.end(outcome):
             self._setup.on_done(attempt)
         self._dispatch()
 

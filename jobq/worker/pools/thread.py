@@ -7,15 +7,12 @@ its task finally returns, its late result discarded.
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
 
-from jobq.worker.execution import Attempt, close_thread_loop, run_attempt
+from jobq.worker.execution import Attempt, close_thread_loop, outcome_of
 from jobq.worker.pools.base import PoolSetup
-
-log = logging.getLogger("jobq.worker")
 
 _STOP = None
 # A coroutine's thread is abandoned this long after its Timeout was raised inside it.
@@ -61,15 +58,8 @@ class ThreadPool:
                     if attempt.abandoned:  # given up on before it started
                         continue
                     attempt.started = time.monotonic()
-                run_attempt(attempt)
-                with attempt.lock:
-                    abandoned = attempt.abandoned
-                if abandoned:
-                    # A replacement already took this thread's place.
-                    log.info("abandoned job %s finished late; its result is discarded",
-                             attempt.claimed.id, extra={"job_id": attempt.claimed.id,
-                                                        "action": "late_result_discarded"})
-                    break
+                if not attempt.end(outcome_of(attempt)):
+                    break  # abandoned meanwhile: a replacement took this thread's place
                 self._on_done(attempt)
         finally:
             close_thread_loop()
@@ -89,13 +79,9 @@ class ThreadPool:
 
         A started one keeps its thread, which a new thread replaces.
         """
-        with attempt.lock:
-            if attempt.finished or attempt.abandoned:
-                return False
-            started = bool(attempt.started)
-            if started and not running:
-                return False
-            attempt.abandoned = True
+        started = attempt.give_up(running=running)
+        if started is None:
+            return False
         if started:
             self._spawn()
         return True
