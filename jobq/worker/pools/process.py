@@ -143,10 +143,11 @@ class ProcessPool:
                 self._spawn()
             except OSError as exc:
                 with self._cond:
-                    self._start_errors.append(f"could not start a child process: {exc}")
-                    self._cond.notify_all()
                     started = self._started
-                if started:  # else start() gives up and says why
+                    if not started:  # start() gives up and says why
+                        self._start_errors.append(f"could not start a child process: {exc}")
+                        self._cond.notify_all()
+                if started:
                     log.error("could not start a child process: %s; trying again", exc,
                               extra={"action": "child_start_error"})
                     self._back_off()
@@ -318,9 +319,10 @@ class ProcessPool:
         with self._cond:
             self._kill(child)  # whatever its tasks left running goes with it
         code = child.proc.wait()
-        for pipe in (child.from_child, child.to_child):
-            with contextlib.suppress(OSError):
-                pipe.close()
+        with contextlib.suppress(OSError):
+            child.from_child.close()
+        with child.write_lock, contextlib.suppress(OSError):
+            child.to_child.close()
         with self._cond:
             child.reaped = True
             self._children.remove(child)
@@ -330,9 +332,10 @@ class ProcessPool:
             stopping = self._stopping.is_set()
             if child.state == "starting":
                 why = child.error or f"child process {child.pid} {exit_cause(code)}"
-                self._start_errors.append(why)
-                self._cond.notify_all()
-                if self._started and not stopping:
+                if not self._started:  # start() gives up and says why
+                    self._start_errors.append(why)
+                    self._cond.notify_all()
+                elif not stopping:
                     log.error("a new child process could not start: %s", why,
                               extra={"action": "child_start_error"})
                     self._back_off()
