@@ -2,9 +2,12 @@
 
 from jobq.app import App
 from jobq.errors import (
+    ArgumentError,
     ConfigError,
+    IllegalTransition,
     JobCancelled,
     JobFailed,
+    JobNotFound,
     JobqError,
     KeyConflict,
     Retry,
@@ -21,11 +24,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "App",
+    "ArgumentError",
     "Backoff",
     "ConfigError",
+    "IllegalTransition",
     "Job",
     "JobCancelled",
     "JobFailed",
+    "JobNotFound",
     "JobqError",
     "KeyConflict",
     "Retry",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import logging
 import os
 import time
@@ -11,8 +13,14 @@ from typing import Any, TypeVar, overload
 
 from jobq.backends import backend_kind, open_backend
 from jobq.backends.base import Backend, JobFilter, NewJob, utc
-from jobq.config import Settings, check_names, load_settings, redact_url
-from jobq.errors import ConfigError, JobNotFound, UnknownTask
+from jobq.config import Settings, check_names, checked_keywords, load_settings, redact_url
+from jobq.errors import (
+    ConfigError,
+    IllegalTransition,
+    JobNotFound,
+    TaskNotImportable,
+    UnknownTask,
+)
 from jobq.job import FINISHED, Job, JobRecord, Status
 from jobq.retry import Backoff
 from jobq.serializer import encode_call
@@ -57,6 +65,31 @@ class App:
         if self._backend is not None:
             self._backend.close()
             self._backend = None
+
+    def reconfigure(self, **options: Any) -> None:
+        """Change settings after the App was made, e.g. ``app.reconfigure(url=...)`` to
+        point it at another store (the CLI's ``--url``, a test's own store). Options are
+        checked as ``App()`` checks them; the current store connection is closed."""
+        check_names("option", options, [f.name for f in fields(Settings)])
+        settings = dataclasses.replace(self.settings, **options)
+        backend_kind(settings.url)
+        self.close()
+        self.settings = settings
+
+    def import_tasks(self) -> None:
+        """Import the modules named by ``include=``, registering the tasks they define.
+
+        Workers and the CLI call this after loading the App; a module of yours that
+        imports the App can be named here without a circular import."""
+        for module in self.settings.include:
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                raise TaskNotImportable(
+                    f"include={module!r}: cannot import it ({exc}); give a module name as "
+                    "you would import it (myapp.reports), importable from the worker's "
+                    "folder or PYTHONPATH"
+                ) from None
 
     def migrate(self) -> int:
         """Create or upgrade the store's schema; return its version."""
@@ -112,7 +145,11 @@ class App:
             retry_on=check_exception_types("retry_on", retry_on),
             dont_retry_on=check_exception_types("dont_retry_on", dont_retry_on),
         )
-        registered = name or task_name(fn)
+        registered = task_name(fn) if name is None else name
+        if not isinstance(registered, str) or not registered or "\x00" in registered:
+            raise ConfigError(
+                f"name= must be a non-empty string without NUL, got {registered!r}"
+            )
         existing = self.tasks.get(registered)
         if existing is not None and existing.fn is not fn:
             raise ConfigError(
@@ -137,7 +174,9 @@ class App:
 
             near = difflib.get_close_matches(name, self.tasks, n=3)
             hint = f"; did you mean {', '.join(map(repr, near))}?" if near else ""
-            known = f" (registered: {', '.join(sorted(self.tasks)) or 'none'})" if not near else ""
+            known = (f" (registered: {', '.join(sorted(self.tasks)) or 'none'}; a task defined "
+                     "in another module is found once the App names it in include=)"
+                     if not near else "")
             raise UnknownTask(f"no task named {name!r}{hint}{known}") from None
 
     # -- enqueueing ---------------------------------------------------------------------
@@ -184,6 +223,7 @@ class App:
         """Enqueue one ``Call``."""
         if call.task.app is not self:
             raise ConfigError(f"task {call.task.name!r} belongs to another App")
+        call.task.signature.check(call.task.name, call.args, call.kwargs)
         new = self._new_job(call, time.time())
         (stored,) = self._enqueue([new], call.options)
         if log.isEnabledFor(logging.DEBUG):  # with DEBUG off, build no fields per job
@@ -221,7 +261,9 @@ class App:
                 raise ConfigError("enqueue_many does not take connection=; enqueue one by one")
         if not calls:
             return []
-        # Every call's arguments are encoded (and so checked) before any job is stored.
+        # Every call's arguments are checked and encoded before any job is stored.
+        for c in calls:
+            c.task.signature.check(c.task.name, c.args, c.kwargs)
         encoded = [encode_call(c.task.name, c.args, c.kwargs) for c in calls]
         now = time.time()
         ids = new_job_ids(now, len(calls))
@@ -248,6 +290,7 @@ class App:
         record = self.backend.get(job_id)
         return None if record is None else Job(self, record)
 
+    @checked_keywords
     def jobs(
         self,
         status: Status | str | None = None,
@@ -272,7 +315,7 @@ class App:
         """Run a failed or cancelled job again, with a fresh set of attempts."""
         record = self.backend.get(job_id)
         if record is None:
-            raise JobNotFound(f"no job with id {job_id!r}")
+            raise self._not_found(job_id)
         # The store's write is conditional, so a pending job would come back unchanged and
         # look retried: check first to say why nothing happened.
         if record.status in (Status.FAILED, Status.CANCELLED):
@@ -283,19 +326,23 @@ class App:
                 log.info("retry %s", job_id, extra={"job_id": job_id, "task": record.task,
                                                      "action": "retry"})
                 return Job(self, record)
-        raise ConfigError(
+        raise IllegalTransition(
             f"job {job_id} is {record.status.value}; only failed or cancelled jobs can be "
             "retried"
         )
 
-    def cancel(self, job_id: str) -> Job:
-        """Cancel a job by id (see ``Job.cancel``)."""
+    def _not_found(self, job_id: str) -> JobNotFound:
+        return JobNotFound(f"no job with id {job_id!r} in {redact_url(self.settings.url)}")
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a job by id, as ``Job.cancel`` does: True if it is now cancelled or, if
+        it was running, asked to stop; False if it had already finished."""
         job = self.get_job(job_id)
         if job is None:
-            raise JobNotFound(f"no job with id {job_id!r}")
-        job.cancel()
-        return job
+            raise self._not_found(job_id)
+        return job.cancel()
 
+    @checked_keywords
     def purge(self, older_than: float = 0.0,
               statuses: Iterable[Status | str] = (Status.SUCCEEDED,)) -> int:
         """Delete finished jobs that finished more than ``older_than`` seconds ago."""

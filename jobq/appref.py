@@ -61,6 +61,13 @@ def _import(source: str, module_name: str, cwd: str) -> Any:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
+        if module_name.endswith(".py"):  # a file name where a module name belongs
+            name = module_name[:-3].replace("/", ".").replace("\\", ".")
+            label, _, reference = source.partition(" ")
+            raise TaskNotImportable(
+                f"{source}: give the module's name, not its file: "
+                f"{label} {name}:{reference.partition(':')[2] or 'app'}"
+            ) from None
         if missing and (module_name == missing or module_name.startswith(missing + ".")):
             where = module_name.replace(".", "/")
             raise TaskNotImportable(

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from jobq.errors import ConfigError
 
 DEFAULT_URL = "sqlite:///jobq.db"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class Settings:
     prefix: the prefix of every Redis key jobq writes.
     retention: seconds succeeded and cancelled jobs are kept before pruning (None keeps
         them); failed jobs, the dead-letter list, stay until purged.
+    include: modules that define more of the app's tasks, imported by workers and the CLI
+        (``App.import_tasks``), so tasks outside the module that builds the App are found.
     """
 
     url: str = DEFAULT_URL
@@ -34,8 +39,16 @@ class Settings:
     prefix: str = "jobq:"
     retention: float | None = 7 * 24 * 3600.0
     default_queue: str = "default"
+    include: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        include = (self.include,) if isinstance(self.include, str) else self.include
+        if not isinstance(include, Iterable) or not all(
+                isinstance(m, str) and m for m in include):
+            raise ConfigError(
+                f"include must be module names such as ['myapp.reports'], got {self.include!r}"
+            )
+        object.__setattr__(self, "include", tuple(include))
         for name in ("url", "schema", "prefix", "default_queue"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
@@ -112,10 +125,53 @@ def check_names(what: str, given: Iterable[str], valid: Sequence[str]) -> None:
             raise ConfigError(f"unknown {what} {name!r}{hint}")
 
 
+def checked_keywords(fn: F) -> F:
+    """Make ``fn`` refuse an unknown keyword with ``ConfigError`` naming the nearest valid
+    one, where Python would raise a bare ``TypeError`` (``with_options(dealy=5)``)."""
+    signature = inspect.signature(fn)
+    params = signature.parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return fn  # it takes any keyword: nothing to check
+    valid = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+             and p.name != "self"]
+    what = f"{fn.__qualname__.replace('.__init__', '')}() option"
+
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            check_names(what, kwargs, valid)
+        return fn(*args, **kwargs)
+
+    return cast(F, checked)
+
+
 def app_reference(environ: Mapping[str, str] | None = None) -> str | None:
     """The ``module:attr`` named by $JOBQ_APP, if set."""
     env = os.environ if environ is None else environ
     return env.get("JOBQ_APP") or None
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def log_format(given: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The worker's log format: ``given`` (``--log-format``), else $JOBQ_LOG_FORMAT, else
+    ``text``. Raises ``ConfigError`` for a name not in ``LOG_FORMATS``."""
+    env = os.environ if environ is None else environ
+    if given:
+        source, text = "--log-format", given
+    else:
+        source, text = "$JOBQ_LOG_FORMAT", env.get("JOBQ_LOG_FORMAT") or LOG_FORMATS[0]
+    name = text.strip().lower()
+    if name not in LOG_FORMATS:
+        raise ConfigError(
+            f"{source}={text!r} is not a log format; use {' or '.join(LOG_FORMATS)}"
+        )
+    return name
+def api_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The HTTP API's bearer token named by $JOBQ_API_TOKEN, if set (``jobq serve``)."""
+    env = os.environ if environ is None else environ
+    return env.get("JOBQ_API_TOKEN") or None
 
 
 def redact_url(url: str) -> str:

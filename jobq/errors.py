@@ -5,6 +5,11 @@ from __future__ import annotations
 import math
 
 
+def one_line(message: str) -> str:
+    """A multi-line message (a driver's, say) folded onto one line."""
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
 class JobqError(Exception):
     """Root of every error jobq raises on purpose."""
 
@@ -42,6 +47,10 @@ class TaskNotImportable(JobqError, ImportError):
 
 class SerializationError(JobqError, TypeError):
     """Arguments or a result could not be encoded as JSON."""
+
+
+class ArgumentError(JobqError, TypeError):
+    """The arguments given for a task do not fit its function; nothing was enqueued."""
 
 
 class IllegalTransition(JobqError):

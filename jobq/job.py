@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from jobq.config import checked_keywords
 from jobq.errors import IllegalTransition, JobCancelled, JobFailed, JobNotFound
 
 if TYPE_CHECKING:
@@ -201,6 +202,7 @@ class Job:
         self._record = record
         return self
 
+    @checked_keywords
     def result(self, timeout: float | None = None, poll: float = 0.05) -> Any:
         """Wait for the job to finish and return its result.
 

@@ -6,6 +6,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
+from jobq.config import checked_keywords
 from jobq.errors import ConfigError, Retry
 
 
@@ -51,6 +52,10 @@ class Backoff:
         if not self.jitter:
             return top
         return (rng or random).uniform(0.0, top)
+
+
+# A misspelt Backoff(bse=1) names the nearest option instead of a bare TypeError.
+Backoff.__init__ = checked_keywords(Backoff.__init__)  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)

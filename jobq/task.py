@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -9,8 +10,8 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-from jobq.config import check_names
-from jobq.errors import ConfigError
+from jobq.config import check_names, checked_keywords
+from jobq.errors import ArgumentError, ConfigError
 from jobq.retry import Backoff, RetryPolicy
 
 if TYPE_CHECKING:
@@ -46,6 +47,12 @@ def _check_priority(name: str, value: object) -> None:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value!r}")
 
 
+def _check_name(name: str, value: object) -> None:
+    # NUL is refused here, not by the store: PostgreSQL's text cannot hold it.
+    if not isinstance(value, str) or not value or "\x00" in value:
+        raise ConfigError(f"{name} must be a non-empty string without NUL, got {value!r}")
+
+
 @dataclass(frozen=True)
 class TaskOptions:
     """A task's defaults, fixed by ``@app.task(...)``."""
@@ -66,8 +73,7 @@ class TaskOptions:
         if self.timeout == 0:
             raise ConfigError("timeout must be positive seconds or None, got 0")
         _check_priority("priority", self.priority)
-        if not self.queue or not isinstance(self.queue, str):
-            raise ConfigError(f"queue must be a non-empty string, got {self.queue!r}")
+        _check_name("queue", self.queue)
 
     @property
     def policy(self) -> RetryPolicy:
@@ -96,10 +102,10 @@ class EnqueueOptions:
                 f"at={self.at!r} has no timezone; pass an aware datetime such as "
                 "datetime.now(UTC) + timedelta(minutes=5)"
             )
-        if self.key is not None and (not isinstance(self.key, str) or not self.key):
-            raise ConfigError(f"key= must be a non-empty string, got {self.key!r}")
-        if self.queue is not None and (not isinstance(self.queue, str) or not self.queue):
-            raise ConfigError(f"queue= must be a non-empty string, got {self.queue!r}")
+        if self.key is not None:
+            _check_name("key=", self.key)
+        if self.queue is not None:
+            _check_name("queue=", self.queue)
         if self.priority is not None:
             _check_priority("priority=", self.priority)
 
@@ -144,6 +150,63 @@ class TaskWithOptions(Generic[P, R]):
         return self._task.app.enqueue_call(Call(self._task, args, kwargs, self._options))
 
 
+class Signature:
+    """Whether arguments fit a function, checked at enqueue: a job whose arguments its
+    function cannot take could only fail. The common shapes are decided without
+    ``inspect.Signature.bind``, which would cost more than storing the job."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        try:
+            self.signature: inspect.Signature | None = inspect.signature(fn)
+        except (TypeError, ValueError):  # some callables have no signature to check
+            self.signature = None
+            return
+        params = list(self.signature.parameters.values())
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                      p.POSITIONAL_OR_KEYWORD)]
+        self._fewest = sum(p.default is p.empty for p in positional)
+        varargs = any(p.kind is p.VAR_POSITIONAL for p in params)
+        self._most = None if varargs else len(positional)
+        # Keyword-only parameters without a default need the full check.
+        self._simple = not any(p.kind is p.KEYWORD_ONLY and p.default is p.empty
+                               for p in params)
+
+    def check(self, name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> None:
+        """Raise ``ArgumentError`` unless ``name``'s function can take these arguments."""
+        if self.signature is None:
+            return
+        count = len(args)
+        if (not kwargs and self._simple and count >= self._fewest
+                and (self._most is None or count <= self._most)):
+            return
+        try:
+            self._check_names(kwargs)
+            self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            bare = self.signature.replace(
+                parameters=[p.replace(annotation=p.empty)
+                            for p in self.signature.parameters.values()],
+                return_annotation=self.signature.empty,
+            )
+            raise ArgumentError(
+                f"the arguments do not fit {name}{bare}: {exc}; nothing was enqueued"
+            ) from None
+
+
+    def _check_names(self, kwargs: dict[str, Any]) -> None:
+        """Name an unknown keyword first (bind() would report a missing one instead)."""
+        assert self.signature is not None
+        params = self.signature.parameters.values()
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return
+        names = [p.name for p in params if p.kind is not p.POSITIONAL_ONLY]
+        for given in kwargs:
+            if given not in names:
+                near = difflib.get_close_matches(given, names, n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                raise TypeError(f"got an unexpected keyword argument {given!r}{hint}")
+
+
 class Task(Generic[P, R]):
     """A function registered on an ``App``. Calling it runs it here and now."""
 
@@ -153,6 +216,7 @@ class Task(Generic[P, R]):
         self.name = name
         self.options = options
         self.is_async = inspect.iscoroutinefunction(fn)
+        self.signature = Signature(fn)
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -170,6 +234,7 @@ class Task(Generic[P, R]):
         """Store a job that runs this task with these arguments; return its handle at once."""
         return self.app.enqueue_call(Call(self, args, kwargs))
 
+    @checked_keywords
     def with_options(
         self,
         *,

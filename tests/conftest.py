@@ -18,6 +18,12 @@ BACKENDS = [
 ]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--dashboard-png", metavar="PATH", default=None,
+                     help="The browser test also saves its dashboard screenshot here "
+                     "(`make screenshot` retakes docs/dashboard.png).")
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'jobq.db'}"

@@ -142,17 +142,27 @@ def test_delay_together_with_at(app: jobq.App) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [({"queue": ""}, "queue= must be a non-empty string"),
-     ({"queue": 5}, "queue= must be a non-empty string, got 5"),
+     ({"queue": 5}, "queue= must be a non-empty string without NUL, got 5"),
+     ({"queue": "a\x00b"}, "queue= must be a non-empty string without NUL, got 'a\\x00b'"),
+     ({"key": "k\x00"}, "key= must be a non-empty string without NUL, got 'k\\x00'"),
      ({"priority": "high"}, "priority= must be a whole number, got 'high'"),
      ({"priority": 1.5}, "priority= must be a whole number"),
      ({"priority": True}, "priority= must be a whole number"),
      ({"priority": 2**40}, "priority= must be between"),
      ({"key": ""}, "key= must be a non-empty string"),
-     ({"key": 42}, "key= must be a non-empty string, got 42")],
+     ({"key": 42}, "key= must be a non-empty string without NUL, got 42")],
 )
 def test_bad_queue_priority_or_key(app: jobq.App, options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         app.tasks["resize"].with_options(**options).enqueue("a.png")
+
+
+def test_nul_in_a_task_name_or_queue_is_refused_at_definition(app: jobq.App) -> None:
+    with pytest.raises(ConfigError, match="name= must be a non-empty string without NUL"):
+        app.task(name="bad\x00name")(lambda: None)
+    with pytest.raises(ConfigError, match="queue must be a non-empty string without NUL"):
+        app.task(name="fine", queue="q\x00")(lambda: None)
+    assert "bad\x00name" not in app.tasks and "fine" not in app.tasks
 
 
 def test_connection_on_a_store_without_transactions(sqlite_url: str) -> None:
@@ -236,9 +246,55 @@ def test_retry_or_cancel_an_unknown_job(app: jobq.App) -> None:
 
 def test_retry_a_job_that_has_not_failed(app: jobq.App) -> None:
     pending = app.jobs(status="pending")[0]
-    with pytest.raises(ConfigError, match=rf"job {pending.id} is pending; only failed or "
-                                          r"cancelled jobs can be retried"):
+    with pytest.raises(jobq.IllegalTransition,
+                       match=rf"job {pending.id} is pending; only failed or cancelled jobs "
+                             r"can be retried"):
         app.retry(pending.id)
+
+
+def test_misspelt_keywords_name_the_nearest_option(app: jobq.App) -> None:
+    task = app.get_task(app.jobs()[0].task)
+    cases: list[tuple[Any, str]] = [
+        (lambda: task.with_options(dealy=5), "unknown Task.with_options() option 'dealy'; "
+                                             "did you mean 'delay'?"),
+        (lambda: jobq.Backoff(bse=1), "unknown Backoff() option 'bse'; did you mean 'base'?"),
+        (lambda: app.jobs(stauts="failed"), "did you mean 'status'?"),
+        (lambda: app.purge(older_thn=5), "did you mean 'older_than'?"),
+        (lambda: app.jobs()[0].result(timout=1), "did you mean 'timeout'?"),
+    ]
+    before = app.stats()
+    for make, message in cases:
+        with pytest.raises(ConfigError) as info:
+            make()
+        assert message in str(info.value)
+    assert app.stats() == before
+
+
+def test_arguments_that_do_not_fit_the_function_are_refused_at_enqueue(app: jobq.App) -> None:
+    @app.task(name="greet")
+    def greet(address: str, name: str, *, loud: bool = False) -> str:
+        return f"hi {name}"
+
+    before = app.stats()
+    wrong = [
+        ((), {}, "missing a required argument: 'address'"),
+        (("a@b.c",), {}, "missing a required argument: 'name'"),
+        (("a", "b", "c"), {}, "too many positional arguments"),
+        (("a", "b"), {"shout": True}, "got an unexpected keyword argument 'shout'"),
+    ]
+    for args, kwargs, message in wrong:
+        with pytest.raises(jobq.ArgumentError) as info:
+            greet.enqueue(*args, **kwargs)
+        assert message in str(info.value)
+        assert "greet(address: str, name: str" not in str(info.value)  # annotations dropped
+        assert "greet(address, name, *, loud=False)" in str(info.value)
+        assert "nothing was enqueued" in str(info.value)
+        with pytest.raises(jobq.ArgumentError):
+            app.enqueue_many([greet.call("x@y.z", "X"), greet.call(*args, **kwargs)])
+    assert isinstance(jobq.ArgumentError("x"), TypeError)  # what Python itself would raise
+    assert app.stats() == before
+    for args, kwargs in [(("a", "b"), {}), (("a",), {"name": "b", "loud": True})]:
+        greet.signature.check("greet", args, kwargs)  # fits: no error
 
 
 # -- URLs -------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 from jobq.app import App
 from jobq.benchmark.tasks import APP_REF, NOOP, STAMP, bench_app
 from jobq.errors import JobqError
+from jobq.logs import TextFormatter
 
 BATCH = 1_000  # jobs per enqueue_many call
 
@@ -232,10 +233,10 @@ def _worker_main(url: str, options: dict[str, Any], concurrency: int, burst: boo
     if log_file is None:
         logging.basicConfig(level=logging.WARNING)
     else:
-        logging.basicConfig(
-            filename=log_file, level=logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
+        # The formatter `jobq worker` installs, so the figure is what an operator pays.
+        handler = logging.FileHandler(log_file)
+        handler.setFormatter(TextFormatter())
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
     app = bench_app(url, options)
     children = {"app_ref": APP_REF} if pool == "process" else {}
     worker = Worker(app, concurrency=concurrency, burst=burst, pool=pool, **children)

@@ -25,7 +25,7 @@ from jobq.config import app_reference
 __all__ = ["cli", "main"]
 
 # Commands whose modules are imported only when asked for: (module, attribute).
-LAZY_COMMANDS = {"bench": ("jobq.benchmark", "bench")}
+LAZY_COMMANDS = {"bench": ("jobq.benchmark", "bench"), "serve": ("jobq.cli.serve", "serve_command")}
 
 
 class JobqGroup(click.Group):

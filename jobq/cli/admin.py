@@ -15,12 +15,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from jobq.app import App
 from jobq.cli import render
 from jobq.cli.context import CliState, ConfigProblem, reports_errors, store_options
-from jobq.config import redact_url
-from jobq.errors import JobqError
+from jobq.config import LOG_FORMATS, log_format, redact_url
+from jobq.errors import ConfigError, JobqError
 from jobq.job import FINISHED, Status
+from jobq.jobjson import stats_json
+from jobq.logs import formatter
 from jobq.worker.pools import POOLS
 
-LOG_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -53,18 +54,28 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
               "a job.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
               default="INFO", show_default=True, help="INFO logs every state change.")
+@click.option("--log-format", "format_name",
+              type=click.Choice(LOG_FORMATS, case_sensitive=False),
+              help="text: lines for people; json: one JSON object per line, for log "
+              "pipelines (default: $JOBQ_LOG_FORMAT, else text).")
 @store_options
 @click.pass_obj
 @reports_errors
 def worker_command(state: CliState, concurrency: int, pool: str, queues: str | None,
                    burst: bool, grace: float, kill_after: float,
                    max_tasks_per_child: int | None, max_memory_per_child: int | None,
-                   log_level: str) -> None:
+                   log_level: str, format_name: str | None) -> None:
     """Run jobs until SIGTERM/SIGINT (a second signal stops at once), or with --burst
     until nothing is left. Needs --app (the process pool's children import it too)."""
-    level = getattr(logging, log_level.upper())
-    logging.basicConfig(format=LOG_FORMAT, stream=sys.stderr)
-    logging.getLogger("jobq").setLevel(level)
+    try:
+        chosen = log_format(format_name)
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(chosen))
+    # Like basicConfig: a process that configured logging already keeps its handlers.
+    logging.basicConfig(handlers=[handler])
+    logging.getLogger("jobq").setLevel(getattr(logging, log_level.upper()))
     app = state.open(create=True, need_tasks="worker")
     names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
     # The children import the app as --app names it; the per-child limits are refused
@@ -85,7 +96,7 @@ def worker_command(state: CliState, concurrency: int, pool: str, queues: str | N
 @reports_errors
 def stats_command(state: CliState, as_json: bool) -> None:
     """Count jobs by queue and state."""
-    data = render.stats_data(state.open().stats())
+    data = stats_json(state.open().stats())
     if as_json:
         render.emit_json(data)
     elif not data["queues"]:
@@ -138,7 +149,7 @@ def purge_command(state: CliState, older_than: float, statuses: list[Status], ye
 
 
 def _count(app: App, statuses: list[Status]) -> int:
-    totals = render.stats_data(app.stats())["total"]
+    totals = stats_json(app.stats())["total"]
     return sum(int(totals[s.value]) for s in statuses)
 
 

@@ -9,7 +9,6 @@ traceback.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,8 @@ import click
 from jobq.app import App
 from jobq.appref import load_app
 from jobq.config import redact_url
-from jobq.errors import JobqError
+from jobq.errors import JobqError, one_line
+from jobq.text import escape_controls
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -34,21 +34,24 @@ R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class CommandFailed(click.ClickException):
+class _OneLineError(click.ClickException):
+    """An error shown as one line, safe to print: its message may quote a job's data (an
+    id, a task name, an error), so its control characters are escaped."""
+
+    def format_message(self) -> str:
+        return escape_controls(one_line(self.message))
+
+
+class CommandFailed(_OneLineError):
     """The thing asked for failed or was not found (exit code 1)."""
 
     exit_code = EXIT_FAILED
 
 
-class ConfigProblem(click.ClickException):
+class ConfigProblem(_OneLineError):
     """The app could not be loaded or the store could not be opened (exit code 3)."""
 
     exit_code = EXIT_CONFIG
-
-
-def one_line(message: str) -> str:
-    """A multi-line message (a driver's, say) folded onto one line."""
-    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 def hide_password(message: str, url: str | None) -> str:
@@ -66,10 +69,6 @@ def hide_password(message: str, url: str | None) -> str:
     return message
 
 
-def use_url(app: App, url: str) -> None:
-    """Point ``app`` at another store (``--url`` overrides the app's own URL)."""
-    app.close()
-    app.settings = dataclasses.replace(app.settings, url=url)
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -105,8 +104,9 @@ class CliState:
             try:
                 if self.app_ref:
                     app = load_app(self.app_ref)
+                    app.import_tasks()
                     if self.url:
-                        use_url(app, self.url)
+                        app.reconfigure(url=self.url)
                 else:
                     app = App(self.url)
             except JobqError as exc:

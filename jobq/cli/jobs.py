@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from typing import Any
 
@@ -11,8 +10,10 @@ from rich.text import Text
 
 from jobq.cli import render
 from jobq.cli.context import CliState, CommandFailed, reports_errors, store_options
+from jobq.config import redact_url
 from jobq.job import Job, Status
-from jobq.task import Task
+from jobq.jobjson import job_json
+from jobq.text import escape_controls
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print JSON (every field, UTC ISO-8601 times) for scripts.")
@@ -35,7 +36,7 @@ def jobs_command(state: CliState, status: str | None, task: str | None, queue: s
     app = state.open()
     found = app.jobs(status=status, task=task, queue=queue, limit=limit)
     if as_json:
-        render.emit_json([render.job_dict(job.record) for job in found])
+        render.emit_json([job_json(job.record) for job in found])
         return
     out = render.console()
     if not found:
@@ -56,16 +57,22 @@ def show_command(state: CliState, job_id: str, as_json: bool) -> None:
     """Show every field of one job: arguments, result, error and traceback."""
     job = _existing(state, job_id)
     if as_json:
-        render.emit_json(render.job_dict(job.record))
+        render.emit_json(job_json(job.record))
     else:
         render.console().print(render.job_details(job.record))
 
 
 def _existing(state: CliState, job_id: str) -> Job:
-    job = state.open().get_job(job_id)
+    app = state.open()
+    job = app.get_job(job_id)
     if job is None:
-        raise CommandFailed(f"no job with id {job_id!r}; `jobq jobs` lists the ids")
+        raise CommandFailed(f"no job with id {job_id!r} in {redact_url(app.settings.url)}; "
+                            "`jobq jobs` lists the ids")
     return job
+
+
+_JSON_EXAMPLES = {"ARGS-AS-JSON": """'["a@b.c", 3]' or '"hello"'""",
+                  "--kwargs": """'{"subject": "hi", "retries": 3}'"""}
 
 
 def _parse_json(text: str, param: str) -> Any:
@@ -74,26 +81,8 @@ def _parse_json(text: str, param: str) -> Any:
     except ValueError as exc:
         raise click.BadParameter(
             f"{text!r} is not JSON ({exc}); strings need JSON quotes inside shell quotes, "
-            """e.g. '["a@b.c", 3]' or '"hello"'""",
+            f"e.g. {_JSON_EXAMPLES[param]}",
             param_hint=param,
-        ) from None
-
-
-def _check_signature(task: Task[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
-    """Refuse arguments the task's function cannot take: that job could only fail."""
-    try:
-        signature = inspect.signature(task.fn)
-    except (TypeError, ValueError):  # some callables have no signature to check
-        return
-    try:
-        signature.bind(*args, **kwargs)
-    except TypeError as exc:
-        bare = signature.replace(
-            parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
-            return_annotation=signature.empty,
-        )
-        raise CommandFailed(
-            f"the arguments do not fit {task.name}{bare}: {exc}; nothing was enqueued"
         ) from None
 
 
@@ -128,18 +117,18 @@ def enqueue_command(state: CliState, task_name: str, args_json: str | None,
     if kwargs_json is not None:
         kwargs = _parse_json(kwargs_json, "--kwargs")
         if not isinstance(kwargs, dict):
-            raise click.BadParameter(f"{kwargs_json!r} is not a JSON object",
-                                     param_hint="--kwargs")
+            raise click.BadParameter(
+                f"{kwargs_json!r} is not a JSON object; give the names and values, e.g. "
+                f"{_JSON_EXAMPLES['--kwargs']}", param_hint="--kwargs")
     app = state.open(create=True, need_tasks="enqueue")
     task = app.get_task(task_name)
-    _check_signature(task, args, kwargs)
     job = task.with_options(delay=delay, priority=priority, queue=queue, key=key).enqueue(
         *args, **kwargs
     )
     if as_json:
-        render.emit_json(render.job_dict(job.record))
+        render.emit_json(job_json(job.record))
     else:
-        click.echo(job.id)
+        click.echo(escape_controls(job.id))
 
 
 @click.command("retry")
@@ -152,9 +141,10 @@ def retry_command(state: CliState, job_id: str, as_json: bool) -> None:
     """Run a failed or cancelled job again, with a fresh set of attempts."""
     job = state.open().retry(job_id)
     if as_json:
-        render.emit_json(render.job_dict(job.record))
+        render.emit_json(job_json(job.record))
     else:
-        click.echo(f"job {job.id} ({job.task}) is pending again; a worker will run it")
+        click.echo(escape_controls(f"job {job.id} ({job.task}) is pending again; a worker "
+                                   "will run it"))
 
 
 @click.command("cancel")
@@ -167,18 +157,19 @@ def cancel_command(state: CliState, job_id: str, as_json: bool) -> None:
     """Cancel a job: a waiting job never runs; a running one is asked to stop.
 
     A running thread task stops only if it checks jobq.current_job().cancel_requested;
-    an async task is cancelled. Exit code 1 if the job had already finished.
+    an async task is cancelled. Exit code 1 if the job had already finished (cancelled
+    included): nothing changed, as app.cancel() returning False.
     """
     job = _existing(state, job_id)
-    job.cancel()
-    if job.status not in (Status.CANCELLED, Status.RUNNING):
+    if not job.cancel():
         raise CommandFailed(
             f"job {job.id} already ended {job.status.value}; there is nothing to cancel"
         )
     if as_json:
-        render.emit_json(render.job_dict(job.record))
+        render.emit_json(job_json(job.record))
     elif job.status is Status.CANCELLED:
-        click.echo(f"job {job.id} is cancelled")
+        click.echo(escape_controls(f"job {job.id} is cancelled"))
     else:
-        click.echo(f"job {job.id} is running; it was asked to stop (it ends cancelled if the "
-                   "task stops, or finishes normally if it does not listen)")
+        click.echo(escape_controls(f"job {job.id} is running; it was asked to stop (it ends "
+                                   "cancelled if the task stops, or finishes normally if it "
+                                   "does not listen)"))

@@ -1,8 +1,11 @@
-"""How the command line shows jobs: rich tables for people, stable JSON for scripts."""
+"""How the command line shows jobs: rich tables for people, stable JSON for scripts.
+
+Everything a job carries is outside data: it reaches the terminal as ``rich.text.Text``
+(never markup) with its control characters escaped (``jobq.text``), or as JSON.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -14,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from jobq.job import JobRecord, Status
+from jobq.text import escape_controls, safe_json
 
 STATUS_STYLE = {
     Status.BLOCKED: "magenta",
@@ -35,51 +39,19 @@ def console(stderr: bool = False) -> Console:
     return out
 
 
-def iso(moment: datetime | None) -> str | None:
-    """ISO-8601 in UTC with a ``Z``, e.g. ``2025-01-31T09:30:00.123456Z``."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def short_time(moment: datetime | None) -> str:
     if moment is None:
         return "-"
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def job_dict(record: JobRecord) -> dict[str, Any]:
-    """Every field of a job as JSON-ready data. The keys are stable: scripts rely on them."""
-    error = record.error
-    return {
-        "id": record.id,
-        "task": record.task,
-        "queue": record.queue,
-        "status": record.status.value,
-        "priority": record.priority,
-        "attempts": record.attempts,
-        "max_attempts": record.max_attempts,
-        "args": record.args,
-        "kwargs": record.kwargs,
-        "key": record.key,
-        "timeout": record.timeout,
-        "result": record.result,
-        "error": None if error is None else {
-            "type": error.type, "message": error.message, "traceback": error.traceback,
-        },
-        "run_at": iso(record.run_at),
-        "created_at": iso(record.created_at),
-        "started_at": iso(record.started_at),
-        "finished_at": iso(record.finished_at),
-        "lease_expires_at": iso(record.lease_expires_at),
-        "worker_id": record.worker_id,
-        "cancel_requested": record.cancel_requested,
-        "meta": record.meta,
-    }
-
-
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    click.echo(safe_json(data, indent=2, ensure_ascii=False))
+
+
+def shown(value: str, style: str = "") -> Text:
+    """Outside text as one line of literal text: no markup, control characters escaped."""
+    return Text(escape_controls(value), style=style)
 
 
 def status_text(status: Status) -> Text:
@@ -97,16 +69,16 @@ def jobs_table(records: Iterable[JobRecord]) -> Table:
     table.add_column("error", overflow="fold")
     for r in records:
         table.add_row(
-            r.id, r.task, r.queue, status_text(r.status), f"{r.attempts}/{r.max_attempts}",
-            short_time(r.created_at),
+            shown(r.id), shown(r.task), shown(r.queue), status_text(r.status),
+            f"{r.attempts}/{r.max_attempts}", short_time(r.created_at),
             # A job that succeeded after a retry keeps its last error; it is no longer news.
-            r.error.type if r.error and r.status is not Status.SUCCEEDED else "",
+            shown(r.error.type) if r.error and r.status is not Status.SUCCEEDED else "",
         )
     return table
 
 
 def _json_text(value: Any) -> Text:
-    return Text(json.dumps(value, ensure_ascii=False, indent=None))
+    return Text(safe_json(value, ensure_ascii=False, indent=None))
 
 
 def job_details(record: JobRecord) -> Group:
@@ -116,15 +88,15 @@ def job_details(record: JobRecord) -> Group:
     grid.add_column(overflow="fold")
     none = Text("-", style="dim")
     rows: list[tuple[str, Text]] = [
-        ("id", Text(record.id)),
-        ("task", Text(record.task)),
-        ("queue", Text(record.queue)),
+        ("id", shown(record.id)),
+        ("task", shown(record.task)),
+        ("queue", shown(record.queue)),
         ("status", status_text(record.status)),
         ("attempts", Text(f"{record.attempts} of at most {record.max_attempts}")),
         ("priority", Text(str(record.priority))),
         ("args", _json_text(record.args)),
         ("kwargs", _json_text(record.kwargs)),
-        ("key", Text(record.key) if record.key else none),
+        ("key", shown(record.key) if record.key else none),
         ("timeout", Text(f"{record.timeout:g}s") if record.timeout else none),
         ("run at", Text(short_time(record.run_at) + " UTC")),
         ("created", Text(short_time(record.created_at) + " UTC")),
@@ -133,7 +105,7 @@ def job_details(record: JobRecord) -> Group:
          else none),
         ("lease until", Text(short_time(record.lease_expires_at) + " UTC")
          if record.lease_expires_at else none),
-        ("worker", Text(record.worker_id) if record.worker_id else none),
+        ("worker", shown(record.worker_id) if record.worker_id else none),
         ("cancel asked", Text("yes" if record.cancel_requested else "no")),
         ("result", _json_text(record.result) if record.status is Status.SUCCEEDED else none),
     ]
@@ -144,23 +116,12 @@ def job_details(record: JobRecord) -> Group:
         grid.add_row("error", none)
         return Group(grid)
     label = "earlier error" if record.status is Status.SUCCEEDED else "error"
-    grid.add_row(label, Text(f"{error.type}: {error.message}", style="red"))
+    grid.add_row(label, shown(f"{error.type}: {error.message}", style="red"))
     if not error.traceback.strip():
         return Group(grid)
+    # The traceback keeps its line breaks, and only them.
     return Group(grid, Text(""), Text("traceback:", style="bold"),
-                 Text(error.traceback.rstrip()))
-
-
-def stats_data(stats: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
-    """``{"queues": {queue: {status: n, …}}, "total": {status: n, …}}``, every status
-    present (zeros included) so scripts can index without checks."""
-    statuses = [s.value for s in Status]
-    queues = {
-        queue: {s: int(counts.get(s, 0)) for s in statuses}
-        for queue, counts in sorted(stats.items())
-    }
-    total = {s: sum(q[s] for q in queues.values()) for s in statuses}
-    return {"queues": queues, "total": total}
+                 Text(escape_controls(error.traceback.rstrip(), keep_newlines=True)))
 
 
 def stats_table(data: Mapping[str, Any]) -> Table:
@@ -171,7 +132,7 @@ def stats_table(data: Mapping[str, Any]) -> Table:
     table.add_column("all", justify="right")
     rows: list[tuple[str, Mapping[str, int]]] = list(data["queues"].items())
     for queue, counts in rows:
-        table.add_row(queue, *(_count(counts[s.value]) for s in Status),
+        table.add_row(shown(queue), *(_count(counts[s.value]) for s in Status),
                       str(sum(counts.values())))
     if len(rows) > 1:
         total: Mapping[str, int] = data["total"]

@@ -21,7 +21,6 @@ from typing import Any
 from rich.console import Console
 
 from jobq.app import App
-from jobq.cli.context import use_url
 from jobq.demo.display import Tally, print_intro, print_summary, watch
 from jobq.retry import Backoff
 from jobq.worker import Worker, current_job
@@ -75,7 +74,7 @@ def run_demo(directory: str | Path = ".demo", console: Console | None = None) ->
     """Run the tour with its store in ``directory``; return the final counts."""
     console = console or Console(highlight=False)
     url = _fresh_store(Path(directory).resolve())
-    use_url(app, url)
+    app.reconfigure(url=url)
     print_intro(console, url, JOBS, CONCURRENCY, len(BAD_ADDRESSES))
     started = time.monotonic()
     app.enqueue_many(send_digest.call(uid, address_of(uid)) for uid in range(1, JOBS + 1))

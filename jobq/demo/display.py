@@ -31,6 +31,7 @@ from rich.table import Table
 
 from jobq.app import App
 from jobq.job import Status
+from jobq.text import escape_controls
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ class _DeadLetters(logging.Handler):
         self.console = console
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.console.print(f"  [red]✖[/] {escape(record.getMessage())}", soft_wrap=True)
+        message = escape(escape_controls(record.getMessage()))  # job data: text, not control
+        self.console.print(f"  [red]✖[/] {message}", soft_wrap=True)
 
 
 @contextmanager

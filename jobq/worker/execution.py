@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable, Coroutine, Generator
 from contextlib import AbstractContextManager
@@ -24,8 +24,6 @@ from jobq.serializer import encode_result
 from jobq.task import Task
 from jobq.worker.context import RunningJob, _current
 from jobq.worker.outcomes import AttemptOutcome, CorruptJob, failed
-
-log = logging.getLogger("jobq.worker")
 
 
 def timeout_error(claimed: ClaimedJob) -> Timeout:
@@ -44,6 +42,7 @@ class Attempt:
     task: Task[..., Any] | None
     running: RunningJob
     started: float = 0.0  # monotonic; 0 until the pool starts it
+    ended: float = 0.0  # monotonic; 0 until its outcome came
     # Seconds past the time limit before the loop gives up on it; the pool sets it.
     margin: float = 0.0
     finished: bool = False
@@ -77,17 +76,13 @@ class Attempt:
         return started
 
     def end(self, outcome: AttemptOutcome) -> bool:
-        """Record how the attempt ended, unless the loop gave up on it meanwhile (then
-        the late outcome is discarded, and said so); True if recorded."""
+        """Record how the attempt ended, unless the loop gave up on it meanwhile (its
+        late outcome is then discarded); True if recorded."""
         with self.lock:
-            late = self.abandoned
-            if not late:
-                self.outcome, self.finished = outcome, True
-        if late:
-            log.info("abandoned job %s finished late; its result is discarded",
-                     self.claimed.id, extra={"job_id": self.claimed.id,
-                                             "action": "late_result_discarded"})
-        return not late
+            if self.abandoned:
+                return False
+            self.outcome, self.ended, self.finished = outcome, time.monotonic(), True
+        return True
 
 
 def decode_arguments(claimed: ClaimedJob) -> tuple[list[Any], dict[str, Any]]:

@@ -15,8 +15,9 @@ from typing import Any
 
 from jobq.backends.base import ClaimedJob, Outcome
 from jobq.job import Status
-
-log = logging.getLogger("jobq.worker")
+from jobq.logs import WorkerLog
+from jobq.worker.execution import Attempt
+from jobq.worker.outcomes import job_fields
 
 
 class Hook:
@@ -25,32 +26,34 @@ class Hook:
     def on_claimed(self, job: ClaimedJob) -> None:
         """The worker claimed ``job`` (now ``running``); a pool will start it soon."""
 
-    def on_outcome(self, job: ClaimedJob, outcome: Outcome, applied: bool) -> None:
-        """The worker recorded ``outcome``; ``applied`` is False when the store refused it
-        because another attempt holds the job's lease now."""
+    def on_outcome(self, job: ClaimedJob, outcome: Outcome, applied: bool,
+                   duration: float | None) -> None:
+        """The worker recorded ``outcome``. ``applied`` is False when the store refused
+        it because another attempt holds the job's lease now; ``duration`` is how long
+        the attempt ran, in seconds (None if it never started)."""
 
 
 class LogHook(Hook):
-    """One log line per state change, with ``job_id``, ``task`` and ``action`` fields."""
+    """One log line per state change, with the job's structured fields."""
+
+    def __init__(self, log: WorkerLog) -> None:
+        self.log = log
 
     def on_claimed(self, job: ClaimedJob) -> None:
-        if not log.isEnabledFor(logging.INFO):  # with INFO off, build no fields per job
+        if not self.log.isEnabledFor(logging.INFO):  # with INFO off, build no fields per job
             return
         # Written when the job is claimed (its state becomes running), which with a
         # prefetch buffer can be a moment before a pool starts it: hence "claimed".
-        log.info("job %s (%s) claimed, attempt %d/%d", job.id, job.task, job.attempts,
-                 job.max_attempts, extra={"job_id": job.id, "task": job.task,
-                                          "action": Status.RUNNING.value,
-                                          "attempt": job.attempts})
+        self.log.info("job %s (%s) claimed, attempt %d/%d", job.id, job.task, job.attempts,
+                      job.max_attempts, extra=job_fields(job, Status.RUNNING.value))
 
-    def on_outcome(self, job: ClaimedJob, outcome: Outcome, applied: bool) -> None:
+    def on_outcome(self, job: ClaimedJob, outcome: Outcome, applied: bool,
+                   duration: float | None) -> None:
+        log = self.log
         # Most outcomes are successes, logged at INFO: with INFO off, build no fields.
         if applied and outcome.status is Status.SUCCEEDED and not log.isEnabledFor(logging.INFO):
             return
-        extra: dict[str, Any] = {
-            "job_id": job.id, "task": job.task, "action": outcome.status.value,
-            "attempt": job.attempts,
-        }
+        extra = _outcome_fields(job, outcome, duration)
         if not applied:
             log.warning(
                 "job %s (%s): result discarded, its lease was taken over by another attempt",
@@ -75,22 +78,39 @@ class LogHook(Hook):
             log.info("job %s (%s) handed back to the queue", job.id, job.task, extra=extra)
 
 
+def _outcome_fields(job: ClaimedJob, outcome: Outcome,
+                    duration: float | None) -> dict[str, Any]:
+    extra = job_fields(job, outcome.status.value)
+    if duration is not None:
+        extra["duration"] = round(duration, 6)
+    if outcome.error is not None:
+        extra["error_type"] = outcome.error.type
+        extra["error_message"] = outcome.error.message
+    return extra
+
+
 class Hooks:
     """The worker's hooks, called in order; a hook that raises is logged and skipped."""
 
-    def __init__(self, hooks: tuple[Hook, ...]) -> None:
-        self._hooks = (LogHook(), *hooks)
+    def __init__(self, log: WorkerLog, hooks: tuple[Hook, ...]) -> None:
+        self._log = log
+        self._hooks = (LogHook(log), *hooks)
 
-    def claimed(self, job: ClaimedJob) -> None:
+    def claimed(self, attempt: Attempt) -> None:
+        job = attempt.claimed
         self._each(job, lambda hook: hook.on_claimed(job))
 
-    def outcome(self, job: ClaimedJob, outcome: Outcome, applied: bool) -> None:
-        self._each(job, lambda hook: hook.on_outcome(job, outcome, applied))
+    def outcome(self, attempt: Attempt, outcome: Outcome, applied: bool) -> None:
+        job, duration = attempt.claimed, None
+        if attempt.started:
+            # A timed-out attempt, given up on, has not ended.
+            duration = (attempt.ended or time.monotonic()) - attempt.started
+        self._each(job, lambda hook: hook.on_outcome(job, outcome, applied, duration))
 
     def _each(self, job: ClaimedJob, call: Callable[[Hook], None]) -> None:
         for hook in self._hooks:
             try:
                 call(hook)
             except Exception:
-                log.exception("hook %r failed on job %s", hook, job.id,
-                              extra={"job_id": job.id, "action": "hook_error"})
+                self._log.exception("hook %r failed on job %s", hook, job.id,
+                                    extra={"job_id": job.id, "action": "hook_error"})

@@ -63,7 +63,13 @@ class AttemptOutcome:
 
 def error_of(exc: BaseException, tb: str = "") -> JobError:
     message = str(exc) or exc.__class__.__doc__ or ""
-    return JobError(type(exc).__name__, message.strip(), tb)
+    # PostgreSQL's text cannot hold NUL: a raw one would make every finish of this
+    # outcome fail, and the worker retry it for ever. It is kept visible, as \x00.
+    return JobError(_no_nul(type(exc).__name__), _no_nul(message.strip()), _no_nul(tb))
+
+
+def _no_nul(text: str) -> str:
+    return text.replace("\x00", "\\x00") if "\x00" in text else text
 
 
 def failed(exc: BaseException, task: Task[..., Any] | None, claimed: ClaimedJob,
@@ -105,3 +111,9 @@ def cancelled(attempt: Attempt) -> Outcome:
 def released(attempt: Attempt) -> Outcome:
     """Hand an unfinished job back to the queue (worker stopping)."""
     return Outcome(attempt.claimed.id, attempt.claimed.token, Status.PENDING)
+
+
+def job_fields(job: ClaimedJob, action: str) -> dict[str, Any]:
+    """The structured fields of a log record about a job."""
+    return {"job_id": job.id, "task": job.task, "queue": job.queue, "attempt": job.attempts,
+            "action": action}

@@ -6,19 +6,19 @@ be restarting). Any other error ends the loop, and the worker then stops and say
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
 from jobq.errors import BackendError
-
-log = logging.getLogger("jobq.worker")
+from jobq.logs import WorkerLog
 
 
 class SideLoop:
     def __init__(self, name: str, interval: float, tick: Callable[[], None],
-                 on_crash: Callable[[str, BaseException], None]) -> None:
+                 on_crash: Callable[[str, BaseException], None],
+                 log: WorkerLog) -> None:
         self.name = name
+        self._log = log
         self.interval = interval
         self._tick = tick
         self._on_crash = on_crash
@@ -38,9 +38,10 @@ class SideLoop:
             try:
                 self._tick()
             except (BackendError, OSError) as exc:
-                log.warning("%s: store error, will retry: %s", self.name, exc,
-                            extra={"action": f"{self.name}_error"})
+                self._log.warning("%s: store error, will retry: %s", self.name, exc,
+                                  extra={"action": f"{self.name}_error"})
             except BaseException as exc:
-                log.exception("%s loop crashed", self.name)
+                self._log.exception("%s loop crashed", self.name,
+                                    extra={"action": f"{self.name}_crash"})
                 self._on_crash(self.name, exc)
                 return

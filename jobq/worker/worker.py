@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import queue
 import socket
@@ -15,19 +14,18 @@ from jobq.appref import check_not_importing
 from jobq.backends.base import ClaimedJob, Outcome
 from jobq.errors import BackendError, JobqError, UnknownTask
 from jobq.job import RETAINED_FOR_A_WHILE, Status
+from jobq.logs import WorkerLog
 from jobq.worker.context import RunningJob
 from jobq.worker.execution import Attempt, timeout_error
 from jobq.worker.hooks import Hooks
 from jobq.worker.options import WorkerOptions
-from jobq.worker.outcomes import cancelled, decide, failed, released
+from jobq.worker.outcomes import cancelled, decide, failed, job_fields, released
 from jobq.worker.pools import POOLS, Pool, PoolSetup
 from jobq.worker.side_loops import SideLoop
 from jobq.worker.signals import stop_signals
 
 if TYPE_CHECKING:
     from jobq.app import App
-
-log = logging.getLogger("jobq.worker")
 
 # How long a finished job's outcome may wait for others while jobs are still running, so
 # that several share one round trip to the store.
@@ -53,6 +51,7 @@ class Worker:
         self._claim_batch = min(max(opts.concurrency, self.capacity // 2), self.capacity)
         self.lease = app.settings.lease
         self.id = opts.name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.log = WorkerLog(self.id)
         self._attempts: dict[str, Attempt] = {}
         self._attempts_lock = threading.Lock()
         self._done: queue.SimpleQueue[Attempt] = queue.SimpleQueue()
@@ -66,17 +65,19 @@ class Worker:
         self._stop_requested_at: float | None = None
         self._stop_now = False
         self._crash: tuple[str, BaseException] | None = None
-        self._hooks = Hooks(opts.hooks)
+        self._hooks = Hooks(self.log, opts.hooks)
         self._pool: Pool = POOLS[opts.pool](PoolSetup(
-            app, opts, self._on_attempt_done, opts.concurrency, f"jobq-{os.getpid()}"
+            app, opts, self._on_attempt_done, opts.concurrency, f"jobq-{os.getpid()}", self.log
         ))
         self._side_loops = [
-            SideLoop("heartbeat", self.lease / 4, self._heartbeat, self._on_side_crash),
-            SideLoop("reaper", min(self.lease / 2, 5.0), self._reap, self._on_side_crash),
+            SideLoop("heartbeat", self.lease / 4, self._heartbeat, self._on_side_crash,
+                     self.log),
+            SideLoop("reaper", min(self.lease / 2, 5.0), self._reap, self._on_side_crash,
+                     self.log),
         ]
         if app.settings.retention is not None:
             self._side_loops.append(
-                SideLoop("retention", 60.0, self._prune, self._on_side_crash)
+                SideLoop("retention", 60.0, self._prune, self._on_side_crash, self.log)
             )
 
     # -- public ----------------------------------------------------------------------
@@ -84,11 +85,12 @@ class Worker:
     def run(self) -> None:
         """Work until stopped (or, in burst mode, until nothing is left to do)."""
         check_not_importing()
+        self.app.import_tasks()
         self.backend.check_schema()
         self._pool.start()
-        log.info("worker %s started: queues=%s concurrency=%d pool=%s store=%s", self.id,
-                 ",".join(self.queues), self.concurrency, self.options.pool, self.app,
-                 extra={"action": "worker_start"})
+        self.log.info("worker %s started: queues=%s concurrency=%d pool=%s store=%s", self.id,
+                      ",".join(self.queues), self.concurrency, self.options.pool, self.app,
+                      extra={"action": "worker_start"})
         for loop in self._side_loops:
             loop.start()
         try:
@@ -139,7 +141,7 @@ class Worker:
         try:
             claimed = self.backend.claim(self.id, self.queues, free, self.lease)
         except BackendError as exc:
-            log.warning("claim failed, retrying: %s", exc, extra={"action": "claim_error"})
+            self.log.warning("claim failed, retrying: %s", exc, extra={"action": "claim_error"})
             self._wake.wait(1.0)
             return None
         for job in claimed:
@@ -161,7 +163,7 @@ class Worker:
             self._own_retries.pop(job.id, None)
         # Logged from this loop, not from the job's thread when it starts: there the
         # line's lock and write contend with the running jobs (-25% drain at INFO).
-        self._hooks.claimed(job)
+        self._hooks.claimed(attempt)
         self._pool.submit(attempt)
 
     def _on_attempt_done(self, attempt: Attempt) -> None:
@@ -195,9 +197,9 @@ class Worker:
 
     def _time_out(self, attempt: Attempt) -> None:
         claimed = attempt.claimed
-        log.warning("job %s (%s) ran past its %ss time limit; %s", claimed.id, claimed.task,
-                    claimed.timeout, self._pool.abandons,
-                    extra={"job_id": claimed.id, "task": claimed.task, "action": "timeout"})
+        self.log.warning("job %s (%s) ran past its %ss time limit; %s", claimed.id,
+                         claimed.task, claimed.timeout, self._pool.abandons,
+                         extra=job_fields(claimed, "timeout"))
         ended = failed(timeout_error(claimed), attempt.task, claimed)
         self._unreported.append((attempt, decide(attempt, ended)))
         attempt.request_cancel()  # decided first: a task that checks it may stop early
@@ -226,8 +228,8 @@ class Worker:
             applied = self.backend.finish([outcome for _, outcome in batch])
         except BackendError as exc:
             # Keep the outcomes and try again: the leases still protect the jobs.
-            log.warning("could not record %d outcome(s), retrying: %s", len(batch), exc,
-                        extra={"action": "finish_error"})
+            self.log.warning("could not record %d outcome(s), retrying: %s", len(batch), exc,
+                             extra={"action": "finish_error"})
             self._wake.wait(1.0)
             return
         self._unreported = []
@@ -236,7 +238,7 @@ class Worker:
             self._forget(attempt.claimed.id)
             if ok and self.burst and outcome.status is Status.SCHEDULED and outcome.run_at:
                 self._own_retries[outcome.job_id] = outcome.run_at
-            self._hooks.outcome(attempt.claimed, outcome, ok)
+            self._hooks.outcome(attempt, outcome, ok)
 
     def _forget(self, job_id: str) -> Attempt | None:
         with self._attempts_lock:
@@ -252,7 +254,7 @@ class Worker:
                 if record is None or record.status not in (Status.SCHEDULED, Status.PENDING):
                     del self._own_retries[job_id]  # run (or cancelled) elsewhere meanwhile
         except BackendError as exc:
-            log.warning("could not read the schedule: %s", exc, extra={"action": "wait_error"})
+            self.log.warning("could not read the schedule: %s", exc, extra={"action": "wait_error"})
             return False, None
         if not self._own_retries:
             return True, None
@@ -273,7 +275,7 @@ class Worker:
         try:
             self.backend.wait_for_work(timeout, self._wake)
         except BackendError as exc:
-            log.warning("waiting for work failed: %s", exc, extra={"action": "wait_error"})
+            self.log.warning("waiting for work failed: %s", exc, extra={"action": "wait_error"})
             self._wake.wait(1.0)
 
     # -- stopping ----------------------------------------------------------------------
@@ -282,11 +284,11 @@ class Worker:
         first = self._stop_requested_at is None
         self.stop(graceful=first)
         if first:
-            log.warning("stopping: finishing running jobs for up to %.0fs (signal again to "
-                        "stop now)", self.grace, extra={"action": "worker_stopping"})
+            self.log.warning("stopping: finishing running jobs for up to %.0fs (signal again to "
+                             "stop now)", self.grace, extra={"action": "worker_stopping"})
         else:
-            log.warning("stopping now: handing running jobs back to the queue",
-                        extra={"action": "worker_stopping_now"})
+            self.log.warning("stopping now: handing running jobs back to the queue",
+                             extra={"action": "worker_stopping_now"})
 
     def _drain_step(self) -> bool:
         """One step of a graceful stop; True when nothing is left in hand."""
@@ -319,11 +321,11 @@ class Worker:
             if self._attempts or self._unreported:
                 self._release_all()
         except Exception:  # never mask why the loop ended; the leases will run out
-            log.exception("could not hand %d job(s) back to the queue; their leases will "
-                          "expire and another worker will take them", len(self._attempts),
-                          extra={"action": "release_error"})
+            self.log.exception("could not hand %d job(s) back to the queue; their leases will "
+                               "expire and another worker will take them", len(self._attempts),
+                               extra={"action": "release_error"})
         self._pool.shutdown()
-        log.info("worker %s stopped", self.id, extra={"action": "worker_stop"})
+        self.log.info("worker %s stopped", self.id, extra={"action": "worker_stop"})
 
     def _on_side_crash(self, name: str, exc: BaseException) -> None:
         self._crash = (name, exc)
@@ -341,14 +343,14 @@ class Worker:
             attempt = self._attempts.get(job_id)
             if attempt is None or attempt.finished:
                 continue  # its outcome was recorded while this heartbeat was on its way
-            log.warning("job %s: lease lost (taken over after a stall); abandoning it", job_id,
-                        extra={"job_id": job_id, "action": "lease_lost"})
+            self.log.warning("job %s: lease lost (taken over after a stall); abandoning it", job_id,
+                             extra={"job_id": job_id, "action": "lease_lost"})
             self._lost.put(job_id)
         for job_id in reply.cancel_requested:
             attempt = self._attempts.get(job_id)
             if attempt is not None and not attempt.running.cancel_requested:
-                log.info("job %s: cancel requested", job_id,
-                         extra={"job_id": job_id, "action": "cancel_requested"})
+                self.log.info("job %s: cancel requested", job_id,
+                              extra={"job_id": job_id, "action": "cancel_requested"})
                 attempt.request_cancel()
         if reply.lost:
             self._wake.set()
@@ -357,13 +359,13 @@ class Worker:
         for job in self.backend.reap():
             extra: dict[str, Any] = {"job_id": job.id, "task": job.task,
                                      "action": f"reaped_{job.status.value}"}
-            log.warning("job %s (%s): worker %s stopped heartbeating; job is now %s", job.id,
-                        job.task, job.worker_id, job.status.value, extra=extra)
+            self.log.warning("job %s (%s): worker %s stopped heartbeating; job is now %s", job.id,
+                             job.task, job.worker_id, job.status.value, extra=extra)
 
     def _prune(self) -> None:
         retention = self.app.settings.retention
         if retention is not None:
             count = self.backend.purge(retention, RETAINED_FOR_A_WHILE)
             if count:
-                log.info("pruned %d succeeded/cancelled job(s) older than %.0fs", count, retention,
-                         extra={"action": "prune"})
+                self.log.info("pruned %d succeeded/cancelled job(s) older than %.0fs", count,
+                              retention, extra={"action": "prune"})

@@ -144,7 +144,9 @@ def test_cancel_a_pending_job_and_it_never_runs(app: jobq.App) -> None:
 def test_cancel_a_scheduled_job(app: jobq.App) -> None:
     counted, calls = _counting_task(app)
     job = counted.with_options(delay=0.2).enqueue(1)
-    assert app.cancel(job.id).status is Status.CANCELLED
+    assert app.cancel(job.id) is True
+    assert app.get_job(job.id).status is Status.CANCELLED  # type: ignore[union-attr]
+    assert app.cancel(job.id) is False  # already finished: nothing to cancel
     assert app.backend.next_due(["default"]) is None
     wait_for(lambda: time.time() > job.run_at.timestamp() + 0.1, what="the job's run_at")
     assert claim(app) == []

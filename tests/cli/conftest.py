@@ -16,8 +16,7 @@ from click.testing import CliRunner, Result
 
 import jobq
 from jobq.cli import cli
-from jobq.cli.context import use_url
-from jobq.cli.render import job_dict
+from jobq.jobjson import job_json
 from tests.cli import sample_app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,13 +55,18 @@ def url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'jobs.db'}"
 
 
+def app_on_store(app: jobq.App, url: str) -> Iterator[jobq.App]:
+    """For a fixture: ``app`` pointed at ``url`` (the store created), closed afterwards."""
+    app.reconfigure(url=url)
+    app.migrate()
+    yield app
+    app.close()
+
+
 @pytest.fixture
 def sample(url: str) -> Iterator[jobq.App]:
     """The sample app on this test's store (created), to seed and inspect jobs."""
-    use_url(sample_app.app, url)
-    sample_app.app.migrate()
-    yield sample_app.app
-    sample_app.app.close()
+    yield from app_on_store(sample_app.app, url)
 
 
 @pytest.fixture
@@ -74,17 +78,22 @@ def snapshot(url: str) -> list[dict[str, Any]]:
     """Every stored job, every field: to show a failed command changed nothing."""
     reader = jobq.App(url)
     try:
-        return [job_dict(job.record) for job in reader.jobs(limit=10_000)]
+        return [job_json(job.record) for job in reader.jobs(limit=10_000)]
     finally:
         reader.close()
+
+
+def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without its JOBQ_* settings, and ``env``."""
+    found = {k: v for k, v in os.environ.items() if not k.startswith("JOBQ_")}
+    found.update(env or {})
+    return found
 
 
 def python_m_jobq(*args: str, cwd: Path = REPO, timeout: float = 120,
                   env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``python -m jobq …`` in a child process, with no JOBQ_* settings inherited."""
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("JOBQ_")}
-    child_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "jobq", *args], cwd=cwd, env=child_env,
+    return subprocess.run([sys.executable, "-m", "jobq", *args], cwd=cwd, env=child_env(env),
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -56,6 +56,8 @@ def test_a_sqlite_file_in_a_missing_folder(run: Jobq, tmp_path: Path) -> None:
     ("tests.cli.sample_app:nope", "has no attribute 'nope'; the Apps it defines: app, other"),
     ("tests.cli.sample_app:not_an_app", "'not_an_app' is a str, not a jobq.App"),
     ("tests.cli.sample_app", "is not module:attr; write e.g. --app myapp:app"),
+    ("tests/cli/sample_app.py:app",
+     "give the module's name, not its file: --app tests.cli.sample_app:app"),
     ("tests.cli.broken_app:app", "raised RuntimeError: the settings file is missing"),
 ])
 def test_an_app_that_cannot_be_loaded_exits_3(run: Jobq, sample: jobq.App, reference: str,

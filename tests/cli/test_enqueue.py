@@ -63,6 +63,8 @@ def test_the_task_defaults_apply(run: Jobq, sample: jobq.App) -> None:
     (["tests.cli.sample_app.ad", "[1, 2]"], "did you mean 'tests.cli.sample_app.add'?"),
     (["tests.cli.sample_app.add", "[1]"], "missing a required argument: 'b'"),
     (["greet", "[]", "--kwargs", '{"name": "x", "tone": "warm"}'], "unexpected keyword"),
+    (["greet", "[]", "--kwargs", '{"nme": "x"}'],
+     "got an unexpected keyword argument 'nme' (did you mean 'name'?)"),
 ])
 def test_refused_enqueues_exit_1_and_store_nothing(run: Jobq, sample: jobq.App,
                                                    args: list[str], message: str) -> None:
@@ -78,8 +80,10 @@ def test_refused_enqueues_exit_1_and_store_nothing(run: Jobq, sample: jobq.App,
 @pytest.mark.parametrize("args, message", [
     (["greet", "hello"], "'hello' is not JSON"),
     (["greet", "[1,"], "is not JSON"),
-    (["greet", "[]", "--kwargs", "[1]"], "is not a JSON object"),
-    (["greet", "[]", "--kwargs", "{nope}"], "is not JSON"),
+    (["greet", "[]", "--kwargs", "[1]"],
+     "is not a JSON object; give the names and values, e.g. '{\"subject\": \"hi\""),
+    (["greet", "[]", "--kwargs", "{nope}"], """is not JSON (Expecting property name"""),
+    (["greet", "[]", "--kwargs", "{nope}"], """e.g. '{"subject": "hi", "retries": 3}'"""),
     (["greet", "[]", "--delay", "-1"], "--delay"),
 ])
 def test_bad_arguments_are_usage_errors(run: Jobq, sample: jobq.App, args: list[str],

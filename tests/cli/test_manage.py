@@ -55,8 +55,10 @@ def test_cancel_a_waiting_job(run: Jobq, sample: jobq.App) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"job {job.id} is cancelled"
     assert job.refresh().status is jobq.Status.CANCELLED
-    again = json.loads(run.on_store("cancel", job.id, "--json").stdout)
-    assert again["status"] == "cancelled"
+    assert json.loads(run.on_store("show", job.id, "--json").stdout)["status"] == "cancelled"
+    again = run.on_store("cancel", job.id)  # as app.cancel() gives False: nothing changed
+    assert again.exit_code == 1
+    assert f"job {job.id} already ended cancelled; there is nothing to cancel" in again.stderr
 
 
 def test_cancel_a_finished_or_unknown_job_exits_1_and_changes_nothing(

@@ -103,7 +103,7 @@ def test_show_unknown_id_exits_1_with_one_line(run: Jobq, sample: jobq.App) -> N
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.strip() == (
-        "Error: no job with id 'no-such-job'; `jobq jobs` lists the ids"
+        f"Error: no job with id 'no-such-job' in {run.url}; `jobq jobs` lists the ids"
     )
 
 

@@ -17,19 +17,23 @@ class Recorder(Hook):
     def __init__(self) -> None:
         self.claimed: list[str] = []
         self.outcomes: list[tuple[str, Status, bool]] = []
+        self.durations: list[float | None] = []
 
     def on_claimed(self, job: ClaimedJob) -> None:
         self.claimed.append(job.id)
 
-    def on_outcome(self, job: ClaimedJob, outcome: Outcome, applied: bool) -> None:
+    def on_outcome(self, job: ClaimedJob, outcome: Outcome, applied: bool,
+                   duration: float | None) -> None:
         self.outcomes.append((job.id, outcome.status, applied))
+        self.durations.append(duration)
 
 
 class Broken(Hook):
     def on_claimed(self, job: ClaimedJob) -> None:
         raise RuntimeError("hook bug")
 
-    def on_outcome(self, job: ClaimedJob, outcome: Outcome, applied: bool) -> None:
+    def on_outcome(self, job: ClaimedJob, outcome: Outcome, applied: bool,
+                   duration: float | None) -> None:
         raise RuntimeError("hook bug")
 
 
@@ -50,6 +54,7 @@ def test_hooks_hear_each_claim_and_outcome_in_order(app: jobq.App) -> None:
     assert sorted(recorder.outcomes) == sorted(
         [(i, Status.SUCCEEDED, True) for i in ids] + [(ids[1], Status.SCHEDULED, True)]
     )
+    assert all(d is not None and d >= 0 for d in recorder.durations)
 
 
 def test_a_hook_that_raises_is_logged_and_the_worker_goes_on(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
 import time
 from collections import deque
@@ -19,10 +18,8 @@ from dataclasses import replace
 from typing import Any
 
 from jobq.worker.execution import Attempt, execute_async
-from jobq.worker.pools.base import PoolSetup
+from jobq.worker.pools.base import PoolSetup, deliver
 from jobq.worker.pools.thread import ThreadPool
-
-log = logging.getLogger("jobq.worker")
 
 SYNC_THREADS = 32  # the most threads for plain functions, however large the pool
 WATCH_INTERVAL = 0.1  # how often the watchdog probes the loop
@@ -43,6 +40,7 @@ class AsyncPool:
     def __init__(self, setup: PoolSetup) -> None:
         self.size = setup.size
         self._setup = setup
+        self._log = setup.log
         self._sync = ThreadPool(replace(setup, size=min(setup.size, SYNC_THREADS),
                                         name=f"{setup.name}-sync"))
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -133,8 +131,7 @@ class AsyncPool:
             outcome = await execute_async(attempt.claimed, attempt.task, attempt.running)
         finally:
             self._release(attempt)
-        if attempt.end(outcome):
-            self._setup.on_done(attempt)
+        deliver(self._setup, attempt, outcome)
 
     def _release(self, attempt: Attempt) -> None:
         if attempt in self._holding:
@@ -159,7 +156,7 @@ class AsyncPool:
         _, pending = await asyncio.wait(tasks, timeout=1.0)
         for task in pending:
             job = self._tasks[task].claimed
-            log.warning("job %s (%s): its coroutine ignores being cancelled; it is dropped "
+            self._log.warning("job %s (%s): its coroutine ignores being cancelled; it is dropped "
                         "with the event loop", job.id, job.task,
                         extra={"job_id": job.id, "task": job.task, "action": "dropped"})
             task._log_destroy_pending = False  # type: ignore[attr-defined]  # said above
@@ -199,16 +196,16 @@ class AsyncPool:
     def _report_unblocked(self, attempt: Attempt | None, seconds: float) -> None:
         name = "something that is not a job" if attempt is None else (
             f"job {attempt.claimed.id} ({attempt.claimed.task})")
-        log.warning("%s let the async pool's event loop run again after %.1fs", name, seconds,
+        self._log.warning("%s let the async pool's event loop run again after %.1fs", name, seconds,
                     extra={"action": "loop_unblocked"})
 
     def _report_blocked(self, attempt: Attempt | None, seconds: float) -> None:
         if attempt is None:
-            log.warning("something that is not a job has blocked the async pool's event loop "
+            self._log.warning("something that is not a job has blocked the async pool's event loop "
                         "for %.1fs", seconds, extra={"action": "loop_blocked"})
             return
         job = attempt.claimed
-        log.warning(
+        self._log.warning(
             "job %s (%s) has blocked the async pool's event loop for %.1fs: no other "
             "coroutine runs until it awaits (its lease is kept); run blocking calls with "
             "asyncio.to_thread(), or make it a plain def task", job.id, job.task, seconds,

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from jobq.logs import WorkerLog
 from jobq.worker.execution import Attempt
+from jobq.worker.outcomes import AttemptOutcome
 
 if TYPE_CHECKING:
     from jobq.app import App
@@ -22,7 +24,8 @@ class PoolSetup:
     """Everything a pool is built from.
 
     ``on_done`` hears of each attempt that finished and was not abandoned, from any
-    thread; ``name`` prefixes the names of the threads the pool starts.
+    thread; ``name`` prefixes the names of the threads the pool starts; ``log`` is the
+    worker's log.
     """
 
     app: App
@@ -30,6 +33,7 @@ class PoolSetup:
     on_done: Callable[[Attempt], None]
     size: int
     name: str
+    log: WorkerLog
 
 
 class Pool(Protocol):
@@ -57,3 +61,15 @@ class Pool(Protocol):
 
     def shutdown(self) -> None:
         """Stop; the loop has given up on or seen the end of every attempt."""
+
+
+def deliver(setup: PoolSetup, attempt: Attempt, outcome: AttemptOutcome) -> bool:
+    """Hand an attempt's outcome to the worker loop, unless the loop gave up on it
+    meanwhile: then the late outcome is discarded, and the log says so. True if handed."""
+    if attempt.end(outcome):
+        setup.on_done(attempt)
+        return True
+    setup.log.info("abandoned job %s finished late; its result is discarded",
+                   attempt.claimed.id, extra={"job_id": attempt.claimed.id,
+                                              "action": "late_result_discarded"})
+    return False

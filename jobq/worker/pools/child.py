@@ -27,14 +27,13 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import IO, Any
 
 from jobq.app import App
 from jobq.appref import AppLocation, import_location
 from jobq.backends.base import ClaimedJob
-from jobq.config import Settings
 from jobq.errors import UnknownTask
+from jobq.logs import formatter
 from jobq.worker.context import RunningJob
 from jobq.worker.execution import execute, timeout_error
 from jobq.worker.outcomes import AttemptOutcome, failed
@@ -174,8 +173,8 @@ def _load(start: dict[str, Any]) -> App:
         if path not in sys.path:
             sys.path.insert(0, path)
     app = import_location(AppLocation.from_json(start["location"]))
-    app.close()
-    app.settings = replace(Settings(), **start["settings"])
+    app.reconfigure(**start["settings"])  # the worker's store, not the module's own
+    app.import_tasks()
     return app
 
 
@@ -193,8 +192,9 @@ def main(argv: list[str]) -> int:
     if not line:
         return 0
     start = json.loads(line)
-    logging.basicConfig(level=start.get("log_level", logging.WARNING), stream=sys.stderr,
-                        format=f"%(asctime)s %(levelname)-7s [child {os.getpid()}] %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(start["log_format"]))
+    logging.basicConfig(level=start["log_level"], handlers=[handler])
     try:
         app = _load(start)
         missing = sorted(set(start["tasks"]) - set(app.tasks))

@@ -37,11 +37,10 @@ from typing import IO, Any
 
 from jobq.appref import locate
 from jobq.errors import ConfigError, SerializationError, WorkerLost
+from jobq.logs import JsonFormatter
 from jobq.worker.execution import Attempt
 from jobq.worker.outcomes import AttemptOutcome, failed
-from jobq.worker.pools.base import EXIT_OUT_OF_MEMORY, PoolSetup
-
-log = logging.getLogger("jobq.worker")
+from jobq.worker.pools.base import EXIT_OUT_OF_MEMORY, PoolSetup, deliver
 
 START_TIMEOUT = 120.0  # for every child to import the app when the worker starts
 RESPAWN_DELAY_CAP = 30.0  # between attempts to replace a child that failed to start
@@ -61,6 +60,12 @@ class _Child:
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+
+def _log_format() -> str:
+    """The children's log format: JSON if this process logs JSON, else text."""
+    handlers = logging.getLogger().handlers
+    return "json" if any(isinstance(h.formatter, JsonFormatter) for h in handlers) else "text"
 
 
 def exit_cause(code: int) -> str:
@@ -88,6 +93,7 @@ class ProcessPool:
     def __init__(self, setup: PoolSetup) -> None:
         self.size = setup.size
         self._setup = setup
+        self._log = setup.log
         self._cond = threading.Condition()
         self._children: list[_Child] = []
         self._idle: deque[_Child] = deque()
@@ -114,7 +120,7 @@ class ProcessPool:
             "tasks": sorted(app.tasks),
             "max_tasks": options.max_tasks_per_child,
             "max_memory": options.max_memory_per_child,
-            "log_level": logging.getLogger().getEffectiveLevel(),
+            "log_level": logging.getLogger().getEffectiveLevel(), "log_format": _log_format(),
         })
         self._supervisor.start()
         for _ in range(self.size):
@@ -148,7 +154,7 @@ class ProcessPool:
                         self._start_errors.append(f"could not start a child process: {exc}")
                         self._cond.notify_all()
                 if started:
-                    log.error("could not start a child process: %s; trying again", exc,
+                    self._log.error("could not start a child process: %s; trying again", exc,
                               extra={"action": "child_start_error"})
                     self._back_off()
                     self._spawns.put(True)
@@ -186,8 +192,7 @@ class ProcessPool:
         attempt.margin = self._setup.options.kill_after
         if attempt.outcome is not None:  # known before it ran (no such task)
             attempt.started = time.monotonic()
-            if attempt.end(attempt.outcome):
-                self._setup.on_done(attempt)
+            deliver(self._setup, attempt, attempt.outcome)
             return
         with self._cond:
             self._waiting.append(attempt)
@@ -275,7 +280,7 @@ class ProcessPool:
             for line in child.from_child:
                 self._on_message(child, json.loads(line))
         except (ValueError, KeyError, TypeError, SerializationError) as exc:
-            log.error("child process %d sent something unreadable (%s); replacing it",
+            self._log.error("child process %d sent something unreadable (%s); replacing it",
                       child.pid, exc, extra={"action": "child_garbled"})
             with self._cond:
                 self._kill(child)
@@ -310,8 +315,7 @@ class ProcessPool:
             else:
                 child.state = "idle"
                 self._idle.append(child)
-        if attempt.end(outcome):
-            self._setup.on_done(attempt)
+        deliver(self._setup, attempt, outcome)
         self._dispatch()
 
     def _on_exit(self, child: _Child) -> None:
@@ -336,14 +340,14 @@ class ProcessPool:
                     self._start_errors.append(why)
                     self._cond.notify_all()
                 elif not stopping:
-                    log.error("a new child process could not start: %s", why,
+                    self._log.error("a new child process could not start: %s", why,
                               extra={"action": "child_start_error"})
                     self._back_off()
             replace = self._started and not stopping
         if attempt is not None:
             self._lost(attempt, child, code)
         elif child.state not in ("retiring", "starting") and not stopping:
-            log.warning("child process %d %s; starting another", child.pid, exit_cause(code),
+            self._log.warning("child process %d %s; starting another", child.pid, exit_cause(code),
                         extra={"action": "child_lost"})
         if replace:
             self._spawns.put(True)
@@ -360,7 +364,7 @@ class ProcessPool:
             if attempt.abandoned or attempt.finished:
                 return
             attempt.outcome, attempt.finished = outcome, True
-        log.warning("job %s (%s): its child process %d %s; starting another", claimed.id,
+        self._log.warning("job %s (%s): its child process %d %s; starting another", claimed.id,
                     claimed.task, child.pid, cause,
                     extra={"job_id": claimed.id, "task": claimed.task, "action": "child_lost"})
         self._setup.on_done(attempt)

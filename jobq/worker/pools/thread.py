@@ -12,7 +12,7 @@ import threading
 import time
 
 from jobq.worker.execution import Attempt, close_thread_loop, outcome_of
-from jobq.worker.pools.base import PoolSetup
+from jobq.worker.pools.base import PoolSetup, deliver
 
 _STOP = None
 # A coroutine's thread is abandoned this long after its Timeout was raised inside it.
@@ -27,7 +27,7 @@ class ThreadPool:
 
     def __init__(self, setup: PoolSetup) -> None:
         self.size = setup.size
-        self._on_done = setup.on_done
+        self._setup = setup
         self._name = setup.name
         self._inbox: queue.SimpleQueue[Attempt | None] = queue.SimpleQueue()
         self._threads: set[threading.Thread] = set()
@@ -58,9 +58,8 @@ class ThreadPool:
                     if attempt.abandoned:  # given up on before it started
                         continue
                     attempt.started = time.monotonic()
-                if not attempt.end(outcome_of(attempt)):
+                if not deliver(self._setup, attempt, outcome_of(attempt)):
                     break  # abandoned meanwhile: a replacement took this thread's place
-                self._on_done(attempt)
         finally:
             close_thread_loop()
             with self._lock:
