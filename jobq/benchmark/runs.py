@@ -341,12 +341,15 @@ def _wait_succeeded(app: App, jobs: int, procs: list[Any], start: float,
                     progress: Progress) -> float:
     """Poll ``app.stats()`` until all jobs succeeded; return the seconds it took."""
     while True:
+        # Whether any worker runs is read before the count: a burst worker that recorded
+        # the last job and exited between the two would otherwise look like a failure.
+        running = any(p.is_alive() for p in procs)
         done = _counts(app).get("succeeded", 0)
         elapsed = time.perf_counter() - start
         progress(done)
         if done >= jobs:
             return elapsed
-        if not any(p.is_alive() for p in procs):
+        if not running:
             raise JobqError(
                 f"the workers exited with {done} of {jobs} jobs succeeded "
                 f"(exit codes {[p.exitcode for p in procs]}; counts {_counts(app)})"
