@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from jobq.worker.execution import Attempt, execute_async
+from jobq.worker.outcomes import job_fields
 from jobq.worker.pools.base import PoolSetup, deliver
 from jobq.worker.pools.thread import ThreadPool
 
@@ -157,8 +158,8 @@ class AsyncPool:
         for task in pending:
             job = self._tasks[task].claimed
             self._log.warning("job %s (%s): its coroutine ignores being cancelled; it is dropped "
-                        "with the event loop", job.id, job.task,
-                        extra={"job_id": job.id, "task": job.task, "action": "dropped"})
+                              "with the event loop", job.id, job.task,
+                              extra=job_fields(job, "dropped"))
             task._log_destroy_pending = False  # type: ignore[attr-defined]  # said above
 
     # -- the watchdog (its own thread) ---------------------------------------------------
@@ -197,17 +198,17 @@ class AsyncPool:
         name = "something that is not a job" if attempt is None else (
             f"job {attempt.claimed.id} ({attempt.claimed.task})")
         self._log.warning("%s let the async pool's event loop run again after %.1fs", name, seconds,
-                    extra={"action": "loop_unblocked"})
+                          extra={"action": "loop_unblocked"})
 
     def _report_blocked(self, attempt: Attempt | None, seconds: float) -> None:
         if attempt is None:
             self._log.warning("something that is not a job has blocked the async pool's event loop "
-                        "for %.1fs", seconds, extra={"action": "loop_blocked"})
+                              "for %.1fs", seconds, extra={"action": "loop_blocked"})
             return
         job = attempt.claimed
         self._log.warning(
             "job %s (%s) has blocked the async pool's event loop for %.1fs: no other "
             "coroutine runs until it awaits (its lease is kept); run blocking calls with "
             "asyncio.to_thread(), or make it a plain def task", job.id, job.task, seconds,
-            extra={"job_id": job.id, "task": job.task, "action": "loop_blocked"},
+            extra=job_fields(job, "loop_blocked"),
         )

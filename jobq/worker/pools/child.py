@@ -131,7 +131,10 @@ class Child:
 
     def serve(self) -> None:
         while (job := self.jobs.get()) is not None:
-            outcome = self.run(ClaimedJob(**job))
+            try:
+                outcome = self.run(ClaimedJob(**job))
+            except MemoryError:  # raised again while the first one was being reported
+                os._exit(EXIT_OUT_OF_MEMORY)
             self.done += 1
             if outcome.error is not None and outcome.error.type == "MemoryError":
                 os._exit(EXIT_OUT_OF_MEMORY)  # its memory cannot be trusted: replace it

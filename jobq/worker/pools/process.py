@@ -39,7 +39,7 @@ from jobq.appref import locate
 from jobq.errors import ConfigError, SerializationError, WorkerLost
 from jobq.logs import JsonFormatter
 from jobq.worker.execution import Attempt
-from jobq.worker.outcomes import AttemptOutcome, failed
+from jobq.worker.outcomes import AttemptOutcome, failed, job_fields
 from jobq.worker.pools.base import EXIT_OUT_OF_MEMORY, PoolSetup, deliver
 
 START_TIMEOUT = 120.0  # for every child to import the app when the worker starts
@@ -155,7 +155,7 @@ class ProcessPool:
                         self._cond.notify_all()
                 if started:
                     self._log.error("could not start a child process: %s; trying again", exc,
-                              extra={"action": "child_start_error"})
+                                    extra={"action": "child_start_error"})
                     self._back_off()
                     self._spawns.put(True)
 
@@ -281,7 +281,7 @@ class ProcessPool:
                 self._on_message(child, json.loads(line))
         except (ValueError, KeyError, TypeError, SerializationError) as exc:
             self._log.error("child process %d sent something unreadable (%s); replacing it",
-                      child.pid, exc, extra={"action": "child_garbled"})
+                            child.pid, exc, extra={"action": "child_garbled"})
             with self._cond:
                 self._kill(child)
         finally:
@@ -341,14 +341,14 @@ class ProcessPool:
                     self._cond.notify_all()
                 elif not stopping:
                     self._log.error("a new child process could not start: %s", why,
-                              extra={"action": "child_start_error"})
+                                    extra={"action": "child_start_error"})
                     self._back_off()
             replace = self._started and not stopping
         if attempt is not None:
             self._lost(attempt, child, code)
         elif child.state not in ("retiring", "starting") and not stopping:
             self._log.warning("child process %d %s; starting another", child.pid, exit_cause(code),
-                        extra={"action": "child_lost"})
+                              extra={"action": "child_lost"})
         if replace:
             self._spawns.put(True)
 
@@ -365,6 +365,5 @@ class ProcessPool:
                 return
             attempt.outcome, attempt.finished = outcome, True
         self._log.warning("job %s (%s): its child process %d %s; starting another", claimed.id,
-                    claimed.task, child.pid, cause,
-                    extra={"job_id": claimed.id, "task": claimed.task, "action": "child_lost"})
+                          claimed.task, child.pid, cause, extra=job_fields(claimed, "child_lost"))
         self._setup.on_done(attempt)
