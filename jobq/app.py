@@ -506,7 +506,9 @@ class App:
         **options: Any,
     ) -> None:
         """Run a worker in this process until SIGTERM/SIGINT (or, with ``burst``, until
-        nothing is left to do)."""
+        nothing is left to do). ``options`` are the other worker options (``grace``,
+        ``kill_after``, ``max_tasks_per_child``, ...; see ``jobq.worker.WorkerOptions``),
+        checked by name."""
         from jobq.worker import Worker
 
         Worker(self, concurrency=concurrency, pool=pool, queues=queues, burst=burst,

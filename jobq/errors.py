@@ -129,7 +129,8 @@ class Timeout(JobqError):
 
 
 class WorkerLost(JobqError):
-    """The worker running a job stopped heartbeating; its lease ran out."""
+    """What ran a job died under it: its worker stopped heartbeating (the lease ran out),
+    or its process pool child crashed (the message names the signal or exit code)."""
 
 
 class Retry(JobqError):

@@ -22,7 +22,10 @@ WORKFLOW_FIGURES = {
 JOBQ_FIGURES = {
     "single_enqueue", "single_enqueue_threads", "bulk_enqueue", "drain_1", "drain_2",
     "drain_1_info", "latency_p50", "latency_p95", "latency_p99", *WORKFLOW_FIGURES,
+    "drain_process", "drain_async", "cpu_thread", "cpu_process", "sleep_thread", "sleep_async",
 }
+# The pool figures, made small: what is checked is that each runs and is reported.
+SMALL_POOLS = ["--cpu-seconds", "0.01", "--sleep-jobs", "10"]
 FIGURES = {"raw_minimal", "raw_single", "raw_bulk", "raw_drain", *JOBQ_FIGURES}
 
 
@@ -31,7 +34,7 @@ def test_bench_prints_and_records_every_figure(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         bench,
         ["--jobs", "60", "--latency-jobs", "8", "--latency-interval", "2",
-         "--workflow-size", "6", "--output", str(out)],
+         "--workflow-size", "6", "--output", str(out), *SMALL_POOLS],
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
@@ -51,9 +54,11 @@ def test_bench_prints_and_records_every_figure(tmp_path: Path) -> None:
     for key in ("chord_enqueue", "chord_drain", "chains_enqueue", "chains_drain"):
         assert figures[key]["reference"] == key.replace("_", "_plain_", 1)
         assert figures[key]["ratio"] > 0
+    assert figures["cpu_process"]["unit"] == "s" and figures["sleep_async"]["unit"] == "s"
+    assert "8 CPU-bound jobs (0.01 s CPU each), concurrency 2, process pool" in result.output
     assert recorded["command"] == (
         f"jobq bench --jobs 60 --latency-jobs 8 --latency-interval 2.0 --workflow-size 6 "
-        f"--output {out}"
+        f"--cpu-seconds 0.01 --sleep-jobs 10 --output {out}"
     )
     assert recorded["versions"]["sqlite"]
     assert recorded["machine"]["nproc"] >= 1
@@ -65,7 +70,7 @@ def test_a_server_store_is_set_against_its_own_round_trip(backend: str, tmp_path
     store.drop()  # jobq bench makes throwaway schemas / prefixes of its own
     result = CliRunner().invoke(
         bench, ["--url", store.url, "--jobs", "40", "--latency-jobs", "3",
-                "--latency-interval", "1", "--workflow-size", "4", "--json"],
+                "--latency-interval", "1", "--workflow-size", "4", "--json", *SMALL_POOLS],
     )
     assert result.exit_code == 0, result.output
     figures = {f["key"]: f for f in json.loads(result.stdout)["figures"]}
@@ -81,7 +86,7 @@ def test_a_server_store_is_set_against_its_own_round_trip(backend: str, tmp_path
 def test_bench_json_goes_to_stdout(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         bench, ["--jobs", "20", "--latency-jobs", "3", "--latency-interval", "1",
-                "--workflow-size", "0", "--json"],
+                "--workflow-size", "0", "--json", *SMALL_POOLS],
     )
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)

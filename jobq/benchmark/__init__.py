@@ -4,7 +4,10 @@ Figures: single and bulk enqueue rates, drain rates of no-op jobs with one and t
 processes (and with one worker logging every state change at INFO), the
 enqueue-to-start latency of jobs trickling into an idle worker, and workflows (a chord,
 many chains) beside plain jobs. On SQLite, raw-SQLite reference rows (the same SQL with
-no jobq in between) show jobq's own overhead.
+no jobq in between) show jobq's own overhead. The pools side by side: the process and
+async pools' drain rates, eight CPU-bound jobs at concurrency 2 on threads and on
+processes, and many ``asyncio.sleep`` jobs at concurrency 100 on the async pool and on
+threads.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jobq.benchmark import raw, runs, workflows
+from jobq.benchmark.tasks import ASYNC_NOOP, NAP, NOOP, SPIN
 from jobq.config import redact_url
 
 # Targets by store kind (the issues that built each store); a figure not named: none.
@@ -49,6 +53,8 @@ TARGETS: dict[str, dict[str, tuple[float, str]]] = {
     },
 }
 CALLER_THREADS = 4  # the concurrent one-by-one enqueue figure
+CPU_JOBS, CPU_CONCURRENCY = 8, 2  # the CPU-bound figures
+SLEEP_SECONDS, SLEEP_CONCURRENCY = 0.1, 100  # the asyncio.sleep figures
 
 
 @dataclass
@@ -80,6 +86,8 @@ class Plan:
     raw_reference: bool
     periodic: bool = False  # the drain workers also fire a periodic task every second
     workflow_size: int = 1_000
+    cpu_seconds: float = 1.0
+    sleep_jobs: int = 1_000
 
 
 class Bench:
@@ -109,6 +117,7 @@ class Bench:
             self._raw()
         self._enqueue()
         self._drains()
+        self._pools()
         self._latency()
         self._workflows()
         by_key = {f.key: f for f in self.figures}
@@ -176,6 +185,34 @@ class Bench:
                                   log_file=log_file, periodic=self.plan.periodic)
             self._add(key, label, rate, reference="raw_drain")
 
+    def _pools(self) -> None:
+        jobs, conc = self.plan.jobs, self.plan.concurrency
+        for key, pool, task, what in (("drain_process", "process", NOOP, "no-op"),
+                                      ("drain_async", "async", ASYNC_NOOP, "async no-op")):
+            label = f"drain, 1 worker process, {pool} pool x {conc}, {what} jobs"
+            with self.stores.fresh() as store:
+                rate = runs.drain(store, jobs, 1, conc, self._step(label, jobs), pool=pool,
+                                  task_name=task)
+            self._add(key, label, rate)
+        cpu = self.plan.cpu_seconds
+        for pool in ("thread", "process"):
+            label = (f"{CPU_JOBS} CPU-bound jobs ({cpu:g} s CPU each), concurrency "
+                     f"{CPU_CONCURRENCY}, {pool} pool")
+            self._timed(f"cpu_{pool}", label, CPU_JOBS, CPU_CONCURRENCY, pool, SPIN, (cpu,))
+        naps = self.plan.sleep_jobs
+        for pool in ("thread", "async"):
+            label = (f"{naps:,} asyncio.sleep({SLEEP_SECONDS:g}) jobs, concurrency "
+                     f"{SLEEP_CONCURRENCY}, {pool} pool")
+            self._timed(f"sleep_{pool}", label, naps, SLEEP_CONCURRENCY, pool, NAP,
+                        (SLEEP_SECONDS,))
+
+    def _timed(self, key: str, label: str, jobs: int, concurrency: int, pool: str,
+               task: str, args: tuple[Any, ...]) -> None:
+        with self.stores.fresh() as store:
+            seconds = runs.run_all(store, jobs, 1, concurrency, self._step(label, jobs),
+                                   pool=pool, task_name=task, args=args)
+        self._add(key, label, seconds, "s")
+
     def _latency(self) -> None:
         count, interval = self.plan.latency_jobs, self.plan.latency_interval
         with self.stores.fresh() as store:
@@ -233,7 +270,7 @@ def environment(url: str | None) -> dict[str, Any]:
 
 
 def _fmt(value: float, unit: str) -> str:
-    return f"{value:,.2f}" if unit == "ms" else f"{value:,.0f}"
+    return f"{value:,.2f}" if unit in ("ms", "s") else f"{value:,.0f}"
 
 
 def render(console: Console, env: dict[str, Any], figures: list[Figure]) -> None:
@@ -321,6 +358,11 @@ def _command(ctx: click.Context) -> str:
 @click.option("--workflow-size", default=1_000, show_default=True,
               type=click.IntRange(min=0), help="Members of the chord, and chains of 3, in "
               "the workflow figures (0 skips them).")
+@click.option("--cpu-seconds", default=1.0, show_default=True, type=click.FloatRange(min=0.001),
+              help=f"CPU time of each of the {CPU_JOBS} CPU-bound jobs (thread vs process pool).")
+@click.option("--sleep-jobs", default=1_000, show_default=True, type=click.IntRange(min=1),
+              help=f"asyncio.sleep({SLEEP_SECONDS:g}) jobs at concurrency {SLEEP_CONCURRENCY} "
+              "(async vs thread pool).")
 @click.option("--json", "json_out", is_flag=True, help="Print the results as JSON.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the JSON results to this file.")
@@ -332,9 +374,11 @@ def _command(ctx: click.Context) -> str:
               "task firing every second onto a queue of its own, so the drain figures "
               "include an elected leader firing ticks.")
 def bench(url: str | None, jobs: int, concurrency: int, latency_jobs: int,
-          latency_interval: float, workflow_size: int, json_out: bool, output: Path | None,
-          peers: bool, quick: bool, periodic: bool) -> None:
-    """Measure enqueue rates, drain rates and enqueue-to-start latency on a store."""
+          latency_interval: float, workflow_size: int, cpu_seconds: float, sleep_jobs: int,
+          json_out: bool, output: Path | None, peers: bool, quick: bool,
+          periodic: bool) -> None:
+    """Measure enqueue rates, drain rates and enqueue-to-start latency on a store, and
+    the three pools side by side."""
     if peers:
         sys.exit(run_peers(quick))
     if quick:
@@ -343,7 +387,8 @@ def bench(url: str | None, jobs: int, concurrency: int, latency_jobs: int,
     stores = runs.Stores(url)
     plan = Plan(jobs, concurrency, latency_jobs, latency_interval / 1000,
                 raw_reference=stores.kind == "sqlite", periodic=periodic,
-                workflow_size=workflow_size)
+                workflow_size=workflow_size, cpu_seconds=cpu_seconds,
+                sleep_jobs=sleep_jobs)
     env = {"command": command, **environment(url)}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=Console(stderr=True))

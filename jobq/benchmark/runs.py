@@ -23,41 +23,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from jobq.app import App
+from jobq.benchmark.tasks import APP_REF, NOOP, STAMP, TICK, bench_app
 from jobq.errors import JobqError
 from jobq.logs import TextFormatter
 
-NOOP = "jobq.bench.noop"
-STAMP = "jobq.bench.stamp"
-TICK = "jobq.bench.tick"  # the periodic task of --periodic, on a queue of its own
-RELAY = "jobq.bench.relay"
 BATCH = 1_000  # jobs per enqueue_many call
 
 Progress = Callable[[int], None]  # called with how many jobs are done so far
-
-
-def noop() -> None:
-    """The benchmark's job: nothing at all, so the figures measure jobq itself."""
-
-
-def stamp() -> float:
-    """Return the moment the job started, for the enqueue-to-start latency."""
-    return time.time()
-
-
-def relay(*results: Any) -> None:
-    """A no-op that takes what a workflow passes it (a result, a chord's list)."""
-
-
-def bench_app(url: str, options: dict[str, Any], periodic: bool = False) -> App:
-    """An App on ``url`` with the benchmark tasks registered under fixed names, and
-    with ``periodic`` a task its workers fire every second onto a queue of its own."""
-    app = App(url, **options)
-    app.task(name=NOOP)(noop)
-    app.task(name=STAMP)(stamp)
-    app.task(name=RELAY)(relay)
-    if periodic:
-        app.periodic(every=1, name=TICK, queue=TICK)(noop)
-    return app
 
 
 # -- isolated stores ------------------------------------------------------------------
@@ -220,12 +192,13 @@ def bulk_enqueue(store: Store, jobs: int, progress: Progress) -> float:
     return jobs / elapsed
 
 
-def _fill(app: App, jobs: int, progress: Progress | None = None) -> None:
-    task = app.get_task(NOOP)
+def _fill(app: App, jobs: int, progress: Progress | None = None, task_name: str = NOOP,
+          args: tuple[Any, ...] = ()) -> None:
+    task = app.get_task(task_name)
     done = 0
     while done < jobs:
         size = min(BATCH, jobs - done)
-        app.enqueue_many([task.call() for _ in range(size)])
+        app.enqueue_many([task.call(*args) for _ in range(size)])
         done += size
         if progress is not None:
             progress(done)
@@ -252,7 +225,8 @@ def _expect(app: App, jobs: int, status: str) -> None:
 
 
 def _worker_main(url: str, options: dict[str, Any], concurrency: int, burst: bool,
-                 log_file: str | None, control: Any, periodic: bool = False) -> None:
+                 log_file: str | None, control: Any, pool: str,
+                 periodic: bool = False) -> None:
     """A worker process: build the App and Worker, say "ready" on ``control``, wait for
     "go", then run until done (burst) or until the other end of ``control`` closes."""
     import threading
@@ -267,7 +241,8 @@ def _worker_main(url: str, options: dict[str, Any], concurrency: int, burst: boo
         handler.setFormatter(TextFormatter())
         logging.basicConfig(level=logging.INFO, handlers=[handler])
     app = bench_app(url, options, periodic)
-    worker = Worker(app, concurrency=concurrency, burst=burst)
+    children = {"app_ref": APP_REF} if pool == "process" else {}
+    worker = Worker(app, concurrency=concurrency, burst=burst, pool=pool, **children)
     app.backend.check_schema()  # connect now, not inside the timed part
     control.send("ready")
     control.recv()  # "go"
@@ -296,7 +271,8 @@ class Workers:
 
 @contextmanager
 def worker_processes(store: Store, count: int, concurrency: int, burst: bool,
-                     log_file: str | None = None, periodic: bool = False) -> Iterator[Workers]:
+                     log_file: str | None = None, pool: str = "thread",
+                     periodic: bool = False) -> Iterator[Workers]:
     """Start ``count`` worker processes and wait until each is ready. On leaving, close
     their control pipes: a worker still running stops gracefully (a pipe, not a shared
     Event, so a process that exits while waiting can never block the others)."""
@@ -307,7 +283,7 @@ def worker_processes(store: Store, count: int, concurrency: int, burst: bool,
             ours, theirs = ctx.Pipe()
             proc = ctx.Process(
                 target=_worker_main, daemon=True,
-                args=(store.url, store.options, concurrency, burst, log_file, theirs,
+                args=(store.url, store.options, concurrency, burst, log_file, theirs, pool,
                       periodic),
             )
             proc.start()
@@ -340,14 +316,25 @@ def _wait_ready(proc: Any, control: Any, timeout: float = 60.0) -> None:
 
 
 def drain(store: Store, jobs: int, workers: int, concurrency: int, progress: Progress,
-          log_file: str | None = None, periodic: bool = False) -> float:
+          log_file: str | None = None, pool: str = "thread", task_name: str = NOOP,
+          periodic: bool = False) -> float:
     """Jobs/s running ``jobs`` no-op jobs with ``workers`` burst worker processes (whose
     app, with ``periodic``, also fires a periodic task every second)."""
+    return jobs / run_all(store, jobs, workers, concurrency, progress, log_file, pool,
+                          task_name, periodic=periodic)
+
+
+def run_all(store: Store, jobs: int, workers: int, concurrency: int, progress: Progress,
+            log_file: str | None = None, pool: str = "thread", task_name: str = NOOP,
+            args: tuple[Any, ...] = (), periodic: bool = False) -> float:
+    """Seconds ``workers`` burst worker processes take to run ``jobs`` jobs of
+    ``task_name(*args)``, from the go (a process pool starting its children included)
+    to the last success."""
     app = bench_app(store.url, store.options)
     try:
         app.migrate()
-        _fill(app, jobs)
-        with worker_processes(store, workers, concurrency, True, log_file,
+        _fill(app, jobs, task_name=task_name, args=args)
+        with worker_processes(store, workers, concurrency, True, log_file, pool,
                               periodic) as started:
             start = time.perf_counter()
             started.go()
@@ -355,19 +342,22 @@ def drain(store: Store, jobs: int, workers: int, concurrency: int, progress: Pro
         _expect(app, jobs, "succeeded")
     finally:
         app.close()
-    return jobs / elapsed
+    return elapsed
 
 
 def _wait_succeeded(app: App, jobs: int, procs: list[Any], start: float,
                     progress: Progress) -> float:
     """Poll ``app.stats()`` until all jobs succeeded; return the seconds it took."""
     while True:
+        # Whether any worker runs is read before the count: a burst worker that recorded
+        # the last job and exited between the two would otherwise look like a failure.
+        running = any(p.is_alive() for p in procs)
         done = _counts(app).get("succeeded", 0)
         elapsed = time.perf_counter() - start
         progress(done)
         if done >= jobs:
             return elapsed
-        if not any(p.is_alive() for p in procs):
+        if not running:
             raise JobqError(
                 f"the workers exited with {done} of {jobs} jobs succeeded "
                 f"(exit codes {[p.exitcode for p in procs]}; counts {_counts(app)})"

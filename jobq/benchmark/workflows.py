@@ -16,15 +16,14 @@ from dataclasses import dataclass
 
 from jobq.app import App
 from jobq.benchmark.runs import (
-    RELAY,
     Progress,
     Store,
     Stores,
     _expect,
     _wait_succeeded,
-    bench_app,
     worker_processes,
 )
+from jobq.benchmark.tasks import RELAY, bench_app
 from jobq.errors import JobqError
 from jobq.workflow import chain, chord, group
 

@@ -7,6 +7,7 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -20,7 +21,7 @@ from jobq.errors import ConfigError, JobqError
 from jobq.job import FINISHED, Status
 from jobq.jobjson import stats_json, stats_overview
 from jobq.logs import formatter
-from jobq.worker.worker import POOLS
+from jobq.worker.pools import POOLS
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -29,8 +30,11 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), default=4, show_default=True,
               metavar="N",
               help="Jobs run at the same time.")
-@click.option("--pool", type=click.Choice(POOLS), default="thread", show_default=True,
-              help="What runs the jobs.")
+@click.option("--pool", type=click.Choice(list(POOLS)), default="thread", show_default=True,
+              help="What runs the jobs. thread: tasks that wait on I/O (the default). "
+              "process: CPU-bound tasks, in N child processes: real parallelism, a hard time "
+              "limit, and a crash costs one job, not the worker. async: async def tasks, up "
+              "to N coroutines on one event loop (plain functions run on threads beside it).")
 @click.option("--queues", "-q", metavar="A,B", help="Queues to take jobs from, comma-separated "
               "(default: the app's default queue).")
 @click.option("--burst", is_flag=True, help="Stop when nothing is left to do (this worker's "
@@ -39,6 +43,16 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
               metavar="SECONDS",
               help="On SIGTERM/SIGINT, seconds running jobs get to finish before they are "
               "handed back to the queue.")
+@click.option("--kill-after", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              metavar="SECONDS",
+              help="Seconds a task may run past its timeout (which raises jobq.Timeout in it) "
+              "before the process pool kills it with its child, or the async pool gives up "
+              "on it.")
+@click.option("--max-tasks-per-child", type=click.IntRange(min=1), metavar="N",
+              help="--pool process: replace a child after N jobs.")
+@click.option("--max-memory-per-child", type=click.IntRange(min=1), metavar="MIB",
+              help="--pool process: replace a child whose resident memory is above MIB after "
+              "a job.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
               default="INFO", show_default=True, help="INFO logs every state change.")
 @click.option("--log-format", "format_name",
@@ -49,9 +63,11 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 @click.pass_obj
 @reports_errors
 def worker_command(state: CliState, concurrency: int, pool: str, queues: str | None,
-                   burst: bool, grace: float, log_level: str, format_name: str | None) -> None:
+                   burst: bool, grace: float, kill_after: float,
+                   max_tasks_per_child: int | None, max_memory_per_child: int | None,
+                   log_level: str, format_name: str | None) -> None:
     """Run jobs until SIGTERM/SIGINT (a second signal stops at once), or with --burst
-    until nothing is left. Needs --app."""
+    until nothing is left. Needs --app (the process pool's children import it too)."""
     try:
         chosen = log_format(format_name)
     except ConfigError as exc:
@@ -63,7 +79,15 @@ def worker_command(state: CliState, concurrency: int, pool: str, queues: str | N
     logging.getLogger("jobq").setLevel(getattr(logging, log_level.upper()))
     app = state.open(create=True, need_tasks="worker")
     names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
-    app.run_worker(concurrency=concurrency, pool=pool, queues=names, burst=burst, grace=grace)
+    # The children import the app as --app names it; the per-child limits are refused
+    # with another pool, not ignored.
+    children: dict[str, Any] = {"app_ref": state.app_ref} if pool == "process" else {}
+    for name, value in (("max_tasks_per_child", max_tasks_per_child),
+                        ("max_memory_per_child", max_memory_per_child)):
+        if value is not None:
+            children[name] = value
+    app.run_worker(concurrency=concurrency, pool=pool, queues=names, burst=burst, grace=grace,
+                   kill_after=kill_after, **children)
 
 
 @click.command("stats")

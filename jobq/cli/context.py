@@ -10,9 +10,6 @@ traceback.
 from __future__ import annotations
 
 import functools
-import importlib
-import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +19,9 @@ from urllib.parse import urlsplit
 import click
 
 from jobq.app import App
+from jobq.appref import load_app
 from jobq.config import redact_url
-from jobq.errors import JobqError, TaskNotImportable, one_line
+from jobq.errors import JobqError, one_line
 from jobq.text import escape_controls
 
 EXIT_OK = 0
@@ -71,69 +69,6 @@ def hide_password(message: str, url: str | None) -> str:
     return message
 
 
-def load_app(reference: str) -> App:
-    """Import ``module:attr`` (with the current directory on ``sys.path``) and return the App.
-
-    Raises ``TaskNotImportable`` saying what was tried and what to do.
-    """
-    module_name, sep, attr = reference.partition(":")
-    if not sep or not module_name or not attr:
-        raise TaskNotImportable(
-            f"--app {reference!r} is not module:attr; write e.g. --app myapp:app for the "
-            "App named app in myapp.py"
-        )
-    cwd = os.getcwd()
-    # Like uvicorn and celery: the application usually sits in the folder jobq runs from.
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-    module = _import(reference, module_name, cwd)
-    value: Any = module
-    for part in attr.split("."):
-        try:
-            value = getattr(value, part)
-        except AttributeError:
-            apps = sorted(n for n, v in vars(module).items() if isinstance(v, App))
-            hint = f"; the Apps it defines: {', '.join(apps)}" if apps else (
-                "; it defines no jobq.App at module level"
-            )
-            raise TaskNotImportable(
-                f"--app {reference}: module {module_name!r} has no attribute {attr!r}{hint}"
-            ) from None
-    if not isinstance(value, App):
-        raise TaskNotImportable(
-            f"--app {reference}: {attr!r} is a {type(value).__name__}, not a jobq.App; point "
-            "--app at the App instance (app = jobq.App(...))"
-        )
-    return value
-
-
-def _import(reference: str, module_name: str, cwd: str) -> Any:
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        missing = exc.name or ""
-        if module_name.endswith(".py"):  # a file name where a module name belongs
-            name = module_name[:-3].replace("/", ".").replace("\\", ".")
-            raise TaskNotImportable(
-                f"--app {reference}: give the module's name, not its file: "
-                f"--app {name}:{reference.partition(':')[2] or 'app'}"
-            ) from None
-        if missing and (module_name == missing or module_name.startswith(missing + ".")):
-            where = module_name.replace(".", "/")
-            raise TaskNotImportable(
-                f"--app {reference}: no module named {missing!r} (looked in {cwd} and on "
-                f"sys.path); run jobq from the folder that holds {where}.py, or add that "
-                "folder to PYTHONPATH"
-            ) from None
-        raise TaskNotImportable(
-            f"--app {reference}: importing {module_name!r} failed: {exc}; install what it "
-            "needs"
-        ) from None
-    except Exception as exc:
-        raise TaskNotImportable(
-            f"--app {reference}: importing {module_name!r} raised {type(exc).__name__}: {exc}; "
-            f"run python -c 'import {module_name}' to see the traceback"
-        ) from None
 
 
 def _sqlite_file(url: str) -> Path | None:

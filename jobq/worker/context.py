@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -24,10 +25,23 @@ class RunningJob:
     attempts: int
     max_attempts: int
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    # How the pool passes a cancel request on (cancel a coroutine, tell a child process).
+    _on_cancel: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def cancel_requested(self) -> bool:
         return self._cancel.is_set()
+
+    def _request_cancel(self) -> None:
+        self._cancel.set()
+        for callback in list(self._on_cancel):
+            callback()
+
+    def _when_cancelled(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on a cancel request, at once if one came already."""
+        self._on_cancel.append(callback)
+        if self.cancel_requested:
+            callback()
 
 
 _current: ContextVar[RunningJob | None] = ContextVar("jobq_current_job", default=None)

@@ -1,7 +1,8 @@
 """Running one attempt of a task: decode its arguments, call it, encode its result.
 
-This part runs on a pool thread. It never touches the store and never raises: whatever
-happens comes back as an ``Attempt`` for the worker loop to turn into an outcome.
+This part runs wherever the pool runs tasks: a pool thread, or a child process. It never
+touches the store and never raises: whatever happens comes back as an ``AttemptOutcome``
+for the worker loop to turn into the job's next state.
 """
 
 from __future__ import annotations
@@ -12,46 +13,41 @@ import json
 import threading
 import time
 import traceback
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from jobq.backends.base import ClaimedJob
-from jobq.errors import JobqError, Timeout
+from jobq.errors import Timeout
 from jobq.serializer import encode_result
 from jobq.task import Task
 from jobq.worker.context import RunningJob, _current
-
-# A coroutine gets its Timeout raised inside it at the limit; the loop abandons its thread
-# only if it is still running this much later (it blocked the event loop, or swallowed
-# the Timeout and carried on).
-ASYNC_MARGIN = 1.0
-
-
-class CorruptJob(JobqError):
-    """The stored job cannot be decoded (damaged or written by something else)."""
+from jobq.worker.outcomes import AttemptOutcome, CorruptJob, failed
 
 
 def timeout_error(claimed: ClaimedJob) -> Timeout:
     return Timeout(f"{claimed.task} ran past its {claimed.timeout}s time limit")
 
 
-@dataclass
+@dataclass(eq=False)
 class Attempt:
-    """One run of one claimed job, shared between the loop and the pool thread."""
+    """The worker's bookkeeping for one claimed job, shared by its loop and its pool.
+
+    Only the worker's process holds one; what crosses to wherever the task runs is the
+    claimed job, and what comes back is an ``AttemptOutcome``.
+    """
 
     claimed: ClaimedJob
     task: Task[..., Any] | None
     running: RunningJob
-    started: float = 0.0  # monotonic; 0 until a thread picks it up
-    ended: float = 0.0  # monotonic; 0 until the task returned or raised
+    started: float = 0.0  # monotonic; 0 until the pool starts it
+    ended: float = 0.0  # monotonic; 0 until its outcome came
+    # Seconds past the time limit before the loop gives up on it; the pool sets it.
+    margin: float = 0.0
     finished: bool = False
     abandoned: bool = False  # the loop gave up on it (timeout, lost lease, shutdown)
-    result: str | None = None
-    exception: BaseException | None = None
-    traceback: str = ""
-    async_task: asyncio.Task[Any] | None = None
-    loop: asyncio.AbstractEventLoop | None = None
+    outcome: AttemptOutcome | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -60,17 +56,33 @@ class Attempt:
         timeout = self.claimed.timeout
         if timeout is None or not self.started:
             return None
-        margin = ASYNC_MARGIN if self.task is not None and self.task.is_async else 0.0
-        return self.started + timeout + margin
+        return self.started + timeout + self.margin
 
     def request_cancel(self) -> None:
         """Ask the task to stop: it sees ``cancel_requested``; a coroutine is cancelled."""
-        self.running._cancel.set()
-        task, loop = self.async_task, self.loop
-        if task is not None and loop is not None:
-            # A closed loop raises RuntimeError: its coroutine has ended anyway.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(task.cancel)
+        self.running._request_cancel()
+
+    def give_up(self, *, running: bool) -> bool | None:
+        """Mark the attempt abandoned, if it has not finished (with ``running=False``,
+        only if it has not started either). None if it was not given up; else whether
+        it had started, which the pool must then stop as far as it can."""
+        with self.lock:
+            if self.finished or self.abandoned:
+                return None
+            started = bool(self.started)
+            if started and not running:
+                return None
+            self.abandoned = True
+        return started
+
+    def end(self, outcome: AttemptOutcome) -> bool:
+        """Record how the attempt ended, unless the loop gave up on it meanwhile (its
+        late outcome is then discarded); True if recorded."""
+        with self.lock:
+            if self.abandoned:
+                return False
+            self.outcome, self.ended, self.finished = outcome, time.monotonic(), True
+        return True
 
 
 def decode_arguments(claimed: ClaimedJob) -> tuple[list[Any], dict[str, Any]]:
@@ -140,16 +152,16 @@ class _TimeLimited:
                 error = exc
 
 
-async def _run_coroutine(attempt: Attempt, coro: Coroutine[Any, Any, Any]) -> Any:
+async def _run_coroutine(running: RunningJob, claimed: ClaimedJob,
+                         coro: Coroutine[Any, Any, Any]) -> Any:
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
-    attempt.async_task, attempt.loop = task, loop
-    if attempt.running.cancel_requested and task is not None:
-        task.cancel()  # asked before the coroutine could be reached
-    timeout = attempt.claimed.timeout
+    if task is not None:
+        running._when_cancelled(lambda: _cancel_soon(loop, task))
+    timeout = claimed.timeout
     if timeout is None or task is None:
         return await coro
-    limited = _TimeLimited(coro, attempt.claimed, task)
+    limited = _TimeLimited(coro, claimed, task)
 
     def expire() -> None:
         limited.expired = True
@@ -162,25 +174,60 @@ async def _run_coroutine(attempt: Attempt, coro: Coroutine[Any, Any, Any]) -> An
         timer.cancel()
 
 
-def run_attempt(attempt: Attempt) -> None:
-    """Run the attempt to its end and record how it went on ``attempt``."""
-    if not attempt.started:
-        attempt.started = time.monotonic()
-    token = _current.set(attempt.running)
+def _cancel_soon(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+    # A closed loop raises RuntimeError: its coroutine has ended anyway.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(task.cancel)
+
+
+SyncLimit = Callable[[ClaimedJob], AbstractContextManager[None]]
+
+
+def execute(claimed: ClaimedJob, task: Task[..., Any], running: RunningJob,
+            sync_limit: SyncLimit | None = None) -> AttemptOutcome:
+    """Run one attempt to its end, on the calling thread, and say how it went.
+
+    A coroutine gets its time limit on the thread's event loop; ``sync_limit``, where the
+    caller can enforce one (a child process's main thread), bounds a plain function.
+    """
+    token = _current.set(running)
     try:
-        if attempt.task is None:
-            raise attempt.exception or CorruptJob("no task to run")
-        args, kwargs = decode_arguments(attempt.claimed)
-        if attempt.task.is_async:
-            coro = attempt.task.fn(*args, **kwargs)
-            value = _event_loop().run_until_complete(_run_coroutine(attempt, coro))
+        args, kwargs = decode_arguments(claimed)
+        if task.is_async:
+            coro = task.fn(*args, **kwargs)
+            value = _event_loop().run_until_complete(_run_coroutine(running, claimed, coro))
         else:
-            value = attempt.task.fn(*args, **kwargs)
-        attempt.result = encode_result(attempt.claimed.task, value)
+            bounded = sync_limit is not None and claimed.timeout is not None
+            with sync_limit(claimed) if sync_limit and bounded else contextlib.nullcontext():
+                value = task.fn(*args, **kwargs)
+        return AttemptOutcome(result=encode_result(claimed.task, value))
     except BaseException as exc:
-        attempt.exception = exc
-        attempt.traceback = traceback.format_exc()
+        return failed(exc, task, claimed, traceback.format_exc())
     finally:
         _current.reset(token)
-        attempt.ended = time.monotonic()
-        attempt.finished = True
+
+
+async def execute_async(claimed: ClaimedJob, task: Task[..., Any],
+                        running: RunningJob) -> AttemptOutcome:
+    """Run one attempt of a coroutine task on the running event loop (the async pool's).
+
+    It runs as an asyncio task, in a context of its own: ``current_job()`` is set there
+    and needs no reset.
+    """
+    _current.set(running)
+    try:
+        args, kwargs = decode_arguments(claimed)
+        value = await _run_coroutine(running, claimed, task.fn(*args, **kwargs))
+        return AttemptOutcome(result=encode_result(claimed.task, value))
+    except GeneratorExit:  # the coroutine is being closed (its loop is gone): let it
+        raise
+    except BaseException as exc:
+        return failed(exc, task, claimed, traceback.format_exc())
+
+
+def outcome_of(attempt: Attempt) -> AttemptOutcome:
+    """Run the attempt on this thread, unless its outcome was known before it started."""
+    if attempt.outcome is not None or attempt.task is None:
+        assert attempt.outcome is not None, "an attempt with no task has its outcome set"
+        return attempt.outcome
+    return execute(attempt.claimed, attempt.task, attempt.running)

@@ -1,20 +1,64 @@
-"""Turning a finished attempt into the job's next state, and logging the change."""
+"""How an attempt ended, and the job's next state that follows from it.
+
+An ``AttemptOutcome`` is a plain, frozen value (a result as JSON, or an error with the
+delay before the next attempt, if any), so it can come back from wherever the attempt ran:
+a pool thread, the event loop, or a child process over a pipe. ``decide`` turns it into
+the ``Outcome`` the store records.
+"""
 
 from __future__ import annotations
 
-import logging
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from jobq.backends.base import Outcome
-from jobq.errors import UnknownTask
+from jobq.backends.base import ClaimedJob, Outcome
+from jobq.errors import JobqError, SerializationError, UnknownTask
 from jobq.job import JobError, Status
-from jobq.logs import WorkerLog
-from jobq.retry import RetryPolicy
-from jobq.worker.execution import Attempt, CorruptJob
+
+if TYPE_CHECKING:
+    from jobq.task import Task
+    from jobq.worker.execution import Attempt
+
+
+class CorruptJob(JobqError):
+    """The stored job cannot be decoded (damaged or written by something else)."""
+
 
 # Failures that no retry can mend.
 _NEVER_RETRIED = (CorruptJob, UnknownTask)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    """What one attempt came to: ``result`` (JSON) if it returned, else ``error``, and
+    ``retry_in``: seconds until the next attempt when the task's retry policy allows one."""
+
+    result: str | None = None
+    error: JobError | None = None
+    retry_in: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        error = self.error
+        return {
+            "result": self.result, "retry_in": self.retry_in,
+            "error": None if error is None else [error.type, error.message, error.traceback],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AttemptOutcome:
+        """The value ``to_json`` made; anything else is refused, never half-read."""
+        try:
+            result, error, retry_in = data["result"], data["error"], data["retry_in"]
+            if error is not None:
+                kind, message, tb = error
+                error = JobError(str(kind), str(message), str(tb))
+            if not (result is None or isinstance(result, str)) or not (
+                    retry_in is None or isinstance(retry_in, int | float)):
+                raise TypeError("result or retry_in of the wrong type")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SerializationError(f"not an attempt outcome: {data!r} ({exc})") from None
+        return cls(result, error, retry_in)
 
 
 def error_of(exc: BaseException, tb: str = "") -> JobError:
@@ -28,29 +72,35 @@ def _no_nul(text: str) -> str:
     return text.replace("\x00", "\\x00") if "\x00" in text else text
 
 
-def decide(attempt: Attempt, failure: BaseException | None = None,
-           now: float | None = None) -> Outcome:
-    """The outcome of an attempt: success, retry later, cancelled, or failed.
+def failed(exc: BaseException, task: Task[..., Any] | None, claimed: ClaimedJob,
+           tb: str = "") -> AttemptOutcome:
+    """The outcome of an attempt that ended with ``exc``: whether and when it runs again is
+    decided here, where the exception itself is (``retry_on`` checks its class)."""
+    delay: float | None = None
+    if task is not None and not isinstance(exc, _NEVER_RETRIED):
+        delay = task.options.policy.next_delay(exc, claimed.attempts, claimed.max_attempts)
+    return AttemptOutcome(error=error_of(exc, tb), retry_in=delay)
 
-    ``failure`` is how the loop ended an attempt it gave up on (its time limit); the
-    attempt's own result and exception are then ignored, as its thread may still write
-    them.
+
+def decide(attempt: Attempt, ended: AttemptOutcome | None = None,
+           now: float | None = None) -> Outcome:
+    """The store outcome of an attempt: success, retry later, cancelled, or failed.
+
+    ``ended`` is how the loop ended an attempt it gave up on (its time limit); what the
+    attempt itself reported is then ignored, as its thread may still write it.
     """
     claimed = attempt.claimed
-    exc = attempt.exception if failure is None else failure
-    if exc is None:
-        return Outcome(claimed.id, claimed.token, Status.SUCCEEDED, result=attempt.result)
-    error = error_of(exc, attempt.traceback if failure is None else "")
+    ended = attempt.outcome if ended is None else ended
+    if ended is None:
+        raise JobqError(f"job {claimed.id}: the attempt has no outcome yet")
+    if ended.error is None:
+        return Outcome(claimed.id, claimed.token, Status.SUCCEEDED, result=ended.result)
     if attempt.running.cancel_requested:
-        return Outcome(claimed.id, claimed.token, Status.CANCELLED, error=error)
-    delay: float | None = None
-    if attempt.task is not None and not isinstance(exc, _NEVER_RETRIED):
-        policy: RetryPolicy = attempt.task.options.policy
-        delay = policy.next_delay(exc, claimed.attempts, claimed.max_attempts)
-    if delay is None:
-        return Outcome(claimed.id, claimed.token, Status.FAILED, error=error)
-    run_at = (time.time() if now is None else now) + delay
-    return Outcome(claimed.id, claimed.token, Status.SCHEDULED, error=error, run_at=run_at)
+        return Outcome(claimed.id, claimed.token, Status.CANCELLED, error=ended.error)
+    if ended.retry_in is None:
+        return Outcome(claimed.id, claimed.token, Status.FAILED, error=ended.error)
+    run_at = (time.time() if now is None else now) + ended.retry_in
+    return Outcome(claimed.id, claimed.token, Status.SCHEDULED, error=ended.error, run_at=run_at)
 
 
 def cancelled(attempt: Attempt) -> Outcome:
@@ -63,61 +113,7 @@ def released(attempt: Attempt) -> Outcome:
     return Outcome(attempt.claimed.id, attempt.claimed.token, Status.PENDING)
 
 
-def job_fields(attempt: Attempt, action: str) -> dict[str, Any]:
-    """The structured fields of a record about an attempt's job."""
-    job = attempt.claimed
+def job_fields(job: ClaimedJob, action: str) -> dict[str, Any]:
+    """The structured fields of a log record about a job."""
     return {"job_id": job.id, "task": job.task, "queue": job.queue, "attempt": job.attempts,
             "action": action}
-
-
-def log_started(logger: WorkerLog, attempt: Attempt) -> None:
-    if not logger.isEnabledFor(logging.INFO):  # with INFO off, build no fields per job
-        return
-    job = attempt.claimed
-    # Written when the job is claimed (its state becomes running), which with a prefetch
-    # buffer can be a moment before a thread starts it: hence "claimed", not "started".
-    logger.info("job %s (%s) claimed, attempt %d/%d", job.id, job.task, job.attempts,
-                job.max_attempts, extra=job_fields(attempt, Status.RUNNING.value))
-
-
-def _outcome_fields(attempt: Attempt, outcome: Outcome) -> dict[str, Any]:
-    extra = job_fields(attempt, outcome.status.value)
-    if attempt.started:
-        ended = attempt.ended or time.monotonic()  # a timed-out attempt has not ended
-        extra["duration"] = round(ended - attempt.started, 6)
-    if outcome.error is not None:
-        extra["error_type"] = outcome.error.type
-        extra["error_message"] = outcome.error.message
-    return extra
-
-
-def log_outcome(logger: WorkerLog, attempt: Attempt, outcome: Outcome, applied: bool) -> None:
-    # Most outcomes are successes, logged at INFO: with INFO off, build no fields for them.
-    if applied and outcome.status is Status.SUCCEEDED and not logger.isEnabledFor(logging.INFO):
-        return
-    claimed = attempt.claimed
-    extra = _outcome_fields(attempt, outcome)
-    if not applied:
-        logger.warning(
-            "job %s (%s): result discarded, its lease was taken over by another attempt",
-            claimed.id, claimed.task, extra={**extra, "action": "lease_lost"},
-        )
-        return
-    if outcome.status is Status.SUCCEEDED:
-        logger.info("job %s (%s) succeeded", claimed.id, claimed.task, extra=extra)
-    elif outcome.status is Status.SCHEDULED:
-        err = outcome.error
-        logger.warning(
-            "job %s (%s) attempt %d/%d failed (%s: %s); retry in %.1fs", claimed.id,
-            claimed.task, claimed.attempts, claimed.max_attempts, err and err.type,
-            err and err.message, (outcome.run_at or 0) - time.time(), extra=extra,
-        )
-    elif outcome.status is Status.FAILED:
-        err = outcome.error
-        logger.error("job %s (%s) failed after %d attempt(s): %s: %s", claimed.id,
-                     claimed.task, claimed.attempts, err and err.type, err and err.message,
-                     extra=extra)
-    elif outcome.status is Status.CANCELLED:
-        logger.info("job %s (%s) cancelled while running", claimed.id, claimed.task, extra=extra)
-    else:
-        logger.info("job %s (%s) handed back to the queue", claimed.id, claimed.task, extra=extra)

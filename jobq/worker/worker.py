@@ -8,26 +8,21 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from jobq.appref import check_not_importing
 from jobq.backends.base import ClaimedJob, Outcome
-from jobq.errors import BackendError, ConfigError, JobqError, UnknownTask
+from jobq.errors import BackendError, JobqError, UnknownTask
 from jobq.job import RETAINED_FOR_A_WHILE, Status
 from jobq.logs import WorkerLog
 from jobq.worker.context import RunningJob
 from jobq.worker.execution import Attempt, timeout_error
-from jobq.worker.leader import Clock, PeriodicLoop, holder_id
+from jobq.worker.hooks import Hooks
+from jobq.worker.leader import PeriodicLoop, holder_id
 from jobq.worker.leases import Leases
-from jobq.worker.outcomes import (
-    cancelled,
-    decide,
-    job_fields,
-    log_outcome,
-    log_started,
-    released,
-)
-from jobq.worker.pool import Pool, ThreadPool
+from jobq.worker.options import WorkerOptions
+from jobq.worker.outcomes import cancelled, decide, failed, job_fields, released
+from jobq.worker.pools import POOLS, Pool, PoolSetup
 from jobq.worker.presence import Presence
 from jobq.worker.side_loops import SideLoop
 from jobq.worker.signals import stop_signals
@@ -36,52 +31,30 @@ from jobq.worker.unknown import UnknownTasks
 if TYPE_CHECKING:
     from jobq.app import App
 
-POOLS = ("thread",)
 # How long a finished job's outcome may wait for others while jobs are still running, so
 # that several share one round trip to the store.
 REPORT_GATHER = 0.002
 
 
 class Worker:
-    """Runs jobs from ``queues`` with ``concurrency`` threads until stopped.
+    """Runs jobs from its queues in a pool until stopped; ``WorkerOptions`` lists the
+    options (``Worker(app, concurrency=8, pool="process")``)."""
 
-    grace: seconds a stopping worker lets running jobs finish before handing them back.
-    prefetch: jobs claimed beyond ``concurrency``, so threads never wait for the store.
-    periodic_clock: the clock the periodic tick loop reads (tests give a skewed one).
-    """
-
-    def __init__(
-        self,
-        app: App,
-        concurrency: int = 4,
-        pool: str = "thread",
-        queues: Sequence[str] | None = None,
-        burst: bool = False,
-        grace: float = 30.0,
-        prefetch: int | None = None,
-        name: str | None = None,
-        periodic_clock: Clock | None = None,
-    ) -> None:
-        if not isinstance(concurrency, int) or concurrency < 1:
-            raise ConfigError(f"concurrency must be a whole number ≥ 1, got {concurrency!r}")
-        if pool not in POOLS:
-            raise ConfigError(f"unknown pool {pool!r}; available: {', '.join(POOLS)}")
-        if grace < 0:
-            raise ConfigError(f"grace must be zero or more seconds, got {grace!r}")
-        if isinstance(queues, str):
-            queues = [q.strip() for q in queues.split(",") if q.strip()]
+    def __init__(self, app: App, /, **options: Any) -> None:
+        self.options = opts = WorkerOptions.of(options)
         self.app = app
         self.backend = app.backend
-        self.concurrency = concurrency
-        self.queues = list(queues or [app.settings.default_queue])
-        self.burst = burst
-        self.grace = grace
-        self.capacity = concurrency + (4 * concurrency if prefetch is None else prefetch)
+        self.concurrency = opts.concurrency
+        self.queues = list(opts.queues or [app.settings.default_queue])
+        self.burst = opts.burst
+        self.grace = opts.grace
+        prefetch = opts.prefetch
+        self.capacity = opts.concurrency + (4 * opts.concurrency if prefetch is None else prefetch)
         # Claim in batches: unless all is idle, wait for half the room to be free, so one
         # round trip to the store brings several jobs while the prefetched ones run.
-        self._claim_batch = min(max(concurrency, self.capacity // 2), self.capacity)
+        self._claim_batch = min(max(opts.concurrency, self.capacity // 2), self.capacity)
         self.lease = app.settings.lease
-        self.id = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.id = opts.name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.log = WorkerLog(self.id)
         self._attempts: dict[str, Attempt] = {}
         self._attempts_lock = threading.Lock()
@@ -96,8 +69,10 @@ class Worker:
         self._stop_requested_at: float | None = None
         self._stop_now = False
         self._crash: tuple[str, BaseException] | None = None
-        self._pool: Pool = ThreadPool(concurrency, self._on_attempt_done, self.log,
-                                      name=f"jobq-{os.getpid()}")
+        self._hooks = Hooks(self.log, opts.hooks)
+        self._pool: Pool = POOLS[opts.pool](PoolSetup(
+            app, opts, self._on_attempt_done, opts.concurrency, f"jobq-{os.getpid()}", self.log
+        ))
         self._leases = Leases(self.lease)
         self._unknown = UnknownTasks(self.backend, self.id, app.tasks,
                                      app.settings.unknown_task_timeout, self.log)
@@ -119,7 +94,7 @@ class Worker:
             )
         # Every worker can fire periodic tasks, its own and those other releases define.
         self._periodic = PeriodicLoop(self.backend, list(app.periodic_tasks.values()),
-                                      holder_id(self.id), self.lease, periodic_clock,
+                                      holder_id(self.id), self.lease, opts.periodic_clock,
                                       logger=self.log)
         self._side_loops.append(SideLoop("periodic", min(1.0, self.lease / 4),
                                          self._periodic.step, self._on_side_crash, self.log,
@@ -129,13 +104,14 @@ class Worker:
 
     def run(self) -> None:
         """Work until stopped (or, in burst mode, until nothing is left to do)."""
+        check_not_importing()
         self.app.import_tasks()
         self.backend.check_schema()
         self._presence.announce()
-        self.log.info("worker %s started: queues=%s concurrency=%d store=%s", self.id,
-                      ",".join(self.queues), self.concurrency, self.app,
-                      extra={"action": "worker_start"})
         self._pool.start()
+        self.log.info("worker %s started: queues=%s concurrency=%d pool=%s store=%s", self.id,
+                      ",".join(self.queues), self.concurrency, self.options.pool, self.app,
+                      extra={"action": "worker_start"})
         for loop in self._side_loops:
             loop.start()
         try:
@@ -209,17 +185,17 @@ class Worker:
         running = RunningJob(job.id, job.task, job.queue, job.attempts, job.max_attempts)
         attempt = Attempt(job, task, running)
         if task is None:
-            attempt.exception = UnknownTask(
+            attempt.outcome = failed(UnknownTask(
                 f"no task named {job.task!r} is registered in the worker's app; import the "
                 "module that defines it in the module given to --app"
-            )
+            ), None, job)
         with self._attempts_lock:
             self._attempts[job.id] = attempt
         if self._own_retries:
             self._own_retries.pop(job.id, None)
         # Logged from this loop, not from the job's thread when it starts: there the
         # line's lock and write contend with the running jobs (-25% drain at INFO).
-        log_started(self.log, attempt)
+        self._hooks.claimed(attempt)
         self._pool.submit(attempt)
 
     def _on_attempt_done(self, attempt: Attempt) -> None:
@@ -253,10 +229,11 @@ class Worker:
 
     def _time_out(self, attempt: Attempt) -> None:
         claimed = attempt.claimed
-        self.log.warning("job %s (%s) ran past its %ss time limit; its thread is abandoned",
-                         claimed.id, claimed.task, claimed.timeout,
-                         extra=job_fields(attempt, "timeout"))
-        self._unreported.append((attempt, decide(attempt, timeout_error(claimed))))
+        self.log.warning("job %s (%s) ran past its %ss time limit; %s", claimed.id,
+                         claimed.task, claimed.timeout, self._pool.abandons,
+                         extra=job_fields(claimed, "timeout"))
+        ended = failed(timeout_error(claimed), attempt.task, claimed)
+        self._unreported.append((attempt, decide(attempt, ended)))
         attempt.request_cancel()  # decided first: a task that checks it may stop early
 
     def _report_due(self) -> bool:
@@ -293,7 +270,7 @@ class Worker:
             self._forget(attempt.claimed.id)
             if ok and self.burst and outcome.status is Status.SCHEDULED and outcome.run_at:
                 self._own_retries[outcome.job_id] = outcome.run_at
-            log_outcome(self.log, attempt, outcome, ok)
+            self._hooks.outcome(attempt, outcome, ok)
 
     def _forget(self, job_id: str) -> Attempt | None:
         self._leases.release(job_id)

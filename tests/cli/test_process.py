@@ -133,3 +133,36 @@ def test_errors_are_one_line_without_traceback_in_a_real_process(tmp_path: Path)
     assert done.returncode == 3
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_worker_with_the_process_pool_runs_jobs_in_children_on_the_given_store(
+    url: str,
+) -> None:
+    from tests.worker import pooled
+
+    app = pooled.build_app(url, {})
+    try:
+        app.migrate()
+        spawner = app.tasks["spawn_double"].enqueue(21)
+        whoami = app.tasks["whoami"].enqueue()
+        done = python_m_jobq("--app", pooled.REF, "--url", url, "worker", "--burst",
+                             "--pool", "process", "--concurrency", "2",
+                             "--max-tasks-per-child", "5")
+        assert done.returncode == 0, done.stderr
+        # The child enqueued into the store --url names, and the same burst ran it.
+        spawned = app.get_job(spawner.result(timeout=5))
+        assert spawned is not None and spawned.result(timeout=5) == 42
+        assert "pool=process" in done.stderr
+        assert isinstance(whoami.result(timeout=5), int)
+    finally:
+        app.close()
+
+
+def test_worker_refuses_a_child_limit_with_another_pool(url: str, sample: jobq.App) -> None:
+    done = python_m_jobq("--app", APP, "--url", url, "worker", "--burst",
+                         "--max-tasks-per-child", "3")
+    assert done.returncode == 1
+    assert "max_tasks_per_child applies to pool='process' only, not to pool='thread'" in (
+        done.stderr)
+    bad = python_m_jobq("--app", APP, "--url", url, "worker", "--kill-after", "-1")
+    assert bad.returncode == 2 and "--kill-after" in bad.stderr

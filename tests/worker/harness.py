@@ -50,7 +50,8 @@ def worker_thread(app: jobq.App, **options: Any) -> Iterator[Worker]:
 
 
 class WorkerProcess:
-    """A worker in a process of its own, running ``tests.worker.subject``'s app."""
+    """A worker in a process of its own, running the app of ``module`` (by default
+    ``tests.worker.subject``; it runs ``subject.main`` with its own ``build_app``)."""
 
     def __init__(self, config: dict[str, Any], log_path: Path,
                  module: str = "tests.worker.subject") -> None:
@@ -128,11 +129,13 @@ def store(backend_name: str, tmp_path: Path) -> Iterator[isolation.Store]:
 
 @pytest.fixture
 def store_app(store: isolation.Store) -> Iterator[Callable[..., jobq.App]]:
-    """Apps of ``tests.worker.subject`` on the test's store, closed at teardown."""
+    """Apps of ``tests.worker.subject`` (or of another ``build``) on the test's store,
+    closed at teardown."""
     apps: list[jobq.App] = []
 
-    def factory(lease: float = 2.0) -> jobq.App:
-        app = subject.build_app(store.url, {**store.options, "lease": lease})
+    def factory(lease: float = 2.0,
+                build: Callable[[str, dict[str, Any]], jobq.App] = subject.build_app) -> jobq.App:
+        app = build(store.url, {**store.options, "lease": lease})
         apps.append(app)
         return app
 

@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,12 +149,12 @@ def _die_with(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], build: Callable[[str, dict[str, Any]], jobq.App] | None = None) -> int:
     config = json.loads(argv[1])
     _die_with(config["parent"])
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = build_app(config["url"], config["options"])
+    app = (build or build_app)(config["url"], config["options"])
     only = config.get("only")
     if only is not None:  # an older release: it lacks the tasks not named here
         app.tasks = {name: task for name, task in app.tasks.items() if name in only}

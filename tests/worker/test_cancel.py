@@ -72,7 +72,8 @@ def test_a_running_sync_task_sees_cancel_requested_and_ends_cancelled(
     assert job.attempts == 1  # cancelled, not retried
 
 
-def test_a_running_async_task_is_cancelled(make_app: Callable[..., jobq.App]) -> None:
+@pytest.mark.parametrize("pool", ["thread", "async"])
+def test_a_running_async_task_is_cancelled(make_app: Callable[..., jobq.App], pool: str) -> None:
     app = make_app(lease=LEASE)
     started = threading.Event()
     seen: list[str] = []
@@ -88,7 +89,7 @@ def test_a_running_async_task_is_cancelled(make_app: Callable[..., jobq.App]) ->
         return "slept"
 
     job = long_sleep.enqueue()
-    with worker_thread(app, concurrency=1):
+    with worker_thread(app, concurrency=1, pool=pool):
         wait_for(started.is_set, what="the task to start")
         job.cancel()
         with pytest.raises(jobq.JobCancelled):

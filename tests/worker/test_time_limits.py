@@ -1,5 +1,6 @@
-"""Time limits in the thread pool: the attempt fails with Timeout when the limit passes,
-a late result is thrown away, and the pool keeps its size meanwhile."""
+"""Time limits in the thread pool (and for coroutines in the async pool): the attempt
+fails with Timeout when the limit passes, a late result is thrown away, and the pool
+keeps its size meanwhile. The process pool's are in ``test_process_pool.py``."""
 
 from __future__ import annotations
 
@@ -85,7 +86,10 @@ def test_a_timed_out_attempt_is_retried_and_the_retry_result_stands(
         release.set()
 
 
-def test_an_async_task_past_its_limit_gets_timeout_raised_inside_it(app: jobq.App) -> None:
+@pytest.mark.parametrize("pool", ["thread", "async"])
+def test_an_async_task_past_its_limit_gets_timeout_raised_inside_it(
+    app: jobq.App, pool: str
+) -> None:
     seen: list[str] = []
 
     @app.task(timeout=0.3)
@@ -101,7 +105,7 @@ def test_an_async_task_past_its_limit_gets_timeout_raised_inside_it(app: jobq.Ap
         return "woke up"
 
     job = sleepy.enqueue()
-    app.run_worker(concurrency=1, burst=True)
+    app.run_worker(concurrency=1, burst=True, pool=pool)
 
     assert seen == ["Timeout"]
     job.refresh()
