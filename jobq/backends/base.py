@@ -241,6 +241,10 @@ class Backend(Protocol):
     def check_schema(self) -> None:
         """Raise ``SchemaError`` unless the schema is exactly the version this jobq knows."""
 
+    def exists(self) -> bool:
+        """Whether a jobq store is there at all (a SQLite file, a PostgreSQL schema, a Redis
+        prefix's schema key), found without creating anything."""
+
     def enqueue(self, jobs: Iterable[NewJob]) -> list[NewJob | str]:
         """Store jobs, in one transaction where the store has them (Redis: one script per
         chunk). Per job: the job itself if stored, or the id of the live

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
@@ -71,16 +70,17 @@ def hide_password(message: str, url: str | None) -> str:
 
 
 
-def _sqlite_file(url: str) -> Path | None:
-    """The file a sqlite URL names, or None for other URLs and in-memory stores."""
-    if urlsplit(url).scheme != "sqlite":
-        return None
-    from jobq.backends.sqlite import sqlite_path
+def _missing(app: App) -> str:
+    """What is missing where a reading command found no store."""
+    url, settings = app.settings.url, app.settings
+    kind = urlsplit(url).scheme
+    if kind == "sqlite":
+        from jobq.backends.sqlite import sqlite_path
 
-    path, _ = sqlite_path(url)
-    if path == ":memory:" or path.startswith("file:"):
-        return None
-    return Path(path)
+        return f"the file {sqlite_path(url)[0]!r} does not exist"
+    if kind.startswith("redis"):
+        return f"no key {settings.prefix + 'schema'!r} (is the prefix, $JOBQ_PREFIX, right?)"
+    return f"no jobq tables in schema {settings.schema!r} ($JOBQ_SCHEMA)"
 
 
 @dataclass
@@ -123,12 +123,9 @@ class CliState:
         app = self.app(need_tasks=need_tasks)
         url = app.settings.url
         try:
-            path = _sqlite_file(url)
-            if path is not None and not create and not path.exists():
-                raise ConfigProblem(
-                    f"no jobq store at {redact_url(url)}: the file {str(path)!r} does not "
-                    "exist; check --url / $JOBQ_URL (or create it with `jobq migrate`)"
-                )
+            if not create and not app.backend.exists():
+                raise ConfigProblem(f"no jobq store at {redact_url(url)}: {_missing(app)}; "
+                                    "check --url / $JOBQ_URL (or create it with `jobq migrate`)")
             app.backend.check_schema()
         except JobqError as exc:
             raise ConfigProblem(self.describe(exc, url)) from None

@@ -10,6 +10,7 @@ import pytest
 
 import jobq
 from tests.cli.conftest import APP, Jobq, snapshot
+from tests.services import POSTGRES_URL, REDIS_URL, unique_name
 
 
 def one_line_error(output: str) -> str:
@@ -103,3 +104,49 @@ def test_demo_in_a_folder_it_cannot_make_exits_3(run: Jobq, tmp_path: Path) -> N
     result = run("demo", "--dir", str(blocker / "demo"))
     assert result.exit_code == 3
     assert "cannot keep the demo's store in" in one_line_error(result.stderr)
+
+
+@pytest.mark.parametrize("url, message", [
+    (f"{REDIS_URL}?foo=bar", "unknown option 'foo' in its query"),
+    (f"{REDIS_URL}?socket_timout=3", "unknown option 'socket_timout' in its query; did you "
+                                     "mean 'socket_timeout'?"),
+    ("sqlite:///jobs.db?synchronus=full", "unknown option 'synchronus' in the URL; did you "
+                                          "mean 'synchronous'?"),
+    ("postgresql://127.0.0.1/test?foo=bar", "invalid URI query parameter"),
+])
+def test_an_unknown_option_in_a_url_is_named_in_one_line(run: Jobq, tmp_path: Path, url: str,
+                                                         message: str) -> None:
+    result = run("--url", url, "jobs")
+    assert result.exit_code == 3
+    assert message in one_line_error(result.stderr)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_server_that_does_not_speak_tls_is_named_without_hanging(run: Jobq) -> None:
+    # rediss:// against a plain Redis: the TLS handshake gets no answer. Refused in one
+    # line, exit 3, naming what to check (this test's own timeout bounds the wait).
+    tls = REDIS_URL.replace("redis://", "rediss://", 1)
+    result = run("--url", tls, "jobs")
+    assert result.exit_code == 3
+    line = one_line_error(result.stderr)
+    assert "cannot reach Redis at rediss://" in line and "no answer within 5s" in line
+    assert "redis:// against rediss:// (TLS)" in line
+
+
+def test_a_mistyped_redis_prefix_is_refused_and_writes_nothing(run: Jobq) -> None:
+    import redis
+
+    prefix = unique_name("jobq_typo") + ":"
+    result = run("--url", REDIS_URL, "jobs", env={"JOBQ_PREFIX": prefix})
+    assert result.exit_code == 3
+    assert f"no key '{prefix}schema' (is the prefix, $JOBQ_PREFIX, right?)" in (
+        one_line_error(result.stderr))
+    assert redis.Redis.from_url(REDIS_URL).keys(f"{prefix}*") == []
+
+
+def test_a_postgresql_schema_that_does_not_exist_is_refused(run: Jobq) -> None:
+    schema = unique_name("jobq_typo")
+    result = run("--url", POSTGRES_URL, "jobs", env={"JOBQ_SCHEMA": schema})
+    assert result.exit_code == 3
+    assert f"no jobq tables in schema '{schema}' ($JOBQ_SCHEMA)" in one_line_error(
+        result.stderr)

@@ -41,6 +41,9 @@ MISSING = (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName)
 _ORPHANS: list[object] = []
 
 
+CONNECT_TIMEOUT = 5
+
+
 def quote_schema(schema: str) -> str:
     """The schema as a quoted SQL identifier; anything but a plain name is refused."""
     if not isinstance(schema, str) or not _IDENTIFIER.match(schema):
@@ -66,7 +69,8 @@ def connect_options(url: str) -> dict[str, Any]:
         raise ConfigError(f"{redact_url(url)} is not a valid PostgreSQL URL: {detail}") from None
     options: dict[str, Any] = {"autocommit": True}
     if "connect_timeout" not in given:
-        options["connect_timeout"] = 10
+        # A host that does not answer, or answers as something else, is named in seconds.
+        options["connect_timeout"] = CONNECT_TIMEOUT
     if "application_name" not in given:
         options["application_name"] = "jobq"
     return options

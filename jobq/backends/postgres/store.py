@@ -109,6 +109,10 @@ class PostgresBackend:
         with self._pool.connection() as conn:
             yield conn
 
+    def exists(self) -> bool:
+        with self._pool.connection() as conn:
+            return schema_version(conn, self._quoted) > 0
+
     def check_schema(self) -> None:
         with self._pool.connection() as conn:
             version = schema_version(conn, self._quoted)

@@ -9,7 +9,9 @@ earlier work instead of doing it twice (see the scripts in ``lua/``).
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import inspect
 import os
 import threading
 import time
@@ -36,13 +38,19 @@ TRANSIENT: tuple[type[BaseException], ...] = (redis.ConnectionError, redis.Timeo
 # after that the caller hears BackendError and its own loop tries again later.
 RETRY_DELAYS = (0.0, 0.05, 0.25, 0.5)
 SOCKET_TIMEOUT = 30.0
+# A new connection's TCP connect, TLS handshake and first reply each get this long: a
+# server that is unreachable, or does not speak Redis (or TLS) there, is named at once.
+CONNECT_TIMEOUT = 5.0
 
 
 class Conn(Protocol):
     """The part of a redis-py ``Connection`` jobq uses (redis-py leaves it untyped)."""
 
     pid: int
+    socket_timeout: float | None
 
+    def connect(self) -> None: ...
+    def update_current_socket_timeout(self, relaxed_timeout: float | None = None) -> None: ...
     def send_packed_command(self, command: Any, check_health: bool = True) -> None: ...
     def read_response(self, *args: Any, **kwargs: Any) -> Any: ...
     def disconnect(self, *args: Any) -> None: ...
@@ -105,17 +113,39 @@ class Connections:
         # The URL's query may set options too; these two the parsers here depend on.
         self._kwargs: dict[str, Any] = {**pool.connection_kwargs, "protocol": 2,
                                         "decode_responses": True}
+        self._check_options()
         self._idle: list[Conn] = []
         self._pid = os.getpid()
         self._lock = threading.Lock()
 
+    def _check_options(self) -> None:
+        """Refuse an option in the URL's query that Redis connections do not take (a
+        typo such as ``?socket_timout=5``), naming the nearest; making a connection
+        object connects nothing."""
+        try:
+            self._class(**self._kwargs)
+        except TypeError as exc:
+            given = str(exc).rpartition("argument ")[2].strip("'\"")
+            valid = sorted({name for cls in getattr(self._class, "__mro__", ())
+                            if "__init__" in vars(cls)
+                            for name in inspect.signature(vars(cls)["__init__"]).parameters
+                            if name not in ("self", "args", "kwargs")})
+            near = difflib.get_close_matches(given, valid, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ConfigError(f"bad Redis URL {self.safe_url!r}: unknown option {given!r} in "
+                              f"its query{hint}") from None
+
     def new_connection(self, socket_timeout: float | None = None) -> Conn:
-        """A connection of its own (not pooled), named after this process so operators
-        and tests can tell jobq's clients apart in CLIENT LIST."""
-        kwargs = {**self._kwargs, "client_name": f"jobq-{os.getpid()}"}
-        if socket_timeout is not None:
-            kwargs["socket_timeout"] = socket_timeout
-        return cast(Conn, self._class(**kwargs))
+        """A connection of its own (not pooled), connected, and named after this process
+        so operators and tests can tell jobq's clients apart in CLIENT LIST."""
+        kwargs = {**self._kwargs, "client_name": f"jobq-{os.getpid()}",
+                  "socket_timeout": CONNECT_TIMEOUT}
+        conn = cast(Conn, self._class(**kwargs))
+        conn.connect()
+        conn.socket_timeout = self._kwargs.get("socket_timeout") if socket_timeout is None \
+            else socket_timeout
+        conn.update_current_socket_timeout()
+        return conn
 
     def _take(self) -> Conn:
         if os.getpid() != self._pid:
@@ -139,7 +169,17 @@ class Connections:
         for attempt, delay in enumerate(RETRY_DELAYS):
             if delay:
                 time.sleep(delay)
-            conn = self._take()
+            try:
+                conn = self._take()
+            except redis.TimeoutError as exc:  # nothing answers there as Redis would
+                raise BackendError(f"cannot reach Redis at {self.safe_url}: no answer within "
+                                   f"{CONNECT_TIMEOUT:g}s ({exc}); check the host, the port "
+                                   "and redis:// against rediss:// (TLS)") from exc
+            except TRANSIENT as exc:  # refused: a server restarting, say
+                last = exc
+                continue
+            except redis.RedisError as exc:
+                raise BackendError(f"Redis at {self.safe_url} refused: {exc}") from exc
             try:
                 result = action(conn, attempt > 0)
             except TRANSIENT as exc:

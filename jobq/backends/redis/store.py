@@ -174,6 +174,9 @@ class RedisBackend:
         self._ensure_schema()
         return SCHEMA_VERSION
 
+    def exists(self) -> bool:
+        return bool(self._redis.command("EXISTS", self.prefix + "schema"))
+
     def check_schema(self) -> None:
         self._ensure_schema()
 

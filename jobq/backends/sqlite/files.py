@@ -3,6 +3,7 @@ it (a full disk, a file size limit, a read-only file or folder, a damaged file).
 
 from __future__ import annotations
 
+import difflib
 import os
 import resource
 import sqlite3
@@ -10,6 +11,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from jobq.errors import BackendError, ConfigError
+
+URL_OPTIONS = ("synchronous",)
 
 
 def sqlite_path(url: str) -> tuple[str, dict[str, str]]:
@@ -23,7 +26,12 @@ def sqlite_path(url: str) -> tuple[str, dict[str, str]]:
     path = parts.path[1:] if parts.path.startswith("/") else parts.path
     if not path:
         raise ConfigError(f"{url!r} names no file; write sqlite:///jobq.db")
-    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    options = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    for name in options:
+        if name not in URL_OPTIONS:
+            near = difflib.get_close_matches(name, URL_OPTIONS, n=1)
+            hint = f"did you mean {near[0]!r}?" if near else f"the one it takes: {URL_OPTIONS}"
+            raise ConfigError(f"{url!r}: unknown option {name!r} in the URL; {hint}")
     return path, options
 
 

@@ -273,6 +273,10 @@ class SQLiteBackend:
         with self._errors():
             return self._apply_migrations(self.conn)
 
+    def exists(self) -> bool:
+        memory = self.path == ":memory:" or self.path.startswith("file:")
+        return memory or Path(self.path).exists()
+
     def check_schema(self) -> None:
         with self._read() as conn:
             version = self._version(conn)
