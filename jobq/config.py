@@ -206,3 +206,14 @@ def redact_url(url: str) -> str:
 
 
 _SECRET_PARAMS = ("password", "passwd", "pwd", "sslpassword")
+
+
+def where_url(url: str) -> str:
+    """``redact_url``, with a relative SQLite path made absolute: a log line that says
+    where the store is, whatever folder the process started in."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite" and not parts.netloc:
+        path = parts.path[1:] if parts.path.startswith("/") else parts.path
+        if path and path != ":memory:" and not path.startswith(("/", "file:")):
+            url = url.replace(f"sqlite:///{path}", f"sqlite:///{os.path.abspath(path)}", 1)
+    return redact_url(url)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 
 import click
 
 from jobq.cli.admin import migrate_command, purge_command, stats_command, worker_command
-from jobq.cli.context import CliState, ConfigProblem, reports_errors
+from jobq.cli.context import EXIT_USAGE, CliState, ConfigProblem, reports_errors
 from jobq.cli.jobs import (
     cancel_command,
     enqueue_command,
@@ -22,6 +23,7 @@ from jobq.cli.jobs import (
 )
 from jobq.cli.periodic import periodic_command
 from jobq.config import app_reference
+from jobq.text import escape_controls
 
 __all__ = ["cli", "main"]
 
@@ -97,4 +99,12 @@ for _command in (worker_command, jobs_command, show_command, enqueue_command, re
 
 def main() -> None:
     """Console entry point."""
+    for position, arg in enumerate(sys.argv[1:], start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:  # bytes the terminal could not decode (surrogateescape)
+            shown = escape_controls(arg.encode("utf-8", "surrogateescape").decode("latin-1"))
+            click.echo(f"Error: argument {position} ({shown}) is not valid UTF-8; jobq takes "
+                       "names and JSON as UTF-8 text", err=True)
+            sys.exit(EXIT_USAGE)
     cli(prog_name="jobq")

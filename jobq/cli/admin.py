@@ -39,6 +39,11 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
               "(default: the app's default queue).")
 @click.option("--burst", is_flag=True, help="Stop when nothing is left to do (this worker's "
               "own retries are waited for; delayed jobs are left for later).")
+@click.option("--prefetch", type=click.IntRange(min=0), metavar="N",
+              help="Jobs claimed beyond --concurrency, so a free slot never waits for the "
+              "store (default: 4 x concurrency). A claimed job shows as running, its lease "
+              "held, until it starts; 0 claims only what can start at once (long jobs, or "
+              "many workers sharing few jobs).")
 @click.option("--grace", type=click.FloatRange(min=0), default=30.0, show_default=True,
               metavar="SECONDS",
               help="On SIGTERM/SIGINT, seconds running jobs get to finish before they are "
@@ -63,7 +68,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 @click.pass_obj
 @reports_errors
 def worker_command(state: CliState, concurrency: int, pool: str, queues: str | None,
-                   burst: bool, grace: float, kill_after: float,
+                   burst: bool, prefetch: int | None, grace: float, kill_after: float,
                    max_tasks_per_child: int | None, max_memory_per_child: int | None,
                    log_level: str, format_name: str | None) -> None:
     """Run jobs until SIGTERM/SIGINT (a second signal stops at once), or with --burst
@@ -77,7 +82,7 @@ def worker_command(state: CliState, concurrency: int, pool: str, queues: str | N
     # Like basicConfig: a process that configured logging already keeps its handlers.
     logging.basicConfig(handlers=[handler])
     logging.getLogger("jobq").setLevel(getattr(logging, log_level.upper()))
-    app = state.open(create=True, need_tasks="worker")
+    app = state.open(create=True, need_tasks="worker", announce=True)
     names = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
     # The children import the app as --app names it; the per-child limits are refused
     # with another pool, not ignored.
@@ -86,6 +91,8 @@ def worker_command(state: CliState, concurrency: int, pool: str, queues: str | N
                         ("max_memory_per_child", max_memory_per_child)):
         if value is not None:
             children[name] = value
+    if prefetch is not None:
+        children["prefetch"] = prefetch
     app.run_worker(concurrency=concurrency, pool=pool, queues=names, burst=burst, grace=grace,
                    kill_after=kill_after, **children)
 

@@ -10,6 +10,7 @@ traceback.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -19,9 +20,11 @@ import click
 
 from jobq.app import App
 from jobq.appref import load_app
-from jobq.config import redact_url
+from jobq.config import redact_url, where_url
 from jobq.errors import JobqError, one_line
 from jobq.text import escape_controls
+
+log = logging.getLogger("jobq")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -70,6 +73,11 @@ def hide_password(message: str, url: str | None) -> str:
 
 
 
+def _made_on_first_use(url: str) -> bool:
+    """SQLite and Redis stores are made by their first writer; PostgreSQL's by migrate."""
+    return not urlsplit(url).scheme.startswith("postgres")
+
+
 def _missing(app: App) -> str:
     """What is missing where a reading command found no store."""
     url, settings = app.settings.url, app.settings
@@ -114,7 +122,8 @@ class CliState:
             self._app = app
         return self._app
 
-    def open(self, *, create: bool = False, need_tasks: str | None = None) -> App:
+    def open(self, *, create: bool = False, need_tasks: str | None = None,
+             announce: bool = False) -> App:
         """The App, its store opened and its schema checked.
 
         Unless ``create``, a SQLite file that does not exist is refused rather than made:
@@ -123,9 +132,16 @@ class CliState:
         app = self.app(need_tasks=need_tasks)
         url = app.settings.url
         try:
-            if not create and not app.backend.exists():
-                raise ConfigProblem(f"no jobq store at {redact_url(url)}: {_missing(app)}; "
-                                    "check --url / $JOBQ_URL (or create it with `jobq migrate`)")
+            if not app.backend.exists():
+                if not create:
+                    raise ConfigProblem(
+                        f"no jobq store at {redact_url(url)}: {_missing(app)}; check --url / "
+                        "$JOBQ_URL (or create it with `jobq migrate`)")
+                if announce and _made_on_first_use(url):
+                    log.warning("no jobq store at %s yet (%s): starting with a new, empty one. "
+                                "If you meant an existing store, check --url / $JOBQ_URL and "
+                                "the folder this started in", where_url(url), _missing(app),
+                                extra={"action": "new_store"})
             app.backend.check_schema()
         except JobqError as exc:
             raise ConfigProblem(self.describe(exc, url)) from None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobq.appref import check_not_importing
 from jobq.backends.base import ClaimedJob, Outcome
+from jobq.config import where_url
 from jobq.errors import BackendError, JobqError, UnknownTask
 from jobq.job import RETAINED_FOR_A_WHILE, Status
 from jobq.logs import WorkerLog
@@ -110,8 +111,9 @@ class Worker:
         self._presence.announce()
         self._pool.start()
         self.log.info("worker %s started: queues=%s concurrency=%d pool=%s store=%s", self.id,
-                      ",".join(self.queues), self.concurrency, self.options.pool, self.app,
-                      extra={"action": "worker_start"})
+                      ",".join(self.queues), self.concurrency, self.options.pool,
+                      where_url(self.app.settings.url), extra={"action": "worker_start"})
+        self._check_queues()
         for loop in self._side_loops:
             loop.start()
         try:
@@ -123,6 +125,16 @@ class Worker:
         if self._crash is not None:
             name, exc = self._crash
             raise JobqError(f"worker stopped: its {name} loop crashed: {exc!r}") from exc
+
+    def _check_queues(self) -> None:
+        """Say so when no task of this app uses any of the worker's queues: a typo in
+        --queues would otherwise leave it idle without a word."""
+        used = {t.options.queue for t in self.app.tasks.values()}
+        if used and not used & set(self.queues):
+            self.log.warning("no task of this app uses queue(s) %s (its tasks use: %s); this "
+                             "worker runs only jobs enqueued there with with_options(queue=)",
+                             ", ".join(self.queues), ", ".join(sorted(used)),
+                             extra={"action": "queues_unused"})
 
     def stop(self, graceful: bool = True) -> None:
         """Ask the worker to stop; safe from any thread."""

@@ -34,3 +34,9 @@ def flaky() -> str:
 
 other = jobq.App("sqlite:///cli-sample-other.db")
 not_an_app = "just a string"
+
+
+@app.task(name="running_now")
+def running_now() -> int:
+    """How many jobs the store holds as running while this one runs (prefetch shows)."""
+    return sum(counts.get("running", 0) for counts in app.stats().values())
