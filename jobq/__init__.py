@@ -1,6 +1,7 @@
 """jobq: background jobs for Python, on SQLite, PostgreSQL or Redis."""
 
 from jobq.app import App
+from jobq.context import current_job
 from jobq.errors import (
     ArgumentError,
     ConfigError,
@@ -20,7 +21,6 @@ from jobq.errors import (
 )
 from jobq.job import Job, Status
 from jobq.retry import Backoff
-from jobq.worker.context import current_job
 from jobq.workflow import chain, chord, group
 
 __version__ = "0.1.0"

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobq.backends.base import ClaimedJob
+from jobq.context import RunningJob, _current
 from jobq.errors import Timeout
 from jobq.serializer import encode_result
 from jobq.task import Task
-from jobq.worker.context import RunningJob, _current
 from jobq.worker.outcomes import AttemptOutcome, CorruptJob, failed
 
 

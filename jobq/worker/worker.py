@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 from jobq.appref import check_not_importing
 from jobq.backends.base import ClaimedJob, Outcome
 from jobq.config import where_url
+from jobq.context import RunningJob
 from jobq.errors import BackendError, JobqError, UnknownTask
 from jobq.job import RETAINED_FOR_A_WHILE, Status
 from jobq.logs import WorkerLog
-from jobq.worker.context import RunningJob
 from jobq.worker.execution import Attempt, timeout_error
 from jobq.worker.hooks import Hooks
 from jobq.worker.leader import PeriodicLoop, holder_id

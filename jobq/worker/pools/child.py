@@ -32,9 +32,9 @@ from typing import IO, Any
 from jobq.app import App
 from jobq.appref import AppLocation, import_location
 from jobq.backends.base import ClaimedJob
+from jobq.context import RunningJob
 from jobq.errors import UnknownTask
 from jobq.logs import formatter
-from jobq.worker.context import RunningJob
 from jobq.worker.execution import execute, timeout_error
 from jobq.worker.outcomes import AttemptOutcome, failed
 from jobq.worker.pools.base import EXIT_OUT_OF_MEMORY
