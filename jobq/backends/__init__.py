@@ -16,7 +16,6 @@ _SCHEMES = {
     "redis": "redis",
     "rediss": "redis",
 }
-_EXTRAS = {"postgres": "jobq[postgres]", "redis": "jobq[redis]"}
 
 
 def backend_kind(url: str) -> str:
@@ -46,8 +45,8 @@ def open_backend(settings: Settings) -> Backend:
                 f"{redact_url(settings.url)}: the {kind} backend is not available in this jobq"
             ) from exc
         raise ConfigError(
-            f"{redact_url(settings.url)} needs the {kind} extra: pip install '{_EXTRAS[kind]}' "
-            f"(missing module {exc.name!r})"
+            f"{redact_url(settings.url)} needs the {kind} extra: pip install -e "
+            f"'.[{kind}]' in a jobq checkout (missing module {exc.name!r})"
         ) from exc
     backend: Backend = module.connect(settings)
     return backend

@@ -43,7 +43,7 @@ def serve_command(state: CliState, host: str, port: int, token: str | None,
     except ImportError as exc:
         raise ConfigProblem(
             f"jobq serve needs the web extra ({exc.name or exc} is missing): "
-            "pip install 'jobq[web]'"
+            "pip install -e '.[web]' in a jobq checkout"
         ) from None
     given = token or api_token()
     if given is None and not web.is_loopback(host):
