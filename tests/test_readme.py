@@ -1,4 +1,4 @@
-"""The README's code runs as written, in order, as a reader following it would run it.
+"""The README's code, and the docs', runs as written, in order, as a reader would run it.
 
 Its files are saved, its ``>>>`` sessions are checked with doctest (job ids and times
 may differ from the ones printed), its scripts are run, and the shell blocks marked to
@@ -25,6 +25,7 @@ from tests.readme import Block, blocks
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
+DOCS = sorted((REPO / "docs").glob("*.md"))
 _ID = re.compile(r"\b[0-9a-f]{32}\b")
 _TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)?")
 
@@ -47,20 +48,21 @@ def reader_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    before = set(sys.modules)
     try:
         yield tmp_path
     finally:
-        for name in set(sys.modules) - before:
-            module = sys.modules.pop(name)
-            app = getattr(module, "app", None)
-            if hasattr(app, "close"):
-                app.close()
+        for name, module in list(sys.modules.items()):
+            if str(getattr(module, "__file__", "") or "").startswith(str(tmp_path)):
+                del sys.modules[name]
+                app = getattr(module, "app", None)
+                if hasattr(app, "close"):
+                    app.close()
 
 
-def _session(block: Block, globs: dict[str, object]) -> None:
-    test = doctest.DocTestParser().get_doctest(block.code, globs, f"README.md:{block.line}",
-                                               str(README), block.line - 1)
+def _session(block: Block, globs: dict[str, object], doc: Path) -> None:
+    name = f"{doc.name}:{block.line}"
+    test = doctest.DocTestParser().get_doctest(block.code, globs, name, str(doc),
+                                               block.line - 1)
     runner = doctest.DocTestRunner(checker=_SameShape(), optionflags=doctest.ELLIPSIS)
     out: list[str] = []
     runner.run(test, out=out.append, clear_globs=False)
@@ -68,12 +70,12 @@ def _session(block: Block, globs: dict[str, object]) -> None:
     assert runner.failures == 0, "".join(out)
 
 
-def _script(block: Block) -> None:
-    code = compile(block.code, f"README.md:{block.line}", "exec")
-    exec(code, {"__name__": f"readme_line_{block.line}"})
+def _script(block: Block, doc: Path) -> None:
+    code = compile(block.code, f"{doc.name}:{block.line}", "exec")
+    exec(code, {"__name__": f"{doc.stem}_line_{block.line}"})
 
 
-def _commands(block: Block, folder: Path) -> None:
+def _commands(block: Block, folder: Path, doc: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBQ_")}
     env["PYTHONPATH"] = os.pathsep.join([str(folder), str(REPO)])
     for command in block.commands():
@@ -83,26 +85,39 @@ def _commands(block: Block, folder: Path) -> None:
         done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True,
                               timeout=120)
         assert done.returncode == 0, (
-            f"README.md:{block.line}: {command!r} exited {done.returncode}\n{done.stderr}")
+            f"{doc.name}:{block.line}: {command!r} exited {done.returncode}\n{done.stderr}")
 
 
-def test_the_readme_runs_as_written(reader_folder: Path) -> None:
-    session: dict[str, object] = {"__name__": "readme_session"}
+def _run(doc: Path, folder: Path) -> int:
+    """Run ``doc``'s blocks in order in ``folder``; return how many ran."""
+    session: dict[str, object] = {"__name__": f"{doc.stem}_session"}
     ran = 0
-    for block in blocks(README):
+    for block in blocks(doc):
         if block.directive == "skip":
-            assert block.argument, f"README.md:{block.line}: a skipped block says why"
+            assert block.argument, f"{doc.name}:{block.line}: a skipped block says why"
             continue
         if block.language == "python":
             if block.file:
-                (reader_folder / block.file).write_text(block.code, encoding="utf-8")
+                (folder / block.file).write_text(block.code, encoding="utf-8")
                 importlib.invalidate_caches()
             elif block.session:
-                _session(block, session)
+                _session(block, session, doc)
             else:
-                _script(block)
+                _script(block, doc)
             ran += 1
         elif block.directive == "run":
-            _commands(block, reader_folder)
+            _commands(block, folder, doc)
             ran += 1
-    assert ran >= 10  # the test reads the README it means to
+    return ran
+
+
+def test_the_readme_runs_as_written(reader_folder: Path) -> None:
+    assert _run(README, reader_folder) >= 10  # the test reads the README it means to
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
+def test_each_doc_runs_as_written(doc: Path, reader_folder: Path) -> None:
+    # The docs build on the README's myapp.py, as a reader who followed it has it.
+    (myapp,) = [b for b in blocks(README) if b.file == "myapp.py"]
+    (reader_folder / "myapp.py").write_text(myapp.code, encoding="utf-8")
+    _run(doc, reader_folder)
