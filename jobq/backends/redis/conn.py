@@ -50,7 +50,6 @@ class Conn(Protocol):
     socket_timeout: float | None
 
     def connect(self) -> None: ...
-    def update_current_socket_timeout(self, relaxed_timeout: float | None = None) -> None: ...
     def send_packed_command(self, command: Any, check_health: bool = True) -> None: ...
     def read_response(self, *args: Any, **kwargs: Any) -> Any: ...
     def disconnect(self, *args: Any) -> None: ...
@@ -86,6 +85,22 @@ def load_scripts() -> dict[str, Script]:
             name = entry.name[:-4]
             scripts[name] = Script(name, text, hashlib.sha1(text.encode()).hexdigest())
     return scripts
+
+
+def set_read_timeout(conn: Conn, seconds: float | None) -> None:
+    """Give a connected connection's socket the timeout its commands run under.
+
+    redis-py applies ``socket_timeout`` only when it connects, and its own setter differs
+    between versions (in 8.x, called without an argument, it clears the timeout and leaves
+    the socket blocking for ever), so the socket is set here, where a test holds it.
+    """
+    conn.socket_timeout = seconds
+    sock = getattr(conn, "_sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
+    buffer = getattr(getattr(conn, "_parser", None), "_buffer", None)
+    if buffer is not None and hasattr(buffer, "socket_timeout"):
+        buffer.socket_timeout = seconds  # what the parser restores after a custom read
 
 
 class Connections:
@@ -142,9 +157,8 @@ class Connections:
                   "socket_timeout": CONNECT_TIMEOUT}
         conn = cast(Conn, self._class(**kwargs))
         conn.connect()
-        conn.socket_timeout = self._kwargs.get("socket_timeout") if socket_timeout is None \
-            else socket_timeout
-        conn.update_current_socket_timeout()
+        set_read_timeout(conn, self._kwargs.get("socket_timeout") if socket_timeout is None
+                         else socket_timeout)
         return conn
 
     def _take(self) -> Conn:
