@@ -124,18 +124,10 @@ def test_concurrent_migrations_of_a_new_schema_both_succeed(bare_schema: str) ->
 def test_a_store_written_at_version_1_works_after_jobq_migrate(bare_schema: str) -> None:
     # Written as the release before workflows left it: one pending job, which a job of
     # this release then waits for.
-    (first,) = [m for m in load_migrations("postgres") if m.version == 1]
-    quoted = f'"{bare_schema}"'
-    with _raw() as conn:
-        conn.execute(f"CREATE SCHEMA {quoted}")
-        conn.execute(f"CREATE TABLE {quoted}.jobq_schema (version integer PRIMARY KEY, "
-                     "applied_at timestamptz NOT NULL DEFAULT now())")
-        conn.execute(first.sql.replace("{schema}", quoted).encode())
-        conn.execute(f"INSERT INTO {quoted}.jobq_schema (version) VALUES (1)")
-        conn.execute(
-            f"INSERT INTO {quoted}.jobq_jobs (id, task, queue, args, kwargs, status, "
-            "attempts, max_attempts, run_at, created_at) VALUES ('kept', 'noop', 'default', "
-            "'[1]', '{}', 'pending', 0, 1, now(), now())")
+    _store_at_version_1(
+        bare_schema,
+        "(id, task, queue, args, kwargs, status, attempts, max_attempts, run_at, created_at) "
+        "VALUES ('kept', 'noop', 'default', '[1]', '{}', 'pending', 0, 1, now(), now())")
     new = jobq.App(POSTGRES_URL, schema=bare_schema)
     new.task(name="noop")(lambda *args: list(args))
     try:
@@ -376,19 +368,11 @@ def test_a_big_batch_meeting_a_stored_id_returns_that_job_and_stores_the_rest(
 def test_a_schema_1_store_is_upgraded_by_migrate_and_its_jobs_go_on(bare_schema: str) -> None:
     # Written as the release before schema 2 left it: a worker died holding a job that
     # had no retries (its lease ran out an hour ago).
-    (first,) = [m for m in load_migrations("postgres") if m.version == 1]
-    quoted = f'"{bare_schema}"'
-    with _raw() as conn:
-        conn.execute(f"CREATE SCHEMA {quoted}")
-        conn.execute(f"CREATE TABLE {quoted}.jobq_schema (version integer PRIMARY KEY, "
-                     "applied_at timestamptz NOT NULL DEFAULT now())")
-        conn.execute(first.sql.replace("{schema}", quoted).encode())
-        conn.execute(f"INSERT INTO {quoted}.jobq_schema (version) VALUES (1)")
-        conn.execute(
-            f"INSERT INTO {quoted}.jobq_jobs (id, task, queue, args, kwargs, status, "
-            "attempts, max_attempts, run_at, created_at, lease_expires_at, lease_token, "
-            "worker_id) VALUES ('old', 'noop', 'default', '[]', '{}', 'running', 1, 1, "
-            "now(), now(), now() - interval '1 hour', 't', 'w')")
+    _store_at_version_1(
+        bare_schema,
+        "(id, task, queue, args, kwargs, status, attempts, max_attempts, run_at, created_at, "
+        "lease_expires_at, lease_token, worker_id) VALUES ('old', 'noop', 'default', '[]', "
+        "'{}', 'running', 1, 1, now(), now(), now() - interval '1 hour', 't', 'w')")
     app = jobq.App(POSTGRES_URL, schema=bare_schema)
     app.task(name="noop")(lambda: None)
     try:
@@ -398,3 +382,16 @@ def test_a_schema_1_store_is_upgraded_by_migrate_and_its_jobs_go_on(bare_schema:
         reap_and_run_the_old_job(app)
     finally:
         app.close()
+
+
+def _store_at_version_1(bare_schema: str, job_columns_and_values: str) -> None:
+    """A store as schema version 1 left it, holding the one job inserted here."""
+    (first,) = [m for m in load_migrations("postgres") if m.version == 1]
+    quoted = f'"{bare_schema}"'
+    with _raw() as conn:
+        conn.execute(f"CREATE SCHEMA {quoted}")
+        conn.execute(f"CREATE TABLE {quoted}.jobq_schema (version integer PRIMARY KEY, "
+                     "applied_at timestamptz NOT NULL DEFAULT now())")
+        conn.execute(first.sql.replace("{schema}", quoted).encode())
+        conn.execute(f"INSERT INTO {quoted}.jobq_schema (version) VALUES (1)")
+        conn.execute(f"INSERT INTO {quoted}.jobq_jobs {job_columns_and_values}".encode())
