@@ -143,15 +143,11 @@ def test_an_older_store_is_upgraded_on_first_use(
 def test_a_store_written_at_version_1_is_upgraded_and_its_jobs_kept(sqlite_url: str) -> None:
     # Written as the release before workflows left it: one pending job, which a job of
     # this release then waits for.
-    with _raw(sqlite_url) as conn:
-        conn.execute("CREATE TABLE jobq_schema (version INTEGER PRIMARY KEY, "
-                     "applied_at REAL NOT NULL)")
-        conn.executescript(MIGRATIONS[0].sql)
-        conn.execute("INSERT INTO jobq_schema VALUES (1, ?)", (time.time(),))
-        conn.execute(
-            "INSERT INTO jobq_jobs (id, task, queue, args, kwargs, status, attempts, "
-            "max_attempts, run_at, created_at) VALUES ('kept', 'noop', 'default', '[]', '{}', "
-            "'pending', 0, 1, ?, ?)", (time.time(), time.time()))
+    _store_at_version_1(
+        sqlite_url,
+        "(id, task, queue, args, kwargs, status, attempts, max_attempts, run_at, created_at) "
+        "VALUES ('kept', 'noop', 'default', '[]', '{}', 'pending', 0, 1, ?, ?)",
+        (time.time(), time.time()))
     new = jobq.App(sqlite_url)  # upgraded on first use
     new.task(name="noop")(lambda: None)
     kept = new.get_job("kept")
@@ -228,16 +224,12 @@ def test_a_store_of_schema_1_upgrades_itself_and_its_running_job_loses_a_lease_n
 ) -> None:
     # Written as the release before schema 2 left it: a worker died holding a job that
     # had no retries (its lease ran out an hour ago).
-    with _raw(sqlite_url) as conn:
-        conn.execute("CREATE TABLE jobq_schema (version INTEGER PRIMARY KEY, "
-                     "applied_at REAL NOT NULL)")
-        conn.executescript(MIGRATIONS[0].sql)
-        conn.execute("INSERT INTO jobq_schema VALUES (1, ?)", (time.time(),))
-        conn.execute(
-            "INSERT INTO jobq_jobs (id, task, queue, args, kwargs, status, attempts, "
-            "max_attempts, run_at, created_at, lease_expires_at, lease_token, worker_id) "
-            "VALUES ('old', 'noop', 'default', '[]', '{}', 'running', 1, 1, ?, ?, ?, 't', 'w')",
-            (time.time() - 7200, time.time() - 7200, time.time() - 3600))
+    _store_at_version_1(
+        sqlite_url,
+        "(id, task, queue, args, kwargs, status, attempts, max_attempts, run_at, created_at, "
+        "lease_expires_at, lease_token, worker_id) "
+        "VALUES ('old', 'noop', 'default', '[]', '{}', 'running', 1, 1, ?, ?, ?, 't', 'w')",
+        (time.time() - 7200, time.time() - 7200, time.time() - 3600))
     app = jobq.App(sqlite_url)  # upgraded on first use
     app.task(name="noop")(lambda: None)
     try:
@@ -245,3 +237,14 @@ def test_a_store_of_schema_1_upgrades_itself_and_its_running_job_loses_a_lease_n
         reap_and_run_the_old_job(app)
     finally:
         app.close()
+
+
+def _store_at_version_1(url: str, job_columns_and_values: str,
+                        params: tuple[float, ...]) -> None:
+    """A store as schema version 1 left it, holding the one job inserted here."""
+    with _raw(url) as conn:
+        conn.execute("CREATE TABLE jobq_schema (version INTEGER PRIMARY KEY, "
+                     "applied_at REAL NOT NULL)")
+        conn.executescript(MIGRATIONS[0].sql)
+        conn.execute("INSERT INTO jobq_schema VALUES (1, ?)", (time.time(),))
+        conn.execute(f"INSERT INTO jobq_jobs {job_columns_and_values}", params)
