@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from jobq.job import check_transition
+from jobq.job import Status, check_transition
 
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$")
 _TRANSITION = re.compile(r"^--\s*transition:\s*([\w,\s]+?)\s*->\s*(\w+)\s*$")
@@ -22,6 +22,21 @@ class Migration:
     version: int
     name: str
     sql: str
+
+
+def declared_transitions(line: str) -> list[tuple[Status, Status]]:
+    """The edges a ``-- transition: <from>[,<from>…] -> <to>`` line declares, ``[]`` for
+    any other line; an edge the state machine forbids raises ``IllegalTransition``.
+
+    The Lua scripts of the Redis store declare theirs in the same words."""
+    match = _TRANSITION.match(line)
+    if match is None:
+        return []
+    edges = [(Status(source.strip()), Status(match.group(2)))
+             for source in match.group(1).split(",")]
+    for source, target in edges:
+        check_transition(source, target)
+    return edges
 
 
 def _sql_dir(dialect: str) -> resources.abc.Traversable:
@@ -37,9 +52,7 @@ def load_queries(dialect: str, filename: str = "queries.sql") -> dict[str, str]:
         if match := _NAME.match(line):
             current = queries.setdefault(match.group(1), [])
             continue
-        if match := _TRANSITION.match(line):
-            for source in match.group(1).split(","):
-                check_transition(source.strip(), match.group(2))
+        if declared_transitions(line):
             continue
         if current is not None and not line.lstrip().startswith("--"):
             current.append(line)
