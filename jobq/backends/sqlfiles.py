@@ -8,6 +8,8 @@ against the state machine when the file is loaded, so the SQL cannot drift from 
 from __future__ import annotations
 
 import re
+import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 
@@ -22,6 +24,23 @@ class Migration:
     version: int
     name: str
     sql: str
+
+    def sqlite_statements(self) -> Iterator[str]:
+        """The file's statements in order, each exactly as written, for a connection that
+        runs one statement per call. SQLite's own tokenizer (``complete_statement``)
+        says where each ends, so a ``;`` inside a trigger's ``BEGIN … END``, a string or
+        a comment does not cut it short. (``executescript`` would run the file whole,
+        but it commits first, outside the transaction that records the version.)"""
+        statement = ""
+        *ended, tail = self.sql.split(";")
+        for piece in ended:
+            statement += piece + ";"
+            if sqlite3.complete_statement(statement):
+                yield statement
+                statement = ""
+        statement += tail
+        if statement.strip():
+            yield statement  # comments, or an unfinished statement SQLite will refuse
 
 
 def declared_transitions(line: str) -> list[tuple[Status, Status]]:

@@ -256,9 +256,8 @@ class SQLiteBackend:
                 current = self._version(conn)
                 for migration in MIGRATIONS:
                     if migration.version > current:
-                        for statement in migration.sql.split(";"):
-                            if statement.strip():
-                                conn.execute(statement)
+                        for statement in migration.sqlite_statements():
+                            conn.execute(statement)
                         conn.execute(
                             "INSERT INTO jobq_schema VALUES (?, ?)",
                             (migration.version, time.time()),
