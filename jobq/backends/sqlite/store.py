@@ -43,6 +43,7 @@ from jobq.backends.sqlfiles import load_migrations, load_queries
 from jobq.backends.sqlite import periodic, workflows
 from jobq.backends.sqlite.files import is_store_error, sqlite_path, store_error
 from jobq.backends.sqlite.rows import job_row, listing_sql, record, worker_info
+from jobq.config import Settings
 from jobq.errors import BackendError, ConfigError, KeyConflict, SchemaError
 from jobq.job import JobRecord, Status
 
@@ -552,5 +553,6 @@ class SQLiteBackend:
             return periodic.fire(conn, Q["insert"], holder, term, name, tick, job, time.time())
 
 
-def connect(url: str, **options: Any) -> SQLiteBackend:
-    return SQLiteBackend(url, **options)
+def connect(settings: Settings) -> SQLiteBackend:
+    """The backend for a ``sqlite:///`` URL; opens its file on first use."""
+    return SQLiteBackend(settings.url)
