@@ -255,8 +255,8 @@ class Connections:
 
 
 def pack(args: Sequence[Any]) -> bytes:
-    """One command in RESP, for text and integer arguments: a few times faster than
-    redis-py's general packer, which shows at one round trip per enqueue."""
+    """One command in RESP, for text and integer arguments: faster than redis-py's
+    general packer, which shows at one round trip per enqueue."""
     out = [b"*%d\r\n" % len(args)]
     for arg in args:
         data = arg.encode() if isinstance(arg, str) else str(arg).encode()

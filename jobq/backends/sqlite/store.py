@@ -62,7 +62,7 @@ _POSTPONE = (("postpone_cancelled", Status.CANCELLED), ("postpone_failed", Statu
 _SYNC_MODES = ("off", "normal", "full", "extra")
 # WAL pages between automatic checkpoints (SQLite's default is 1,000). Fewer, larger
 # checkpoints copy each hot page (the growing ends of the indexes) once instead of many
-# times, and sync less often: +16% single enqueues in `jobq bench`. Durability is
+# times, and sync less often, which speeds up single enqueues. Durability is
 # unchanged; the WAL file grows to about 40 MB before it is reused.
 WAL_AUTOCHECKPOINT = 10_000
 
@@ -89,7 +89,7 @@ class _Write:
     """One IMMEDIATE transaction, holding the process-local lock.
 
     A class rather than a generator context manager: it runs around every write, and
-    two nested generator ones cost about 5 µs per transaction."""
+    two nested generator ones cost measurably more per transaction."""
 
     __slots__ = ("backend", "conn")
 
