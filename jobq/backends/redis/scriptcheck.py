@@ -73,6 +73,7 @@ class _Writes:
             if len(args) == 5:
                 sources: list[Status | None] = [*self._values(args[3])] or [None]
                 targets = self._values(args[4])
+                self.computed = self.computed or not targets
                 self.edges |= {(source, target) for source in sources for target in targets}
                 self.targets |= set(targets)
 
