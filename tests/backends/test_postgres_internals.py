@@ -16,7 +16,7 @@ import pytest
 
 import jobq
 from jobq.backends.base import NewJob
-from jobq.backends.sqlfiles import load_migrations
+from jobq.backends.sqlfiles import Migration, load_migrations
 from jobq.errors import BackendError, ConfigError, SchemaError
 from tests import isolation
 from tests.backends.support import reap_and_run_the_old_job
@@ -24,6 +24,7 @@ from tests.services import POSTGRES_URL, unique_name
 
 psycopg = pytest.importorskip("psycopg")
 from jobq.backends.postgres import COPY_FROM, SCHEMA_VERSION, PostgresBackend  # noqa: E402
+from jobq.backends.postgres import schema as pg_schema  # noqa: E402
 
 
 @pytest.fixture
@@ -145,6 +146,59 @@ def test_a_store_written_at_version_1_works_after_jobq_migrate(bare_schema: str)
 
 
 # -- refusing a schema it does not know --------------------------------------------------------
+
+
+# A migration as a release might write one: a trigger function whose body holds
+# statements, a string and a comment that hold ';'.
+TRIGGER_MIGRATION = """
+-- Notes; each change to one is logged.
+CREATE TABLE {schema}.jobq_note (id integer PRIMARY KEY, body text NOT NULL);
+CREATE TABLE {schema}.jobq_note_log (body text NOT NULL);
+CREATE FUNCTION {schema}.jobq_note_logged() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO {schema}.jobq_note_log VALUES (OLD.body || ' -> ' || NEW.body);
+  INSERT INTO {schema}.jobq_note_log VALUES ('done; logged');
+  RETURN NEW;
+END;
+$$;
+CREATE TRIGGER jobq_note_logged AFTER UPDATE ON {schema}.jobq_note
+  FOR EACH ROW EXECUTE FUNCTION {schema}.jobq_note_logged();
+INSERT INTO {schema}.jobq_note VALUES (1, 'a; b');  -- a literal; not two statements
+"""
+
+
+def _migrate_with(schema: str, monkeypatch: pytest.MonkeyPatch, sql: str) -> jobq.App:
+    extra = Migration(SCHEMA_VERSION + 1, "test_note", sql)
+    monkeypatch.setattr(pg_schema, "MIGRATIONS", [*pg_schema.MIGRATIONS, extra])
+    monkeypatch.setattr(pg_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    return jobq.App(POSTGRES_URL, schema=schema)
+
+
+def test_a_migration_runs_as_written_triggers_and_literals_included(
+    bare_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _migrate_with(bare_schema, monkeypatch, TRIGGER_MIGRATION)
+    app.migrate()
+    app.close()
+    quoted = f'"{bare_schema}"'
+    with _raw() as conn:
+        assert conn.execute(f"SELECT body FROM {quoted}.jobq_note").fetchall() == [("a; b",)]
+        conn.execute(f"UPDATE {quoted}.jobq_note SET body = 'c'")
+        assert conn.execute(f"SELECT body FROM {quoted}.jobq_note_log").fetchall() == [
+            ("a; b -> c",), ("done; logged",)]
+    assert _scalar(f"SELECT max(version) FROM {quoted}.jobq_schema") == SCHEMA_VERSION + 1
+
+
+def test_a_migration_that_fails_part_way_leaves_nothing_behind(
+    bare_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _migrate_with(bare_schema, monkeypatch,
+                        TRIGGER_MIGRATION + "INSERT INTO {schema}.no_such_table VALUES (1);\n")
+    with pytest.raises(jobq.JobqError, match="no_such_table"):
+        app.migrate()
+    app.close()
+    # One transaction: not even the schema the run began by creating is left.
+    assert _scalar("SELECT to_regnamespace(%s)", f'"{bare_schema}"') is None
 
 
 def test_nothing_creates_the_schema_implicitly(bare_schema: str) -> None:

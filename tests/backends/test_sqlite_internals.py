@@ -140,6 +140,60 @@ def test_an_older_store_is_upgraded_on_first_use(
     new.close()
 
 
+# A migration as a release might write one: a trigger whose body holds statements, a
+# string and a comment that hold ';'.
+TRIGGER_MIGRATION = """
+-- Notes; each change to one is logged.
+CREATE TABLE jobq_note (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE jobq_note_log (body TEXT NOT NULL);
+CREATE TRIGGER jobq_note_logged AFTER UPDATE ON jobq_note BEGIN
+  INSERT INTO jobq_note_log VALUES (old.body || ' -> ' || new.body);
+  INSERT INTO jobq_note_log VALUES ('done; logged');
+END;
+INSERT INTO jobq_note VALUES (1, 'a; b');  -- a literal; not two statements
+"""
+
+
+def _upgrade_with(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, sql: str) -> jobq.App:
+    first = jobq.App(sqlite_url)  # a store of this release first
+    first.get_job("x")
+    first.close()
+    extra = Migration(SCHEMA_VERSION + 1, "test_note", sql)
+    monkeypatch.setattr(sqlite_backend, "MIGRATIONS", [*MIGRATIONS, extra])
+    monkeypatch.setattr(sqlite_backend, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    return jobq.App(sqlite_url)
+
+
+def test_a_migration_runs_as_written_triggers_and_literals_included(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _upgrade_with(sqlite_url, monkeypatch, TRIGGER_MIGRATION)
+    assert app.get_job("x") is None  # upgraded on first use
+    app.close()
+    with _raw(sqlite_url) as conn:
+        assert conn.execute("SELECT body FROM jobq_note").fetchall() == [("a; b",)]
+        conn.execute("UPDATE jobq_note SET body = 'c'")
+        assert conn.execute("SELECT body FROM jobq_note_log").fetchall() == [
+            ("a; b -> c",), ("done; logged",)]
+        assert conn.execute("SELECT MAX(version) FROM jobq_schema").fetchone()[0] == (
+            SCHEMA_VERSION + 1)
+
+
+def test_a_migration_that_fails_part_way_leaves_nothing_behind(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _upgrade_with(sqlite_url, monkeypatch,
+                        TRIGGER_MIGRATION + "INSERT INTO no_such_table VALUES (1);\n")
+    with pytest.raises(BackendError, match="no_such_table"):
+        app.get_job("x")
+    app.close()
+    with _raw(sqlite_url) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert not names & {"jobq_note", "jobq_note_log", "jobq_note_logged"}
+        assert conn.execute("SELECT MAX(version) FROM jobq_schema").fetchone()[0] == (
+            SCHEMA_VERSION)
+
+
 def test_a_store_written_at_version_1_is_upgraded_and_its_jobs_kept(sqlite_url: str) -> None:
     # Written as the release before workflows left it: one pending job, which a job of
     # this release then waits for.
