@@ -298,7 +298,12 @@ class Backend(Protocol):
         """JobRecords matching the filter, newest first."""
 
     def stats(self) -> dict[str, dict[str, int]]:
-        """Job counts by queue, then by status."""
+        """Job counts by queue, then by status. Costs about the same however many finished
+        jobs the store keeps (maintained counts, indexes of live jobs)."""
+
+    def oldest_pending(self) -> dict[str, float]:
+        """Per queue with pending jobs, since when (``run_at``, epoch seconds) the
+        longest-waiting one at the head of a priority's line has been due."""
 
     def reap(self, now: float | None = None) -> list[ReapedJob]:
         """Jobs whose lease ran out: the attempt is given back (it did not fail) and a lost

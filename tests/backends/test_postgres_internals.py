@@ -81,9 +81,10 @@ def test_tables_live_in_the_configured_schema_only(app: jobq.App, store: isolati
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
             [schema],
         ).fetchall()
-        assert sorted(tables) == [("jobq_deps",), ("jobq_jobs",), ("jobq_leader",),
-                                  ("jobq_periodic",), ("jobq_schema",), ("jobq_ticks",),
-                                  ("jobq_waits",), ("jobq_workers",)]
+        assert sorted(tables) == [("jobq_count_changes",), ("jobq_counts",), ("jobq_deps",),
+                                  ("jobq_jobs",), ("jobq_leader",), ("jobq_periodic",),
+                                  ("jobq_schema",), ("jobq_ticks",), ("jobq_waits",),
+                                  ("jobq_workers",)]
         assert conn.execute(f'SELECT count(*) FROM "{schema}".jobq_jobs').fetchone() == (1,)
 
 
@@ -396,5 +397,34 @@ def test_a_schema_1_store_is_upgraded_by_migrate_and_its_jobs_go_on(bare_schema:
             app.backend.check_schema()
         assert app.migrate() == SCHEMA_VERSION
         reap_and_run_the_old_job(app)
+    finally:
+        app.close()
+
+
+def test_a_store_of_schema_4_gets_its_finished_counts_from_its_rows(bare_schema: str) -> None:
+    # Written as the release before maintained counts: finished jobs already stored.
+    quoted = f'"{bare_schema}"'
+    with _raw() as conn:
+        conn.execute(f"CREATE SCHEMA {quoted}")
+        conn.execute(f"CREATE TABLE {quoted}.jobq_schema (version integer PRIMARY KEY, "
+                     "applied_at timestamptz NOT NULL DEFAULT now())")
+        for migration in load_migrations("postgres")[:4]:
+            conn.execute(migration.sql.replace("{schema}", quoted).encode())
+            conn.execute(f"INSERT INTO {quoted}.jobq_schema (version) VALUES (%s)",
+                         [migration.version])
+        for i, (queue, status) in enumerate([("default", "succeeded")] * 3 + [
+                ("default", "failed"), ("mail", "cancelled"), ("mail", "pending")]):
+            conn.execute(
+                f"INSERT INTO {quoted}.jobq_jobs (id, task, queue, args, kwargs, status, "
+                "attempts, max_attempts, run_at, created_at, finished_at) VALUES (%s, 'noop', "
+                "%s, '[]', '{}', %s, 1, 1, now(), now(), now() - interval '1 hour')",
+                [f"old{i}", queue, status])
+    app = jobq.App(POSTGRES_URL, schema=bare_schema)
+    try:
+        assert app.migrate() == SCHEMA_VERSION
+        assert app.stats() == {"default": {"succeeded": 3, "failed": 1},
+                               "mail": {"cancelled": 1, "pending": 1}}
+        assert app.purge() == 3
+        assert app.stats() == {"default": {"failed": 1}, "mail": {"cancelled": 1, "pending": 1}}
     finally:
         app.close()

@@ -417,8 +417,40 @@ SELECT * FROM {schema}.jobq_jobs WHERE id = %(id)s;
 SELECT * FROM {schema}.jobq_jobs {where}
 ORDER BY seq DESC LIMIT %(limit)s OFFSET %(offset)s;
 
+-- name: fold_counts
+-- The finished counts' pending changes, added to jobq_counts (sorted, so that two folds
+-- lock the counter rows in the same order). A fold that runs meanwhile skips the
+-- changes this one deleted.
+WITH moved AS (DELETE FROM {schema}.jobq_count_changes RETURNING queue, status, n)
+INSERT INTO {schema}.jobq_counts AS c (queue, status, n)
+SELECT queue, status, sum(n) FROM moved GROUP BY queue, status ORDER BY queue, status
+ON CONFLICT (queue, status) DO UPDATE SET n = c.n + excluded.n;
+
 -- name: stats
-SELECT queue, status, count(*) FROM {schema}.jobq_jobs GROUP BY queue, status;
+-- One statement, one snapshot: the finished counts with their unfolded changes, and the
+-- live states through their partial indexes (never a scan of the finished rows).
+SELECT queue, status, sum(n)::bigint FROM (
+    SELECT queue, status, n FROM {schema}.jobq_counts
+    UNION ALL
+    SELECT queue, status, n FROM {schema}.jobq_count_changes
+) finished GROUP BY queue, status HAVING sum(n) > 0
+UNION ALL
+SELECT queue, 'pending', count(*) FROM {schema}.jobq_jobs WHERE status = 'pending'
+    GROUP BY queue
+UNION ALL
+SELECT queue, 'scheduled', count(*) FROM {schema}.jobq_jobs WHERE status = 'scheduled'
+    GROUP BY queue
+UNION ALL
+SELECT queue, 'running', count(*) FROM {schema}.jobq_jobs WHERE status = 'running'
+    GROUP BY queue
+UNION ALL
+SELECT queue, 'blocked', count(*) FROM {schema}.jobq_jobs WHERE status = 'blocked'
+    GROUP BY queue;
+
+-- name: oldest_pending
+-- Per queue, since when its longest-waiting pending job has been due.
+SELECT queue, extract(epoch FROM min(run_at))::float8 FROM {schema}.jobq_jobs
+    WHERE status = 'pending' GROUP BY queue;
 
 -- name: purge
 -- One small batch; the caller repeats until a batch comes back short.

@@ -316,6 +316,7 @@ class PostgresBackend:
                       for cur, status in cursors for r in cur.fetchall()]
             if any(r.status is Status.PENDING for r in reaped):
                 conn.execute(self.q["notify"], {"channel": self.channel})
+        self._fold_counts()  # every worker reaps every few seconds
         return reaped
 
     def postpone(self, jobs: Sequence[Postponed],
@@ -452,10 +453,21 @@ class PostgresBackend:
 
     def stats(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
+        self._fold_counts()
         with self._conn() as conn:
             for queue, status, count in conn.execute(self.q["stats"]).fetchall():
                 out.setdefault(queue, {})[status] = count
         return out
+
+    def _fold_counts(self) -> None:
+        """Fold the finished counts' appended changes into their counters (migration 0005),
+        so the changes stay few however long nobody asks for stats."""
+        with self._conn() as conn:
+            conn.execute(self.q["fold_counts"])
+
+    def oldest_pending(self) -> dict[str, float]:
+        with self._conn() as conn:
+            return dict(conn.execute(self.q["oldest_pending"]).fetchall())
 
     def purge(self, older_than: float, statuses: Iterable[Status],
               batch: int = PURGE_BATCH) -> int:
@@ -470,6 +482,7 @@ class PostgresBackend:
                 deleted = conn.execute(self.q["purge"], params).rowcount
             total += deleted
             if deleted < batch:
+                self._fold_counts()
                 return total
 
     # -- periodic tasks (jobq/backends/postgres/periodic.py) ----------------------------------

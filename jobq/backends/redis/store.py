@@ -382,6 +382,10 @@ class RedisBackend:
                 out.setdefault(queue, {})[status] = count
         return out
 
+    def oldest_pending(self) -> dict[str, float]:
+        flat = self._script("oldest_pending", same_args((self.prefix,)))
+        return {flat[i]: float(flat[i + 1]) for i in range(0, len(flat), 2)}
+
     def reap(self, now: float | None = None) -> list[ReapedJob]:
         at = "" if now is None else _num(now)
         reaped: list[ReapedJob] = []

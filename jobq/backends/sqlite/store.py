@@ -41,7 +41,12 @@ from jobq.backends.base import (
 )
 from jobq.backends.sqlfiles import load_migrations, load_queries
 from jobq.backends.sqlite import periodic, workflows
-from jobq.backends.sqlite.files import is_store_error, sqlite_path, store_error
+from jobq.backends.sqlite.files import (
+    is_store_error,
+    sql_statements,
+    sqlite_path,
+    store_error,
+)
 from jobq.backends.sqlite.rows import job_row, listing_sql, record, worker_info
 from jobq.errors import BackendError, ConfigError, KeyConflict, SchemaError
 from jobq.job import JobRecord, Status
@@ -256,9 +261,8 @@ class SQLiteBackend:
                 current = self._version(conn)
                 for migration in MIGRATIONS:
                     if migration.version > current:
-                        for statement in migration.sql.split(";"):
-                            if statement.strip():
-                                conn.execute(statement)
+                        for statement in sql_statements(migration.sql):
+                            conn.execute(statement)
                         conn.execute(
                             "INSERT INTO jobq_schema VALUES (?, ?)",
                             (migration.version, time.time()),
@@ -426,6 +430,10 @@ class SQLiteBackend:
             for queue, status, count in conn.execute(Q["stats"]):
                 out.setdefault(queue, {})[status] = count
         return out
+
+    def oldest_pending(self) -> dict[str, float]:
+        with self._read() as conn:
+            return {queue: since for queue, since in conn.execute(Q["oldest_pending"])}
 
     def reap(self, now: float | None = None) -> list[ReapedJob]:
         params = {"now": time.time() if now is None else now}
