@@ -473,3 +473,35 @@ WHERE status = 'scheduled' AND queue = ANY(%(queues)b::text[]);
 SELECT EXISTS (SELECT 1 FROM {schema}.jobq_jobs WHERE status = 'pending')
     OR EXISTS (SELECT 1 FROM {schema}.jobq_jobs
                WHERE status = 'scheduled' AND run_at <= now());
+
+-- name: add_throughput
+-- One worker's counts, as arrays (minutes in epoch seconds); rows of its own only.
+INSERT INTO {schema}.jobq_throughput AS t (minute, queue, worker, succeeded, failed, retried)
+SELECT to_timestamp(m), q, %(worker)s, s, f, r
+FROM unnest(%(minutes)s::bigint[], %(queues)s::text[], %(succeeded)s::bigint[],
+            %(failed)s::bigint[], %(retried)s::bigint[]) AS u(m, q, s, f, r)
+ON CONFLICT (minute, queue, worker) DO UPDATE SET
+    succeeded = t.succeeded + excluded.succeeded,
+    failed = t.failed + excluded.failed,
+    retried = t.retried + excluded.retried;
+
+-- name: throughput
+SELECT extract(epoch FROM minute)::bigint, queue, sum(succeeded)::bigint,
+       sum(failed)::bigint, sum(retried)::bigint
+FROM {schema}.jobq_throughput WHERE minute >= to_timestamp(%(since)s)
+GROUP BY minute, queue ORDER BY minute, queue;
+
+-- name: prune_throughput
+-- Minutes before the cut, folded into the totals (minute 0) and deleted, in one statement.
+WITH gone AS (
+    DELETE FROM {schema}.jobq_throughput
+    WHERE minute > to_timestamp(0) AND minute < to_timestamp(%(before)s)
+    RETURNING queue, succeeded, failed, retried
+)
+INSERT INTO {schema}.jobq_throughput AS t (minute, queue, worker, succeeded, failed, retried)
+SELECT to_timestamp(0), queue, '', sum(succeeded), sum(failed), sum(retried) FROM gone
+GROUP BY queue ORDER BY queue
+ON CONFLICT (minute, queue, worker) DO UPDATE SET
+    succeeded = t.succeeded + excluded.succeeded,
+    failed = t.failed + excluded.failed,
+    retried = t.retried + excluded.retried;

@@ -35,6 +35,7 @@ from jobq.backends.base import (
     PeriodicState,
     Postponed,
     ReapedJob,
+    Throughput,
     TickVerdict,
     WaitingTask,
     Waits,
@@ -361,6 +362,21 @@ class PostgresBackend:
 
     def durability_warnings(self) -> list[str]:
         return []  # PostgreSQL's durability settings are the operator's (docs/postgres.md)
+
+    def add_throughput(self, worker_id: str, counts: Sequence[Throughput]) -> None:
+        names = ("minutes", "queues", "succeeded", "failed", "retried")
+        params = {name: [c[i] for c in counts] for i, name in enumerate(names)}
+        with self._conn() as conn:
+            conn.execute(self.q["add_throughput"], {"worker": worker_id, **params})
+
+    def throughput(self, since: int) -> list[Throughput]:
+        with self._conn() as conn:
+            rows = conn.execute(self.q["throughput"], {"since": since}).fetchall()
+        return [Throughput(*row) for row in rows]
+
+    def prune_throughput(self, before: int) -> None:
+        with self._conn() as conn:
+            conn.execute(self.q["prune_throughput"], {"before": before})
 
     def next_due(self, queues: Sequence[str]) -> float | None:
         with self._conn() as conn:

@@ -32,6 +32,7 @@ from jobq.backends.base import (
     PeriodicState,
     Postponed,
     ReapedJob,
+    Throughput,
     TickVerdict,
     WaitingTask,
     Waits,
@@ -55,6 +56,7 @@ from jobq.backends.redis.records import (
     number,
     pairs,
     record_of,
+    throughput_rows,
     unpack_spec,
     worker_json,
     worker_of,
@@ -459,6 +461,19 @@ class RedisBackend:
             total += int(deleted)
             if int(examined) == 0:
                 return total
+
+    def add_throughput(self, worker_id: str, counts: Sequence[Throughput]) -> None:
+        # Redis adds on its own side (HINCRBY): no lock, so no per-worker keys either.
+        args = [str(v) for c in counts for v in c]
+        if args:
+            self._script("add_throughput", same_args((self.prefix, *args)))
+
+    def throughput(self, since: int) -> list[Throughput]:
+        flat = self._script("throughput", same_args((self.prefix, str(since))))
+        return throughput_rows(flat)
+
+    def prune_throughput(self, before: int) -> None:
+        self._script("prune_throughput", same_args((self.prefix, str(before))))
 
     def next_due(self, queues: Sequence[str]) -> float | None:
         if not queues:

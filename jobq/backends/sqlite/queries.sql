@@ -239,3 +239,27 @@ DELETE FROM jobq_jobs WHERE seq IN (
 
 -- name: next_due
 SELECT MIN(run_at) FROM jobq_jobs WHERE status = 'scheduled' AND queue IN ({queues});
+
+-- name: add_throughput
+INSERT INTO jobq_throughput (minute, queue, worker, succeeded, failed, retried)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (minute, queue, worker) DO UPDATE SET
+    succeeded = succeeded + excluded.succeeded,
+    failed = failed + excluded.failed,
+    retried = retried + excluded.retried;
+
+-- name: throughput
+SELECT minute, queue, SUM(succeeded), SUM(failed), SUM(retried) FROM jobq_throughput
+WHERE minute >= ? GROUP BY minute, queue ORDER BY minute, queue;
+
+-- name: fold_throughput
+INSERT INTO jobq_throughput (minute, queue, worker, succeeded, failed, retried)
+SELECT 0, queue, '', SUM(succeeded), SUM(failed), SUM(retried) FROM jobq_throughput
+WHERE minute > 0 AND minute < ? GROUP BY queue
+ON CONFLICT (minute, queue, worker) DO UPDATE SET
+    succeeded = succeeded + excluded.succeeded,
+    failed = failed + excluded.failed,
+    retried = retried + excluded.retried;
+
+-- name: prune_throughput
+DELETE FROM jobq_throughput WHERE minute > 0 AND minute < ?;

@@ -34,6 +34,7 @@ from jobq.backends.base import (
     PeriodicState,
     Postponed,
     ReapedJob,
+    Throughput,
     TickVerdict,
     WaitingTask,
     Waits,
@@ -511,6 +512,20 @@ class SQLiteBackend:
             total += deleted
             if deleted < batch:
                 return total
+
+    def add_throughput(self, worker_id: str, counts: Sequence[Throughput]) -> None:
+        with self._write() as conn:
+            conn.executemany(Q["add_throughput"], [(c.minute, c.queue, worker_id, c.succeeded,
+                                                    c.failed, c.retried) for c in counts])
+
+    def throughput(self, since: int) -> list[Throughput]:
+        with self._read() as conn:
+            return [Throughput(*row) for row in conn.execute(Q["throughput"], (since,))]
+
+    def prune_throughput(self, before: int) -> None:
+        with self._write() as conn:
+            conn.execute(Q["fold_throughput"], (before,))
+            conn.execute(Q["prune_throughput"], (before,))
 
     def next_due(self, queues: Sequence[str]) -> float | None:
         if not queues:

@@ -54,3 +54,16 @@ $$;
 CREATE TRIGGER jobq_counts_delete AFTER DELETE ON {schema}.jobq_jobs
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
     EXECUTE FUNCTION {schema}.jobq_count_deleted();
+
+-- Attempts that ended, per minute and queue, as each worker adds its own counts every
+-- few seconds (a row per worker: no row every worker writes). Minute 0 (the epoch) holds
+-- the totals of the minutes retention pruned. purge never touches it.
+CREATE TABLE {schema}.jobq_throughput (
+    minute    timestamptz NOT NULL,
+    queue     text NOT NULL,
+    worker    text NOT NULL,
+    succeeded bigint NOT NULL DEFAULT 0,
+    failed    bigint NOT NULL DEFAULT 0,
+    retried   bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (minute, queue, worker)
+);

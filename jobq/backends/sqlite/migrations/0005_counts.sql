@@ -36,3 +36,15 @@ WHEN OLD.status IN ('succeeded', 'failed', 'cancelled')
 BEGIN
     UPDATE jobq_counts SET n = n - 1 WHERE queue = OLD.queue AND status = OLD.status;
 END;
+-- Attempts that ended, per minute (epoch seconds of its start) and queue, as each worker
+-- adds its own counts every few seconds (a row per worker: no row every worker writes).
+-- Minute 0 holds the totals of the minutes retention pruned. purge never touches it.
+CREATE TABLE jobq_throughput (
+    minute    INTEGER NOT NULL,
+    queue     TEXT NOT NULL,
+    worker    TEXT NOT NULL,
+    succeeded INTEGER NOT NULL DEFAULT 0,
+    failed    INTEGER NOT NULL DEFAULT 0,
+    retried   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (minute, queue, worker)
+) WITHOUT ROWID;
