@@ -91,3 +91,16 @@ def test_a_flood_within_the_window_reads_the_store_once(
         answers = list(pool.map(client.get, paths))
     assert {a.status_code for a in answers} == {200}
     assert reads == {"stats": 1, "throughput": 1}
+
+
+def test_a_workflow_job_s_page_links_the_jobs_it_waits_for_and_its_waiters(
+    tasks_app: jobq.App,
+) -> None:
+    add = tasks_app.get_task("add")
+    handle = jobq.chain(add.call(1, 2), add.call(3), add.call(4)).enqueue()
+    first, middle, last = (job.id for job in handle.jobs)
+    with client_for(tasks_app) as client:
+        page = client.get(f"/jobs/{middle}").text
+    assert f'<ol class="links" id="dependencies"><li><a class="id" href="../jobs/{first}">' \
+        in page
+    assert f'<ul class="links" id="dependents"><li><a class="id" href="../jobs/{last}">' in page
