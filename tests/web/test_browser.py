@@ -9,13 +9,16 @@ the README's screenshot.
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import jobq
+from jobq.backends.base import WorkerInfo
 from jobq.web import new_token
 from tests.services import unavailable
 from tests.waiting import wait_for
@@ -48,6 +51,9 @@ def shop(tmp_path: Path) -> Iterator[jobq.App]:
     for n in range(3):
         browser_app.resize.enqueue(f"photos/{n:03}.png", width=1280)  # still pending
     browser_app.send_welcome.with_options(delay=3600).enqueue("fa@example.com")
+    # A worker's row in the registry, as a running worker keeps it fresh.
+    app.backend.register_worker(WorkerInfo("web-1:4242:ab12cd", "web-1", 4242, time.time(),
+                                           ("default", "mail", "billing"), ()))
     yield app
     app.close()
 
@@ -89,6 +95,7 @@ def test_the_dashboard_in_a_browser(shop: jobq.App, page: object, tmp_path: Path
         expect(page.locator("#token-state")).to_have_text("set for this tab")
 
         _shows_the_queues_and_failures(page, shop)
+        _shows_throughput_workers_and_periodic(page)
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
         wanted = request.config.getoption("--dashboard-png")
         if wanted:
@@ -124,6 +131,21 @@ def _shows_the_queues_and_failures(page: object, shop: jobq.App) -> None:
     line = page.locator(f'#failed li[data-job-id="{invoice.id}"] .error-line')
     expect(line).to_contain_text("<b>{{ total }}</b>")
     expect(line.locator("b")).to_have_count(0)
+
+
+def _shows_throughput_workers_and_periodic(page: object) -> None:
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    # The burst worker's succeeded and failed attempts, as bars of this minute.
+    expect(page.locator("#throughput svg rect.bar.succeeded").first).to_be_attached()
+    expect(page.locator("#throughput svg rect.bar.failed").first).to_be_attached()
+    expect(page.locator("#throughput-totals")).to_contain_text("succeeded ")
+    oldest = page.locator('#queues tbody tr[data-queue="default"] td.oldest')
+    expect(oldest).to_have_text(re.compile(r"^\d+ s$"))
+    worker = page.locator('#workers tbody tr[data-worker-id="web-1:4242:ab12cd"]')
+    expect(worker).to_contain_text("ago")
+    expect(page.locator("#leader")).to_have_text(re.compile("^leader: none"))
 
 
 def _shows_markup_as_text(page: object, shop: jobq.App) -> None:
