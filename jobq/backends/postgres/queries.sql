@@ -419,12 +419,20 @@ ORDER BY seq DESC LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: fold_counts
 -- The finished counts' pending changes, added to jobq_counts (sorted, so that two folds
--- lock the counter rows in the same order). A fold that runs meanwhile skips the
--- changes this one deleted.
-WITH moved AS (DELETE FROM {schema}.jobq_count_changes RETURNING queue, status, n)
-INSERT INTO {schema}.jobq_counts AS c (queue, status, n)
-SELECT queue, status, sum(n) FROM moved GROUP BY queue, status ORDER BY queue, status
-ON CONFLICT (queue, status) DO UPDATE SET n = c.n + excluded.n;
+-- lock the counter rows in the same order); returns how many changes it folded. A fold
+-- that runs meanwhile skips the changes this one deleted.
+WITH moved AS (DELETE FROM {schema}.jobq_count_changes RETURNING queue, status, n),
+added AS (
+    INSERT INTO {schema}.jobq_counts AS c (queue, status, n)
+    SELECT queue, status, sum(n) FROM moved GROUP BY queue, status ORDER BY queue, status
+    ON CONFLICT (queue, status) DO UPDATE SET n = c.n + excluded.n
+)
+SELECT count(*) FROM moved;
+
+-- name: vacuum_count_changes
+-- The folded changes leave dead rows that every read of the table would step over until
+-- autovacuum comes; a fold of many clears them at once (another's vacuum: skipped).
+VACUUM (SKIP_LOCKED) {schema}.jobq_count_changes;
 
 -- name: stats
 -- One statement, one snapshot: the finished counts with their unfolded changes, and the

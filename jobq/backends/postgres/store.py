@@ -79,6 +79,10 @@ COPY_FROM = 200  # a batch of jobs without keys this big is stored with COPY
 PURGE_BATCH = 500
 
 
+# Folded changes after which the changes table is vacuumed at once (see fold_counts).
+VACUUM_AFTER_FOLDING = 10_000
+
+
 class PostgresBackend:
     """``Backend`` on PostgreSQL: a small connection pool plus, in workers, one LISTEN
     connection. Safe to share between threads; a forked child opens its own connections."""
@@ -479,7 +483,9 @@ class PostgresBackend:
         """Fold the finished counts' appended changes into their counters (migration 0005),
         so the changes stay few however long nobody asks for stats."""
         with self._conn() as conn:
-            conn.execute(self.q["fold_counts"])
+            row = conn.execute(self.q["fold_counts"]).fetchone()
+            if row is not None and row[0] >= VACUUM_AFTER_FOLDING:
+                conn.execute(self.q["vacuum_count_changes"])
 
     def oldest_pending(self) -> dict[str, float]:
         with self._conn() as conn:
