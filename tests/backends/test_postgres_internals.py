@@ -428,3 +428,26 @@ def test_a_store_of_schema_4_gets_its_finished_counts_from_its_rows(bare_schema:
         assert app.stats() == {"default": {"failed": 1}, "mail": {"cancelled": 1, "pending": 1}}
     finally:
         app.close()
+
+
+def test_finishes_of_one_queue_never_wait_for_each_other_s_counts(
+    app: jobq.App, store: isolation.Store
+) -> None:
+    # Two workers finishing jobs of the same queue at once: the second's finish must not
+    # wait for the first's transaction (a shared counter row would hold it until then).
+    first, second = (app.enqueue("noop") for _ in range(2))
+    (a, b) = app.backend.claim("w", ["default"], 2, 60.0)
+    schema = store.options["schema"]
+    holder = psycopg.connect(POSTGRES_URL)
+    try:
+        holder.execute(f'UPDATE "{schema}".jobq_jobs SET status = \'succeeded\', '
+                       "finished_at = now() WHERE id = %s", [a.id])  # its transaction open
+        with _raw() as other:
+            other.execute("SET lock_timeout = '5s'")
+            other.execute(f'UPDATE "{schema}".jobq_jobs SET status = \'succeeded\', '
+                          "finished_at = now() WHERE id = %s", [b.id])
+        holder.commit()
+    finally:
+        holder.close()
+    assert app.stats() == {"default": {"succeeded": 2}}
+    assert {first.refresh().status, second.refresh().status} == {jobq.Status.SUCCEEDED}
