@@ -5,7 +5,7 @@
 -- the changes not yet folded into it.
 -- Every finish only appends a row to jobq_count_changes: one shared counter row per
 -- (queue, status) would be locked by every worker's finish until its commit, and so
--- serialise them. stats(), purge and the reaper fold the changes into jobq_counts.
+-- serialise them. The workers' reapers and purge fold the changes into jobq_counts.
 -- A job never changes queue.
 CREATE TABLE {schema}.jobq_counts (
     queue  text NOT NULL,
