@@ -31,6 +31,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync"]
 WAIT_MS = 30_000
 APP = "tests.web.browser_app:app"
+WORKER_HOST = "web-1<i>.internal</i>"  # markup from a worker's host name: shown as text
 ODD_QUEUE = "<img src=x onerror=\"document.title='pwned'\">"
 
 
@@ -153,6 +154,11 @@ def _shows_markup_as_text(page: object, shop: jobq.App) -> None:
 
     assert isinstance(page, Page)
     browser_app.resize.with_options(queue=ODD_QUEUE).enqueue("<script>x</script>", width=1)
+    shop.backend.register_worker(WorkerInfo("web-2:1:ef34ab", WORKER_HOST, 1, time.time(),
+                                            (ODD_QUEUE,), ()))
+    worker = page.locator('#workers tbody tr[data-worker-id="web-2:1:ef34ab"]')
+    expect(worker.locator("td").nth(1)).to_have_text(WORKER_HOST)
+    expect(page.locator("#workers i, #workers img")).to_have_count(0)
     # The next refresh brings the new queue; its name is text, not an element.
     header = page.locator("#queues tbody th", has_text="onerror")
     expect(header).to_have_text(ODD_QUEUE)
