@@ -11,7 +11,7 @@ from jobq.job import JobRecord, Status
 
 if TYPE_CHECKING:
     from jobq.app import App
-    from jobq.backends.base import Links
+    from jobq.backends.base import Links, PeriodicState
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -74,12 +74,38 @@ def stats_json(stats: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
 def stats_overview(app: App) -> dict[str, Any]:
     """``jobq stats --json`` and ``GET /api/stats``: ``stats_json`` of the counts, plus
     ``"workers"`` (how many run) and ``"waiting_for_tasks"`` (``{task: {"jobs": n,
-    "since": iso}}``: jobs that no running worker has the task for)."""
+    "since": iso}}``: jobs that no running worker has the task for) and
+    ``"oldest_pending"`` (``{queue: iso}``: since when its longest-waiting pending job is
+    due)."""
     waiting = app.waiting_for_tasks()
+    oldest = app.backend.oldest_pending()
     return {
         **stats_json(app.stats()),
         "workers": len(app.workers()),
         "waiting_for_tasks": {w.task: {"jobs": w.jobs,
                                        "since": iso(datetime.fromtimestamp(w.since, UTC))}
                               for w in waiting},
+        "oldest_pending": {queue: iso(datetime.fromtimestamp(since, UTC))
+                           for queue, since in sorted(oldest.items())},
     }
+
+
+def periodic_data(state: PeriodicState) -> dict[str, Any]:
+    """``{"leader": {...} or None, "tasks": [...]}``; times in UTC ISO-8601. The keys are
+    stable: scripts rely on them."""
+    from jobq.backends.base import utc
+    from jobq.periodic import overview
+
+    lease = state.leader
+    leader = None
+    if lease.holder is not None and lease.expires_at > state.now:
+        leader = {"holder": lease.holder, "term": lease.term,
+                  "since": iso(utc(lease.elected_at)),
+                  "lease_until": iso(utc(lease.expires_at))}
+    tasks = [
+        {"name": o.name, "schedule": o.schedule, "catch_up": o.catch_up, "queue": o.queue,
+         "live": o.live, "versions": o.versions, "last_tick": iso(utc(o.last_tick)),
+         "next_tick": iso(utc(o.next_tick))}
+        for o in overview(state.definitions, state.last_ticks, state.now)
+    ]
+    return {"leader": leader, "tasks": tasks}

@@ -220,6 +220,18 @@ class TickVerdict(enum.StrEnum):
     EARLY = "early"  # the tick is still in the future on the store's clock
 
 
+class Throughput(NamedTuple):
+    """Attempts that ended in one minute (epoch seconds of its start) on one queue:
+    succeeded, failed for good, and failed to be retried. ``minute`` 0 holds the totals
+    of the minutes already pruned."""
+
+    minute: int
+    queue: str
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+
+
 @dataclass(frozen=True)
 class JobFilter:
     status: Status | None = None
@@ -299,7 +311,12 @@ class Backend(Protocol):
         """JobRecords matching the filter, newest first."""
 
     def stats(self) -> dict[str, dict[str, int]]:
-        """Job counts by queue, then by status."""
+        """Job counts by queue, then by status. Costs about the same however many finished
+        jobs the store keeps (maintained counts, indexes of live jobs)."""
+
+    def oldest_pending(self) -> dict[str, float]:
+        """Per queue with pending jobs, since when (``run_at``, epoch seconds) the
+        longest-waiting one at the head of a priority's line has been due."""
 
     def reap(self, now: float | None = None) -> list[ReapedJob]:
         """Jobs whose lease ran out: the attempt is given back (it did not fail) and a lost
@@ -334,6 +351,19 @@ class Backend(Protocol):
     def purge(self, older_than: float, statuses: Iterable[Status]) -> int:
         """Delete finished jobs in ``statuses`` that finished more than ``older_than``
         seconds ago; return how many."""
+
+    def add_throughput(self, worker_id: str, counts: Sequence[Throughput]) -> None:
+        """Add a worker's counts of finished attempts to the store's per-minute history
+        (rows of its own, or adding on the store's side: never a row every worker
+        writes)."""
+
+    def throughput(self, since: int) -> list[Throughput]:
+        """The history from minute ``since`` on, summed over workers, by minute then queue;
+        ``since=0`` includes the totals of pruned minutes (minute 0)."""
+
+    def prune_throughput(self, before: int) -> None:
+        """Fold the minutes before ``before`` into the totals (minute 0). ``purge`` never
+        touches the history."""
 
     def next_due(self, queues: Sequence[str]) -> float | None:
         """When the earliest scheduled job in ``queues`` is due (epoch seconds), if any."""

@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jobq.benchmark import raw, runs, workflows
+from jobq.benchmark import counts, raw, runs, workflows
 from jobq.benchmark.tasks import ASYNC_NOOP, NAP, NOOP, SPIN
 from jobq.config import redact_url
 
@@ -52,6 +52,7 @@ TARGETS: dict[str, dict[str, tuple[float, str]]] = {
         "latency_p50": (2.0, "≤"),
     },
 }
+STATS_SMALL = 1_000  # --stats: the few finished jobs the many are compared with
 CALLER_THREADS = 4  # the concurrent one-by-one enqueue figure
 CPU_JOBS, CPU_CONCURRENCY = 8, 2  # the CPU-bound figures
 SLEEP_SECONDS, SLEEP_CONCURRENCY = 0.1, 100  # the asyncio.sleep figures
@@ -88,6 +89,7 @@ class Plan:
     workflow_size: int = 1_000
     cpu_seconds: float = 1.0
     sleep_jobs: int = 1_000
+    stats_finished: int = 0  # --stats: app.stats() with 1,000 vs this many finished jobs
 
 
 class Bench:
@@ -113,6 +115,9 @@ class Bench:
         ))
 
     def run(self) -> list[Figure]:
+        if self.plan.stats_finished:
+            self._stats()
+            return self.figures
         if self.plan.raw_reference:
             self._raw()
         self._enqueue()
@@ -127,6 +132,15 @@ class Bench:
             else:
                 fig.reference = None  # not measured on this store (raw SQLite rows)
         return self.figures
+
+    def _stats(self) -> None:
+        small, big = STATS_SMALL, self.plan.stats_finished
+        few, many = counts.stats_costs(self.stores, small, big, self._step)
+        self._add("stats_few", f"app.stats(), {small:,} finished jobs stored", few, "ms")
+        self._add("stats_many", f"app.stats(), {big:,} finished jobs stored", many, "ms",
+                  reference="stats_few")
+        for fig in self.figures:
+            fig.ratio = fig.value / few if fig.reference else None
 
     def _raw(self) -> None:
         jobs, batch = self.plan.jobs, runs.BATCH
@@ -295,7 +309,9 @@ def render(console: Console, env: dict[str, Any], figures: list[Figure]) -> None
             row.append("" if fig.ratio is None else f"{fig.ratio:.0%}")
         table.add_row(*row)
     console.print(table)
-    if ratios:
+    if any(f.key == "stats_many" for f in figures):
+        console.print("ratio: app.stats() with many finished jobs stored over with few")
+    elif ratios:
         raw = any(f.reference and f.reference.startswith("raw") for f in figures)
         console.print(
             "ratio: each rate over its reference: "
@@ -363,6 +379,10 @@ def _command(ctx: click.Context) -> str:
 @click.option("--sleep-jobs", default=1_000, show_default=True, type=click.IntRange(min=1),
               help=f"asyncio.sleep({SLEEP_SECONDS:g}) jobs at concurrency {SLEEP_CONCURRENCY} "
               "(async vs thread pool).")
+@click.option("--stats", "stats_finished", type=click.IntRange(min=STATS_SMALL + 1),
+              default=None, is_flag=False, flag_value=1_000_000,
+              help="Instead, time app.stats() with 1,000 and with this many finished jobs "
+              "stored (--stats alone: 1,000,000).")
 @click.option("--json", "json_out", is_flag=True, help="Print the results as JSON.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the JSON results to this file.")
@@ -376,7 +396,7 @@ def _command(ctx: click.Context) -> str:
 def bench(url: str | None, jobs: int, concurrency: int, latency_jobs: int,
           latency_interval: float, workflow_size: int, cpu_seconds: float, sleep_jobs: int,
           json_out: bool, output: Path | None, peers: bool, quick: bool,
-          periodic: bool) -> None:
+          periodic: bool, stats_finished: int | None) -> None:
     """Measure enqueue rates, drain rates and enqueue-to-start latency on a store, and
     the three pools side by side."""
     if peers:
@@ -388,7 +408,7 @@ def bench(url: str | None, jobs: int, concurrency: int, latency_jobs: int,
     plan = Plan(jobs, concurrency, latency_jobs, latency_interval / 1000,
                 raw_reference=stores.kind == "sqlite", periodic=periodic,
                 workflow_size=workflow_size, cpu_seconds=cpu_seconds,
-                sleep_jobs=sleep_jobs)
+                sleep_jobs=sleep_jobs, stats_finished=stats_finished or 0)
     env = {"command": command, **environment(url)}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=Console(stderr=True))

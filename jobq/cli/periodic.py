@@ -9,11 +9,9 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from jobq.backends.base import PeriodicState, utc
 from jobq.cli import render
 from jobq.cli.context import CliState, reports_errors, store_options
-from jobq.jobjson import iso
-from jobq.periodic import overview
+from jobq.jobjson import periodic_data
 
 
 @click.command("periodic")
@@ -40,24 +38,6 @@ def periodic_command(state: CliState, as_json: bool) -> None:
         out.print(render.shown(f"leader: {leader['holder']} (term {leader['term']}, since "
                        f"{_short(leader['since'])} UTC, lease until "
                        f"{_short(leader['lease_until'])} UTC)"))
-
-
-def periodic_data(state: PeriodicState) -> dict[str, Any]:
-    """``{"leader": {...} or None, "tasks": [...]}``; times in UTC ISO-8601. The keys are
-    stable: scripts rely on them."""
-    lease = state.leader
-    leader = None
-    if lease.holder is not None and lease.expires_at > state.now:
-        leader = {"holder": lease.holder, "term": lease.term,
-                  "since": iso(utc(lease.elected_at)),
-                  "lease_until": iso(utc(lease.expires_at))}
-    tasks = [
-        {"name": o.name, "schedule": o.schedule, "catch_up": o.catch_up, "queue": o.queue,
-         "live": o.live, "versions": o.versions, "last_tick": iso(utc(o.last_tick)),
-         "next_tick": iso(utc(o.next_tick))}
-        for o in overview(state.definitions, state.last_ticks, state.now)
-    ]
-    return {"leader": leader, "tasks": tasks}
 
 
 def _short(iso_time: str | None) -> str:

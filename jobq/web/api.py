@@ -80,6 +80,8 @@ class StatsOut(BaseModel):
     total: dict[Status, int]
     workers: int
     waiting_for_tasks: dict[str, WaitingOut]
+    oldest_pending: dict[str, Timestamp] = Field(
+        description="per queue with pending jobs, since when its longest-waiting one is due")
 
 
 class EnqueueIn(BaseModel):

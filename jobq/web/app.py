@@ -28,7 +28,7 @@ from jobq.errors import (
     one_line,
 )
 from jobq.jobjson import stats_overview
-from jobq.web import api, metrics, pages
+from jobq.web import api, metrics, overview, pages
 from jobq.web.guard import Guard, allowed_hosts, check_token
 from jobq.web.state import StatsCache, WebState
 
@@ -62,8 +62,11 @@ def create_app(app: jobq.App, *, token: str, allow_hosts: Iterable[str] = (),
         middleware=[Middleware(Guard, token=token, hosts=hosts)],
     )
     stats = StatsCache(lambda: stats_overview(app), float(stats_ttl))
-    web.state.jobq = WebState(app=app, stats=stats, metrics=metrics.registry_for(stats.get))
+    history = StatsCache(lambda: app.backend.throughput(0), float(stats_ttl))
+    web.state.jobq = WebState(app=app, stats=stats, history=history,
+                              metrics=metrics.registry_for(stats.get, history.get))
     web.include_router(api.router)
+    web.include_router(overview.router)
     web.include_router(api.changing)
     web.include_router(metrics.router)
     web.include_router(pages.router)

@@ -16,10 +16,12 @@ from functools import cache
 from pathlib import Path
 from string import Template
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from jobq.backends.base import Links
 from jobq.config import redact_url
 from jobq.errors import JobNotFound
 from jobq.job import FINISHED, JobRecord, Status
@@ -72,15 +74,18 @@ def dashboard(request: Request) -> str:
 
 @router.get("/jobs/{job_id}")
 def job_page(request: Request, job_id: str) -> str:
-    job = state(request).app.get_job(job_id)
+    app = state(request).app
+    job = app.get_job(job_id)
     if job is None:
         raise JobNotFound(f"no job with id {job_id!r}")
     record: JobRecord = job.record
+    links = app.backend.links(record.id)
     finished = record.status in FINISHED
     body = _template("job.html").substitute(
         job_id=h(record.id), finished="true" if finished else "false",
         status=h(record.status.value), actions=_actions(record), fields=_fields(record),
-        timeline=_timeline(record), error=_error(record), call=h(_json(
+        timeline=_timeline(record), error=_error(record), links=_links(request, links),
+        call=h(_json(
             {"args": record.args, "kwargs": record.kwargs})),
         result=_section("Result", f'<pre class="json">{h(_json(record.result))}</pre>')
         if record.status is Status.SUCCEEDED else "",
@@ -149,6 +154,26 @@ def _timeline(record: JobRecord) -> str:
     if record.cancel_requested and record.status not in FINISHED:
         items.append("<li><span>cancel asked; the job stops when its task checks</span></li>")
     return "".join(items)
+
+
+def _links(request: Request, links: Links) -> str:
+    """The jobs this one waits for (in order) and those waiting for it, as links."""
+    if not links.dependencies and not links.dependents:
+        return ""
+    root = _root(request.url.path)
+
+    def items(ids: tuple[str, ...]) -> str:
+        return "".join(f'<li><a class="id" href="{root}jobs/{h(quote(i, safe=""))}">{h(i)}</a>'
+                       "</li>" for i in ids)
+
+    inner = ""
+    if links.dependencies:
+        inner += f'<h3>Waits for</h3><ol class="links" id="dependencies">' \
+                 f"{items(links.dependencies)}</ol>"
+    if links.dependents:
+        inner += f'<h3>Waited for by</h3><ul class="links" id="dependents">' \
+                 f"{items(links.dependents)}</ul>"
+    return _section("Workflow", inner)
 
 
 def _error(record: JobRecord) -> str:

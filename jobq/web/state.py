@@ -16,19 +16,19 @@ import jobq
 
 
 class StatsCache:
-    """``jobq stats --json``'s data (``jobq.jobjson.stats_overview``), read at most once per
-    ``ttl`` seconds however many requests ask (the dashboard polls, and so does
+    """A read of the store (the counts of ``/api/stats``, the throughput history) done at
+    most once per ``ttl`` seconds however many requests ask (the dashboard polls, and so does
     Prometheus): concurrent askers wait for the one read in flight and share it. A failed
     read is not kept, so the next request tries the store again."""
 
-    def __init__(self, read: Callable[[], dict[str, Any]], ttl: float) -> None:
+    def __init__(self, read: Callable[[], Any], ttl: float) -> None:
         self._read = read
         self._ttl = ttl
         self._lock = threading.Lock()
-        self._value: dict[str, Any] | None = None
+        self._value: Any = None
         self._at = -math.inf
 
-    def get(self) -> dict[str, Any]:
+    def get(self) -> Any:
         with self._lock:
             if self._value is None or time.monotonic() - self._at >= self._ttl:
                 self._value = self._read()
@@ -47,6 +47,7 @@ class WebState:
 
     app: jobq.App
     stats: StatsCache
+    history: StatsCache  # the whole throughput history: list[Throughput]
     metrics: CollectorRegistry
 
 

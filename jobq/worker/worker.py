@@ -27,6 +27,7 @@ from jobq.worker.pools import POOLS, Pool, PoolSetup
 from jobq.worker.presence import Presence
 from jobq.worker.side_loops import SideLoop
 from jobq.worker.signals import stop_signals
+from jobq.worker.throughput import FLUSH_EVERY, ThroughputTally
 from jobq.worker.unknown import UnknownTasks
 
 if TYPE_CHECKING:
@@ -78,7 +79,10 @@ class Worker:
         self._unknown = UnknownTasks(self.backend, self.id, app.tasks,
                                      app.settings.unknown_task_timeout, self.log)
         self._presence = Presence(self.backend, self.id, self.queues, app.tasks, self.log)
+        self._throughput = ThroughputTally(self.backend, self.id)
         self._side_loops = [
+            SideLoop("throughput", FLUSH_EVERY, self._throughput.flush, self._on_side_crash,
+                     self.log),
             SideLoop("heartbeat", self.lease / 4, self._heartbeat, self._on_side_crash,
                      self.log),
             SideLoop("reaper", min(self.lease / 2, 5.0), self._reap, self._on_side_crash,
@@ -280,6 +284,8 @@ class Worker:
         self._gathering_since = None
         for (attempt, outcome), ok in zip(batch, applied, strict=True):
             self._forget(attempt.claimed.id)
+            if ok:
+                self._throughput.count(attempt.claimed.queue, outcome.status)
             if ok and self.burst and outcome.status is Status.SCHEDULED and outcome.run_at:
                 self._own_retries[outcome.job_id] = outcome.run_at
             self._hooks.outcome(attempt, outcome, ok)
@@ -376,6 +382,11 @@ class Worker:
                                "expire and another worker will take them", len(self._attempts),
                                extra={"action": "release_error"})
         self._pool.shutdown()
+        try:
+            self._throughput.flush()
+        except JobqError as exc:
+            self.log.warning("could not record the last throughput counts: %s", exc,
+                             extra={"action": "throughput_error"})
         self._presence.leave()
         self.log.info("worker %s stopped", self.id, extra={"action": "worker_stop"})
 
@@ -448,6 +459,7 @@ class Worker:
     def _prune(self) -> None:
         retention = self.app.settings.retention
         if retention is not None:
+            self.backend.prune_throughput(int(time.time() - retention) // 60 * 60)
             count = self.backend.purge(retention, RETAINED_FOR_A_WHILE)
             if count:
                 self.log.info("pruned %d succeeded/cancelled job(s) older than %.0fs", count,

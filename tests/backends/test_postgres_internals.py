@@ -82,8 +82,9 @@ def test_tables_live_in_the_configured_schema_only(app: jobq.App, store: isolati
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
             [schema],
         ).fetchall()
-        assert sorted(tables) == [("jobq_deps",), ("jobq_jobs",), ("jobq_leader",),
-                                  ("jobq_periodic",), ("jobq_schema",), ("jobq_ticks",),
+        assert sorted(tables) == [("jobq_count_changes",), ("jobq_counts",), ("jobq_deps",),
+                                  ("jobq_jobs",), ("jobq_leader",), ("jobq_periodic",),
+                                  ("jobq_schema",), ("jobq_throughput",), ("jobq_ticks",),
                                   ("jobq_waits",), ("jobq_workers",)]
         assert conn.execute(f'SELECT count(*) FROM "{schema}".jobq_jobs').fetchone() == (1,)
 
@@ -449,3 +450,55 @@ def _store_at_version_1(bare_schema: str, job_columns_and_values: str) -> None:
         conn.execute(first.sql.replace("{schema}", quoted).encode())
         conn.execute(f"INSERT INTO {quoted}.jobq_schema (version) VALUES (1)")
         conn.execute(f"INSERT INTO {quoted}.jobq_jobs {job_columns_and_values}".encode())
+
+
+def test_a_store_of_schema_4_gets_its_finished_counts_from_its_rows(bare_schema: str) -> None:
+    # Written as the release before maintained counts: finished jobs already stored.
+    quoted = f'"{bare_schema}"'
+    with _raw() as conn:
+        conn.execute(f"CREATE SCHEMA {quoted}")
+        conn.execute(f"CREATE TABLE {quoted}.jobq_schema (version integer PRIMARY KEY, "
+                     "applied_at timestamptz NOT NULL DEFAULT now())")
+        for migration in load_migrations("postgres")[:4]:
+            conn.execute(migration.sql.replace("{schema}", quoted).encode())
+            conn.execute(f"INSERT INTO {quoted}.jobq_schema (version) VALUES (%s)",
+                         [migration.version])
+        for i, (queue, status) in enumerate([("default", "succeeded")] * 3 + [
+                ("default", "failed"), ("mail", "cancelled"), ("mail", "pending")]):
+            conn.execute(
+                f"INSERT INTO {quoted}.jobq_jobs (id, task, queue, args, kwargs, status, "
+                "attempts, max_attempts, run_at, created_at, finished_at) VALUES (%s, 'noop', "
+                "%s, '[]', '{}', %s, 1, 1, now(), now(), now() - interval '1 hour')",
+                [f"old{i}", queue, status])
+    app = jobq.App(POSTGRES_URL, schema=bare_schema)
+    try:
+        assert app.migrate() == SCHEMA_VERSION
+        assert app.stats() == {"default": {"succeeded": 3, "failed": 1},
+                               "mail": {"cancelled": 1, "pending": 1}}
+        assert app.purge() == 3
+        assert app.stats() == {"default": {"failed": 1}, "mail": {"cancelled": 1, "pending": 1}}
+    finally:
+        app.close()
+
+
+def test_finishes_of_one_queue_never_wait_for_each_other_s_counts(
+    app: jobq.App, store: isolation.Store
+) -> None:
+    # Two workers finishing jobs of the same queue at once: the second's finish must not
+    # wait for the first's transaction (a shared counter row would hold it until then).
+    first, second = (app.enqueue("noop") for _ in range(2))
+    (a, b) = app.backend.claim("w", ["default"], 2, 60.0)
+    schema = store.options["schema"]
+    holder = psycopg.connect(POSTGRES_URL)
+    try:
+        holder.execute(f'UPDATE "{schema}".jobq_jobs SET status = \'succeeded\', '
+                       "finished_at = now() WHERE id = %s", [a.id])  # its transaction open
+        with _raw() as other:
+            other.execute("SET lock_timeout = '5s'")
+            other.execute(f'UPDATE "{schema}".jobq_jobs SET status = \'succeeded\', '
+                          "finished_at = now() WHERE id = %s", [b.id])
+        holder.commit()
+    finally:
+        holder.close()
+    assert app.stats() == {"default": {"succeeded": 2}}
+    assert {first.refresh().status, second.refresh().status} == {jobq.Status.SUCCEEDED}

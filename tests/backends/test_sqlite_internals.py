@@ -302,3 +302,27 @@ def _store_at_version_1(url: str, job_columns_and_values: str,
         conn.executescript(MIGRATIONS[0].sql)
         conn.execute("INSERT INTO jobq_schema VALUES (1, ?)", (time.time(),))
         conn.execute(f"INSERT INTO jobq_jobs {job_columns_and_values}", params)
+
+
+def test_a_store_of_schema_4_gets_its_finished_counts_from_its_rows(sqlite_url: str) -> None:
+    # Written as the release before maintained counts left it.
+    with _raw(sqlite_url) as conn:
+        conn.execute("CREATE TABLE jobq_schema (version INTEGER PRIMARY KEY, "
+                     "applied_at REAL NOT NULL)")
+        for migration in MIGRATIONS[:4]:
+            conn.executescript(migration.sql)
+            conn.execute("INSERT INTO jobq_schema VALUES (?, ?)", (migration.version, 0.0))
+        for i, (queue, status) in enumerate([("default", "succeeded")] * 3 + [
+                ("default", "failed"), ("mail", "cancelled"), ("mail", "pending")]):
+            conn.execute(
+                "INSERT INTO jobq_jobs (id, task, queue, args, kwargs, status, attempts, "
+                "max_attempts, run_at, created_at, finished_at) VALUES (?, 'noop', ?, '[]', "
+                "'{}', ?, 1, 1, 0, 0, 0)", (f"old{i}", queue, status))
+    app = jobq.App(sqlite_url)  # upgraded on first use
+    try:
+        assert app.stats() == {"default": {"succeeded": 3, "failed": 1},
+                               "mail": {"cancelled": 1, "pending": 1}}
+        assert app.purge() == 3
+        assert app.stats() == {"default": {"failed": 1}, "mail": {"cancelled": 1, "pending": 1}}
+    finally:
+        app.close()

@@ -145,3 +145,13 @@ def test_migrate_creates_the_store(run: Jobq, tmp_path: Path) -> None:
     assert (tmp_path / "jobs.db").exists()
     assert json.loads(run.on_store("stats", "--json").stdout)["queues"] == {}
     assert run.on_store("migrate").exit_code == 0  # again: nothing to do, still fine
+
+
+def test_purge_keeps_the_throughput_history(run: Jobq, sample: jobq.App) -> None:
+    sample_app.add.enqueue(1, 1)
+    failed_job(sample)  # the burst worker runs both and records them
+    before = sample.backend.throughput(0)
+    assert sum(row.succeeded for row in before) == 1 and sum(r.failed for r in before) == 1
+    result = run.on_store("purge", "--status", "succeeded,failed", "--yes")
+    assert result.exit_code == 0 and "deleted 2" in result.stdout
+    assert sample.backend.throughput(0) == before

@@ -124,14 +124,14 @@ def test_stats_table_and_json(run: Jobq, sample: jobq.App) -> None:
             "mail": statuses | {"scheduled": 1},
         },
         "total": statuses | {"succeeded": 1, "failed": 1, "scheduled": 1},
-        "workers": 0, "waiting_for_tasks": {},
+        "workers": 0, "waiting_for_tasks": {}, "oldest_pending": {},
     }
 
 
 def test_stats_of_an_empty_store(run: Jobq, sample: jobq.App) -> None:
     assert json.loads(run.on_store("stats", "--json").stdout) == {
         "queues": {}, "total": {s.value: 0 for s in jobq.Status},
-        "workers": 0, "waiting_for_tasks": {},
+        "workers": 0, "waiting_for_tasks": {}, "oldest_pending": {},
     }
     assert "no jobs" in run.on_store("stats").stdout
 

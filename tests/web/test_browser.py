@@ -9,13 +9,16 @@ the README's screenshot.
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import jobq
+from jobq.backends.base import WorkerInfo
 from jobq.web import new_token
 from tests.services import unavailable
 from tests.waiting import wait_for
@@ -28,6 +31,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync"]
 WAIT_MS = 30_000
 APP = "tests.web.browser_app:app"
+WORKER_HOST = "web-1<i>.internal</i>"  # markup from a worker's host name: shown as text
 ODD_QUEUE = "<img src=x onerror=\"document.title='pwned'\">"
 
 
@@ -48,6 +52,9 @@ def shop(tmp_path: Path) -> Iterator[jobq.App]:
     for n in range(3):
         browser_app.resize.enqueue(f"photos/{n:03}.png", width=1280)  # still pending
     browser_app.send_welcome.with_options(delay=3600).enqueue("fa@example.com")
+    # A worker's row in the registry, as a running worker keeps it fresh.
+    app.backend.register_worker(WorkerInfo("web-1:4242:ab12cd", "web-1", 4242, time.time(),
+                                           ("default", "mail", "billing"), ()))
     yield app
     app.close()
 
@@ -89,6 +96,7 @@ def test_the_dashboard_in_a_browser(shop: jobq.App, page: object, tmp_path: Path
         expect(page.locator("#token-state")).to_have_text("set for this tab")
 
         _shows_the_queues_and_failures(page, shop)
+        _shows_throughput_workers_and_periodic(page)
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
         wanted = request.config.getoption("--dashboard-png")
         if wanted:
@@ -126,11 +134,31 @@ def _shows_the_queues_and_failures(page: object, shop: jobq.App) -> None:
     expect(line.locator("b")).to_have_count(0)
 
 
+def _shows_throughput_workers_and_periodic(page: object) -> None:
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    # The burst worker's succeeded and failed attempts, as bars of this minute.
+    expect(page.locator("#throughput svg rect.bar.succeeded").first).to_be_attached()
+    expect(page.locator("#throughput svg rect.bar.failed").first).to_be_attached()
+    expect(page.locator("#throughput-totals")).to_contain_text("succeeded ")
+    oldest = page.locator('#queues tbody tr[data-queue="default"] td.oldest')
+    expect(oldest).to_have_text(re.compile(r"^\d+ s$"))
+    worker = page.locator('#workers tbody tr[data-worker-id="web-1:4242:ab12cd"]')
+    expect(worker).to_contain_text("ago")
+    expect(page.locator("#leader")).to_have_text(re.compile("^leader: none"))
+
+
 def _shows_markup_as_text(page: object, shop: jobq.App) -> None:
     from playwright.sync_api import Page, expect
 
     assert isinstance(page, Page)
     browser_app.resize.with_options(queue=ODD_QUEUE).enqueue("<script>x</script>", width=1)
+    shop.backend.register_worker(WorkerInfo("web-2:1:ef34ab", WORKER_HOST, 1, time.time(),
+                                            (ODD_QUEUE,), ()))
+    worker = page.locator('#workers tbody tr[data-worker-id="web-2:1:ef34ab"]')
+    expect(worker.locator("td").nth(1)).to_have_text(WORKER_HOST)
+    expect(page.locator("#workers i, #workers img")).to_have_count(0)
     # The next refresh brings the new queue; its name is text, not an element.
     header = page.locator("#queues tbody th", has_text="onerror")
     expect(header).to_have_text(ODD_QUEUE)

@@ -417,8 +417,48 @@ SELECT * FROM {schema}.jobq_jobs WHERE id = %(id)s;
 SELECT * FROM {schema}.jobq_jobs {where}
 ORDER BY seq DESC LIMIT %(limit)s OFFSET %(offset)s;
 
+-- name: fold_counts
+-- The finished counts' pending changes, added to jobq_counts (sorted, so that two folds
+-- lock the counter rows in the same order); returns how many changes it folded. A fold
+-- that runs meanwhile skips the changes this one deleted.
+WITH moved AS (DELETE FROM {schema}.jobq_count_changes RETURNING queue, status, n),
+added AS (
+    INSERT INTO {schema}.jobq_counts AS c (queue, status, n)
+    SELECT queue, status, sum(n) FROM moved GROUP BY queue, status ORDER BY queue, status
+    ON CONFLICT (queue, status) DO UPDATE SET n = c.n + excluded.n
+)
+SELECT count(*) FROM moved;
+
+-- name: vacuum_count_changes
+-- The folded changes leave dead rows that every read of the table would step over until
+-- autovacuum comes; a fold of many clears them at once (another's vacuum: skipped).
+VACUUM (SKIP_LOCKED) {schema}.jobq_count_changes;
+
 -- name: stats
-SELECT queue, status, count(*) FROM {schema}.jobq_jobs GROUP BY queue, status;
+-- One statement, one snapshot: the finished counts with their unfolded changes, and the
+-- live states through their partial indexes (never a scan of the finished rows).
+SELECT queue, status, sum(n)::bigint FROM (
+    SELECT queue, status, n FROM {schema}.jobq_counts
+    UNION ALL
+    SELECT queue, status, n FROM {schema}.jobq_count_changes
+) finished GROUP BY queue, status HAVING sum(n) > 0
+UNION ALL
+SELECT queue, 'pending', count(*) FROM {schema}.jobq_jobs WHERE status = 'pending'
+    GROUP BY queue
+UNION ALL
+SELECT queue, 'scheduled', count(*) FROM {schema}.jobq_jobs WHERE status = 'scheduled'
+    GROUP BY queue
+UNION ALL
+SELECT queue, 'running', count(*) FROM {schema}.jobq_jobs WHERE status = 'running'
+    GROUP BY queue
+UNION ALL
+SELECT queue, 'blocked', count(*) FROM {schema}.jobq_jobs WHERE status = 'blocked'
+    GROUP BY queue;
+
+-- name: oldest_pending
+-- Per queue, since when its longest-waiting pending job has been due.
+SELECT queue, extract(epoch FROM min(run_at))::float8 FROM {schema}.jobq_jobs
+    WHERE status = 'pending' GROUP BY queue;
 
 -- name: purge
 -- One small batch; the caller repeats until a batch comes back short.
@@ -441,3 +481,35 @@ WHERE status = 'scheduled' AND queue = ANY(%(queues)b::text[]);
 SELECT EXISTS (SELECT 1 FROM {schema}.jobq_jobs WHERE status = 'pending')
     OR EXISTS (SELECT 1 FROM {schema}.jobq_jobs
                WHERE status = 'scheduled' AND run_at <= now());
+
+-- name: add_throughput
+-- One worker's counts, as arrays (minutes in epoch seconds); rows of its own only.
+INSERT INTO {schema}.jobq_throughput AS t (minute, queue, worker, succeeded, failed, retried)
+SELECT to_timestamp(m), q, %(worker)s, s, f, r
+FROM unnest(%(minutes)s::bigint[], %(queues)s::text[], %(succeeded)s::bigint[],
+            %(failed)s::bigint[], %(retried)s::bigint[]) AS u(m, q, s, f, r)
+ON CONFLICT (minute, queue, worker) DO UPDATE SET
+    succeeded = t.succeeded + excluded.succeeded,
+    failed = t.failed + excluded.failed,
+    retried = t.retried + excluded.retried;
+
+-- name: throughput
+SELECT extract(epoch FROM minute)::bigint, queue, sum(succeeded)::bigint,
+       sum(failed)::bigint, sum(retried)::bigint
+FROM {schema}.jobq_throughput WHERE minute >= to_timestamp(%(since)s)
+GROUP BY minute, queue ORDER BY minute, queue;
+
+-- name: prune_throughput
+-- Minutes before the cut, folded into the totals (minute 0) and deleted, in one statement.
+WITH gone AS (
+    DELETE FROM {schema}.jobq_throughput
+    WHERE minute > to_timestamp(0) AND minute < to_timestamp(%(before)s)
+    RETURNING queue, succeeded, failed, retried
+)
+INSERT INTO {schema}.jobq_throughput AS t (minute, queue, worker, succeeded, failed, retried)
+SELECT to_timestamp(0), queue, '', sum(succeeded), sum(failed), sum(retried) FROM gone
+GROUP BY queue ORDER BY queue
+ON CONFLICT (minute, queue, worker) DO UPDATE SET
+    succeeded = t.succeeded + excluded.succeeded,
+    failed = t.failed + excluded.failed,
+    retried = t.retried + excluded.retried;

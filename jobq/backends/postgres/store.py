@@ -35,6 +35,7 @@ from jobq.backends.base import (
     PeriodicState,
     Postponed,
     ReapedJob,
+    Throughput,
     TickVerdict,
     WaitingTask,
     Waits,
@@ -76,6 +77,10 @@ QUERIES = load_queries("postgres")
 CHUNK = 10_000  # jobs per INSERT statement in a bulk enqueue
 COPY_FROM = 200  # a batch of jobs without keys this big is stored with COPY
 PURGE_BATCH = 500
+
+
+# Folded changes after which the changes table is vacuumed at once (see fold_counts).
+VACUUM_AFTER_FOLDING = 10_000
 
 
 class PostgresBackend:
@@ -316,6 +321,7 @@ class PostgresBackend:
                       for cur, status in cursors for r in cur.fetchall()]
             if any(r.status is Status.PENDING for r in reaped):
                 conn.execute(self.q["notify"], {"channel": self.channel})
+        self._fold_counts()  # every worker reaps every few seconds
         return reaped
 
     def postpone(self, jobs: Sequence[Postponed],
@@ -360,6 +366,21 @@ class PostgresBackend:
 
     def durability_warnings(self) -> list[str]:
         return []  # PostgreSQL's durability settings are the operator's (docs/postgres.md)
+
+    def add_throughput(self, worker_id: str, counts: Sequence[Throughput]) -> None:
+        names = ("minutes", "queues", "succeeded", "failed", "retried")
+        params = {name: [c[i] for c in counts] for i, name in enumerate(names)}
+        with self._conn() as conn:
+            conn.execute(self.q["add_throughput"], {"worker": worker_id, **params})
+
+    def throughput(self, since: int) -> list[Throughput]:
+        with self._conn() as conn:
+            rows = conn.execute(self.q["throughput"], {"since": since}).fetchall()
+        return [Throughput(*row) for row in rows]
+
+    def prune_throughput(self, before: int) -> None:
+        with self._conn() as conn:
+            conn.execute(self.q["prune_throughput"], {"before": before})
 
     def next_due(self, queues: Sequence[str]) -> float | None:
         with self._conn() as conn:
@@ -451,11 +472,25 @@ class PostgresBackend:
         return [record(r) for r in rows]
 
     def stats(self) -> dict[str, dict[str, int]]:
+        # Only reads (the changes not folded yet are summed in): a read-only role can
+        # serve the dashboard. The workers' reapers and purge fold.
         out: dict[str, dict[str, int]] = {}
         with self._conn() as conn:
             for queue, status, count in conn.execute(self.q["stats"]).fetchall():
                 out.setdefault(queue, {})[status] = count
         return out
+
+    def _fold_counts(self) -> None:
+        """Fold the finished counts' appended changes into their counters (migration 0005),
+        so that the changes stay few and stats() reads few rows."""
+        with self._conn() as conn:
+            row = conn.execute(self.q["fold_counts"]).fetchone()
+            if row is not None and row[0] >= VACUUM_AFTER_FOLDING:
+                conn.execute(self.q["vacuum_count_changes"])
+
+    def oldest_pending(self) -> dict[str, float]:
+        with self._conn() as conn:
+            return dict(conn.execute(self.q["oldest_pending"]).fetchall())
 
     def purge(self, older_than: float, statuses: Iterable[Status],
               batch: int = PURGE_BATCH) -> int:
@@ -470,6 +505,7 @@ class PostgresBackend:
                 deleted = conn.execute(self.q["purge"], params).rowcount
             total += deleted
             if deleted < batch:
+                self._fold_counts()
                 return total
 
     # -- periodic tasks (jobq/backends/postgres/periodic.py) ----------------------------------

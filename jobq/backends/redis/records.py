@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from jobq.backends.base import WorkerInfo, decode_json, make_error, utc
+from jobq.backends.base import Throughput, WorkerInfo, decode_json, make_error, utc
 from jobq.job import DEFAULT_MAX_LOST, JobError, JobRecord, Status
 
 EPOCH = datetime.fromtimestamp(0, UTC)
@@ -78,6 +78,19 @@ def number(text: str | None, kind: Callable[[str], Any], default: Any) -> Any:
         return kind(text)
     except ValueError:
         return default
+
+
+def throughput_rows(flat: Sequence[Any]) -> list[Throughput]:
+    """``throughput.lua``'s reply as rows by minute, then queue."""
+    rows: list[Throughput] = []
+    for i in range(0, len(flat), 2):
+        by_queue: dict[str, dict[str, int]] = {}
+        for field, count in pairs(flat[i + 1]).items():
+            outcome, _, queue = field.partition(":")
+            by_queue.setdefault(queue, {})[outcome] = int(count)
+        rows.extend(Throughput(int(flat[i]), queue, **counts)
+                    for queue, counts in sorted(by_queue.items()))
+    return rows
 
 
 def record_of(job_id: str, h: dict[str, str]) -> JobRecord:

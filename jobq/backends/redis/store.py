@@ -32,6 +32,7 @@ from jobq.backends.base import (
     PeriodicState,
     Postponed,
     ReapedJob,
+    Throughput,
     TickVerdict,
     WaitingTask,
     Waits,
@@ -55,6 +56,7 @@ from jobq.backends.redis.records import (
     number,
     pairs,
     record_of,
+    throughput_rows,
     unpack_spec,
     worker_json,
     worker_of,
@@ -382,6 +384,10 @@ class RedisBackend:
                 out.setdefault(queue, {})[status] = count
         return out
 
+    def oldest_pending(self) -> dict[str, float]:
+        flat = self._script("oldest_pending", same_args((self.prefix,)))
+        return {flat[i]: float(flat[i + 1]) for i in range(0, len(flat), 2)}
+
     def reap(self, now: float | None = None) -> list[ReapedJob]:
         at = "" if now is None else _num(now)
         reaped: list[ReapedJob] = []
@@ -455,6 +461,19 @@ class RedisBackend:
             total += int(deleted)
             if int(examined) == 0:
                 return total
+
+    def add_throughput(self, worker_id: str, counts: Sequence[Throughput]) -> None:
+        # Redis adds on its own side (HINCRBY): no lock, so no per-worker keys either.
+        args = [str(v) for c in counts for v in c]
+        if args:
+            self._script("add_throughput", same_args((self.prefix, *args)))
+
+    def throughput(self, since: int) -> list[Throughput]:
+        flat = self._script("throughput", same_args((self.prefix, str(since))))
+        return throughput_rows(flat)
+
+    def prune_throughput(self, before: int) -> None:
+        self._script("prune_throughput", same_args((self.prefix, str(before))))
 
     def next_due(self, queues: Sequence[str]) -> float | None:
         if not queues:

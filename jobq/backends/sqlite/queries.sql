@@ -206,7 +206,26 @@ SELECT * FROM jobq_workers WHERE last_seen >= ? ORDER BY started_at, id;
 SELECT * FROM jobq_jobs WHERE id = ?;
 
 -- name: stats
-SELECT queue, status, COUNT(*) FROM jobq_jobs GROUP BY queue, status;
+-- Finished states from the counts the triggers keep; live states from their partial
+-- indexes (INDEXED BY: a plan that scanned the table would read every finished row).
+SELECT queue, status, n FROM jobq_counts WHERE n > 0
+UNION ALL
+SELECT queue, 'pending', COUNT(*) FROM jobq_jobs INDEXED BY jobq_jobs_ready
+    WHERE status = 'pending' GROUP BY queue
+UNION ALL
+SELECT queue, 'scheduled', COUNT(*) FROM jobq_jobs INDEXED BY jobq_jobs_due
+    WHERE status = 'scheduled' GROUP BY queue
+UNION ALL
+SELECT queue, 'running', COUNT(*) FROM jobq_jobs INDEXED BY jobq_jobs_leases
+    WHERE status = 'running' GROUP BY queue
+UNION ALL
+SELECT queue, 'blocked', COUNT(*) FROM jobq_jobs INDEXED BY jobq_jobs_blocked
+    WHERE status = 'blocked' GROUP BY queue;
+
+-- name: oldest_pending
+-- Per queue, since when its longest-waiting pending job has been due.
+SELECT queue, MIN(run_at) FROM jobq_jobs INDEXED BY jobq_jobs_ready
+    WHERE status = 'pending' GROUP BY queue;
 
 -- name: purge
 -- {statuses} is replaced by one "?" per status. The literal list lets SQLite use the
@@ -220,3 +239,27 @@ DELETE FROM jobq_jobs WHERE seq IN (
 
 -- name: next_due
 SELECT MIN(run_at) FROM jobq_jobs WHERE status = 'scheduled' AND queue IN ({queues});
+
+-- name: add_throughput
+INSERT INTO jobq_throughput (minute, queue, worker, succeeded, failed, retried)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (minute, queue, worker) DO UPDATE SET
+    succeeded = succeeded + excluded.succeeded,
+    failed = failed + excluded.failed,
+    retried = retried + excluded.retried;
+
+-- name: throughput
+SELECT minute, queue, SUM(succeeded), SUM(failed), SUM(retried) FROM jobq_throughput
+WHERE minute >= ? GROUP BY minute, queue ORDER BY minute, queue;
+
+-- name: fold_throughput
+INSERT INTO jobq_throughput (minute, queue, worker, succeeded, failed, retried)
+SELECT 0, queue, '', SUM(succeeded), SUM(failed), SUM(retried) FROM jobq_throughput
+WHERE minute > 0 AND minute < ? GROUP BY queue
+ON CONFLICT (minute, queue, worker) DO UPDATE SET
+    succeeded = succeeded + excluded.succeeded,
+    failed = failed + excluded.failed,
+    retried = retried + excluded.retried;
+
+-- name: prune_throughput
+DELETE FROM jobq_throughput WHERE minute > 0 AND minute < ?;

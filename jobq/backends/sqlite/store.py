@@ -34,6 +34,7 @@ from jobq.backends.base import (
     PeriodicState,
     Postponed,
     ReapedJob,
+    Throughput,
     TickVerdict,
     WaitingTask,
     Waits,
@@ -427,6 +428,10 @@ class SQLiteBackend:
                 out.setdefault(queue, {})[status] = count
         return out
 
+    def oldest_pending(self) -> dict[str, float]:
+        with self._read() as conn:
+            return {queue: since for queue, since in conn.execute(Q["oldest_pending"])}
+
     def reap(self, now: float | None = None) -> list[ReapedJob]:
         params = {"now": time.time() if now is None else now}
         reaped: list[ReapedJob] = []
@@ -503,6 +508,20 @@ class SQLiteBackend:
             total += deleted
             if deleted < batch:
                 return total
+
+    def add_throughput(self, worker_id: str, counts: Sequence[Throughput]) -> None:
+        with self._write() as conn:
+            conn.executemany(Q["add_throughput"], [(c.minute, c.queue, worker_id, c.succeeded,
+                                                    c.failed, c.retried) for c in counts])
+
+    def throughput(self, since: int) -> list[Throughput]:
+        with self._read() as conn:
+            return [Throughput(*row) for row in conn.execute(Q["throughput"], (since,))]
+
+    def prune_throughput(self, before: int) -> None:
+        with self._write() as conn:
+            conn.execute(Q["fold_throughput"], (before,))
+            conn.execute(Q["prune_throughput"], (before,))
 
     def next_due(self, queues: Sequence[str]) -> float | None:
         if not queues:
