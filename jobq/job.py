@@ -114,6 +114,10 @@ class JobRecord:
     # Since when workers that lack this job's task have been handing it back (a rolling
     # deploy); None once a worker that has the task took it.
     unknown_task_since: datetime | None = None
+    # A limited job's limit key (rate_limit / concurrency_limit, see docs/limits.md), and
+    # since when a claim has been holding it back for its limit.
+    limit_key: str | None = None
+    limit_held_since: datetime | None = None
 
 
 class Job:

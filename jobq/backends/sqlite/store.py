@@ -40,7 +40,7 @@ from jobq.backends.base import (
     WorkerInfo,
 )
 from jobq.backends.sqlfiles import load_migrations, load_queries
-from jobq.backends.sqlite import periodic, workflows
+from jobq.backends.sqlite import limits, periodic, workflows
 from jobq.backends.sqlite.files import is_store_error, sqlite_path, store_error
 from jobq.backends.sqlite.rows import job_row, listing_sql, record, worker_info
 from jobq.errors import BackendError, ConfigError, KeyConflict, SchemaError
@@ -343,11 +343,17 @@ class SQLiteBackend:
         token = uuid.uuid4().hex
         skip = f"AND task NOT IN ({','.join('?' * len(skip_tasks))})" if skip_tasks else ""
         sql = Q["claim"].replace("{queues}", ",".join("?" * len(queues))).replace("{skip}", skip)
-        params = (now, worker_id, token, now + lease, *queues, *skip_tasks, limit, *queues,
-                  *skip_tasks, max(suspects, 0), limit)
+
+        def take(count: int, suspects: int) -> list[sqlite3.Row]:
+            return conn.execute(sql, (now, worker_id, token, now + lease, *queues,
+                                      *skip_tasks, count, *queues, *skip_tasks, suspects,
+                                      count)).fetchall()
+
         with self._write() as conn:
             conn.execute(Q["promote_due"], (now,))
-            rows = conn.execute(sql, params).fetchall()
+            rows = take(limit, max(suspects, 0))
+            if any(r["limit_key"] is not None for r in rows):
+                rows = limits.admit_claimed(conn, rows, take, token, now, suspects)
         rows.sort(key=lambda r: (-r["priority"], r["seq"]))
         return [
             ClaimedJob(r["id"], r["task"], r["queue"], r["args"], r["kwargs"], r["attempts"],
@@ -426,6 +432,10 @@ class SQLiteBackend:
             for queue, status, count in conn.execute(Q["stats"]):
                 out.setdefault(queue, {})[status] = count
         return out
+
+    def limit_held(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(Q["limit_held"]).fetchone()[0])
 
     def reap(self, now: float | None = None) -> list[ReapedJob]:
         params = {"now": time.time() if now is None else now}

@@ -1,0 +1,56 @@
+"""Admission of claimed limited jobs, shared by the SQL stores.
+
+A claim leases the best pending jobs as it always did; when some of them carry a limit key,
+the same transaction then decides, on the store's clock and in priority order, which of
+them may start (``jobq.limits.admit``). The others go back to waiting: ``scheduled`` at
+their next allowed time, their attempt given back, marked as held by their limit. The
+claim then takes other jobs in their place, so a held key never blocks the jobs behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from jobq.limits import JobLimits, admit
+
+# Rounds of "claim, admit, claim again in place of the held jobs" per claim: each round
+# moves the held jobs out of the way, so later rounds meet new jobs.
+ROUNDS = 4
+
+
+class Decision(NamedTuple):
+    admitted: list[str]
+    held: list[tuple[str, float]]  # job id, when it may be looked at again
+    tats: dict[str, float]  # the new theoretical arrival time of each key that started
+
+
+def limits_of(row: Any) -> JobLimits | None:
+    """The limits a claimed row carries (columns limit_key, limit_concurrency,
+    limit_interval, limit_burst), or None."""
+    key = row["limit_key"]
+    if key is None:
+        return None
+    return JobLimits(key, row["limit_concurrency"], row["limit_interval"],
+                     row["limit_burst"] or 1)
+
+
+def decide(now: float, jobs: Sequence[tuple[str, JobLimits]], tats: Mapping[str, float | None],
+           running: Mapping[str, int]) -> Decision:
+    """Admit ``jobs`` (id, limits; best first) against their keys' state: ``tats`` the
+    theoretical arrival times, ``running`` the running jobs of each key besides these."""
+    tat = dict(tats)
+    count = dict(running)
+    decision = Decision([], [], {})
+    for job_id, limits in jobs:
+        key = limits.key
+        verdict, new_tat = admit(now, tat.get(key), count.get(key, 0), limits)
+        if verdict.admitted:
+            decision.admitted.append(job_id)
+            count[key] = count.get(key, 0) + 1
+            if new_tat is not None and new_tat != tat.get(key):
+                tat[key] = new_tat
+                decision.tats[key] = new_tat
+        else:
+            decision.held.append((job_id, verdict.retry_at))
+    return decision

@@ -1,0 +1,58 @@
+"""The SQLite side of limits: admission of a claim's limited jobs, in the claim's own
+``BEGIN IMMEDIATE`` transaction (so no other claim runs between the check and the
+lease), on SQLite's clock. See jobq/backends/admission.py and docs/limits.md."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from jobq.backends.admission import ROUNDS, decide, limits_of
+from jobq.backends.sqlfiles import load_queries
+from jobq.limits import JobLimits
+
+Q = load_queries("sqlite")
+
+Claim = Callable[[int, int], list[sqlite3.Row]]
+
+
+def admit_claimed(conn: sqlite3.Connection, rows: list[sqlite3.Row], claim_more: Claim,
+                  token: str, started: float, suspects: int) -> list[sqlite3.Row]:
+    """The claimed ``rows`` a worker may start: the unlimited ones, and the limited ones
+    their limits admit. The held ones go back to waiting, and ``claim_more(n, suspects)``
+    takes others in their place (a few rounds at most)."""
+    kept: list[sqlite3.Row] = []
+    for _ in range(ROUNDS):
+        suspects -= sum(1 for r in rows if r["lost_leases"] > 0)
+        limited = [(r["id"], lim) for r in sorted(rows, key=lambda r: (-r["priority"], r["seq"]))
+                   if (lim := limits_of(r)) is not None]
+        if not limited:
+            return kept + rows
+        held = _admit(conn, limited, token, started)
+        kept += [r for r in rows if r["id"] not in held]
+        if not held:
+            return kept
+        rows = claim_more(len(held), max(suspects, 0))
+        if not rows:
+            return kept
+    # Out of rounds: what the last claim took goes back as held jobs do, for now.
+    limited = [(r["id"], lim) for r in rows if (lim := limits_of(r)) is not None]
+    held = _admit(conn, limited, token, started) if limited else set()
+    return kept + [r for r in rows if r["id"] not in held]
+
+
+def _admit(conn: sqlite3.Connection, limited: list[tuple[str, JobLimits]], token: str,
+           started: float) -> set[str]:
+    """Decide on the limited jobs of a claim; return the ids held back."""
+    keys = sorted({lim.key for _, lim in limited})
+    marks = ",".join("?" * len(keys))
+    (now,) = conn.execute(Q["store_now"]).fetchone()
+    tats = dict(conn.execute(Q["limit_state"].replace("{keys}", marks), keys).fetchall())
+    running = dict(conn.execute(Q["limit_running"].replace("{keys}", marks),
+                                (*keys, token)).fetchall())
+    decision = decide(now, limited, tats, running)
+    conn.executemany(Q["limit_admit"], [(started, i, token) for i in decision.admitted])
+    conn.executemany(Q["limit_hold"], [{"id": i, "token": token, "run_at": at, "now": now}
+                                       for i, at in decision.held])
+    conn.executemany(Q["limit_tat"], list(decision.tats.items()))
+    return {i for i, _ in decision.held}
