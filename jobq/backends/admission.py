@@ -9,14 +9,47 @@ claim then takes other jobs in their place, so a held key never blocks the jobs 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from jobq.limits import JobLimits, admit
 
 # Rounds of "claim, admit, claim again in place of the held jobs" per claim: each round
 # moves the held jobs out of the way, so later rounds meet new jobs.
 ROUNDS = 4
+
+
+Row = TypeVar("Row")
+
+
+class RowShape(NamedTuple):
+    """How to read a store's claimed rows."""
+
+    id: Callable[[Any], str]
+    order: Callable[[Any], Any]  # sorts best first
+    suspect: Callable[[Any], bool]  # lost a lease before
+    limits: Callable[[Any], JobLimits | None]
+
+
+def admit_claimed(rows: list[Row], shape: RowShape, admit: Callable[[list[tuple[str, JobLimits]]],
+                  set[str]], claim_more: Callable[[int, int], list[Row]],
+                  suspects: int) -> list[Row]:
+    """The claimed ``rows`` a worker may start: the unlimited ones, and the limited ones
+    ``admit`` lets through (it returns the ids it held back). ``claim_more(n, suspects)``
+    takes others in place of the held ones, for a few rounds."""
+    kept: list[Row] = []
+    for last in [False] * (ROUNDS - 1) + [True]:
+        suspects -= sum(1 for r in rows if shape.suspect(r))
+        limited = [(shape.id(r), lim) for r in sorted(rows, key=shape.order)
+                   if (lim := shape.limits(r)) is not None]
+        held = admit(limited) if limited else set()
+        kept += [r for r in rows if shape.id(r) not in held]
+        if not held or last:
+            return kept
+        rows = claim_more(len(held), max(suspects, 0))
+        if not rows:
+            return kept
+    return kept
 
 
 class Decision(NamedTuple):

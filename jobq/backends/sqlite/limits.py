@@ -7,7 +7,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from jobq.backends.admission import ROUNDS, decide, limits_of
+from jobq.backends import admission
+from jobq.backends.admission import RowShape, decide, limits_of
 from jobq.backends.sqlfiles import load_queries
 from jobq.limits import JobLimits
 
@@ -16,29 +17,16 @@ Q = load_queries("sqlite")
 Claim = Callable[[int, int], list[sqlite3.Row]]
 
 
+SHAPE = RowShape(lambda r: r["id"], lambda r: (-r["priority"], r["seq"]),
+                 lambda r: r["lost_leases"] > 0, limits_of)
+
+
 def admit_claimed(conn: sqlite3.Connection, rows: list[sqlite3.Row], claim_more: Claim,
                   token: str, started: float, suspects: int) -> list[sqlite3.Row]:
-    """The claimed ``rows`` a worker may start: the unlimited ones, and the limited ones
-    their limits admit. The held ones go back to waiting, and ``claim_more(n, suspects)``
-    takes others in their place (a few rounds at most)."""
-    kept: list[sqlite3.Row] = []
-    for _ in range(ROUNDS):
-        suspects -= sum(1 for r in rows if r["lost_leases"] > 0)
-        limited = [(r["id"], lim) for r in sorted(rows, key=lambda r: (-r["priority"], r["seq"]))
-                   if (lim := limits_of(r)) is not None]
-        if not limited:
-            return kept + rows
-        held = _admit(conn, limited, token, started)
-        kept += [r for r in rows if r["id"] not in held]
-        if not held:
-            return kept
-        rows = claim_more(len(held), max(suspects, 0))
-        if not rows:
-            return kept
-    # Out of rounds: what the last claim took goes back as held jobs do, for now.
-    limited = [(r["id"], lim) for r in rows if (lim := limits_of(r)) is not None]
-    held = _admit(conn, limited, token, started) if limited else set()
-    return kept + [r for r in rows if r["id"] not in held]
+    """The claimed ``rows`` a worker may start (see ``admission.admit_claimed``)."""
+    return admission.admit_claimed(
+        rows, SHAPE, lambda limited: _admit(conn, limited, token, started), claim_more,
+        suspects)
 
 
 def _admit(conn: sqlite3.Connection, limited: list[tuple[str, JobLimits]], token: str,
