@@ -128,13 +128,15 @@ WITH fresh AS (
     LIMIT %(limit)s
 )
 UPDATE {schema}.jobq_jobs AS j
-SET status = 'running', attempts = j.attempts + 1, started_at = now(),
+SET status = 'running', attempts = j.attempts + 1,
+    started_at = CASE WHEN j.limit_key IS NULL THEN now() ELSE j.started_at END,
     worker_id = %(worker)s, lease_token = %(token)s,
     lease_expires_at = now() + %(lease)s::float8 * interval '1 second',
     cancel_requested = false
 FROM picked WHERE j.seq = picked.seq
 RETURNING j.seq, j.priority, j.id, j.task, j.queue, j.args, j.kwargs, j.attempts,
-    j.max_attempts, j.timeout, j.lost_leases;
+    j.max_attempts, j.timeout, j.lost_leases, j.limit_key, j.limit_concurrency,
+    j.limit_interval, j.limit_burst;
 
 -- name: claim_queues
 -- transition: pending -> running
@@ -164,13 +166,15 @@ WITH fresh AS (
     LIMIT %(limit)s
 )
 UPDATE {schema}.jobq_jobs AS j
-SET status = 'running', attempts = j.attempts + 1, started_at = now(),
+SET status = 'running', attempts = j.attempts + 1,
+    started_at = CASE WHEN j.limit_key IS NULL THEN now() ELSE j.started_at END,
     worker_id = %(worker)s, lease_token = %(token)s,
     lease_expires_at = now() + %(lease)s::float8 * interval '1 second',
     cancel_requested = false
 FROM picked WHERE j.seq = picked.seq
 RETURNING j.seq, j.priority, j.id, j.task, j.queue, j.args, j.kwargs, j.attempts,
-    j.max_attempts, j.timeout, j.lost_leases;
+    j.max_attempts, j.timeout, j.lost_leases, j.limit_key, j.limit_concurrency,
+    j.limit_interval, j.limit_burst;
 
 -- name: heartbeat
 -- Renews the leases still held; a job missing from the result has lost its lease.
@@ -441,3 +445,59 @@ WHERE status = 'scheduled' AND queue = ANY(%(queues)b::text[]);
 SELECT EXISTS (SELECT 1 FROM {schema}.jobq_jobs WHERE status = 'pending')
     OR EXISTS (SELECT 1 FROM {schema}.jobq_jobs
                WHERE status = 'scheduled' AND run_at <= now());
+
+-- name: set_limits
+-- A limited job's key and limits, written beside its insert in the same transaction (the
+-- inserts of unlimited jobs stay as they were).
+UPDATE {schema}.jobq_jobs AS j
+SET limit_key = l.key, limit_concurrency = l.concurrency, limit_interval = l.interval,
+    limit_burst = l.burst
+FROM unnest(%(ids)b::text[], %(keys)b::text[], %(concurrencies)b::int[],
+            %(intervals)b::float8[], %(bursts)b::int[])
+    AS l(id, key, concurrency, interval, burst)
+WHERE j.id = l.id;
+
+-- name: limit_keys
+-- Each key has a row (made here the first time), which limit_state locks.
+INSERT INTO {schema}.jobq_limits (key)
+SELECT k FROM unnest(%(keys)b::text[]) AS k ORDER BY k
+ON CONFLICT DO NOTHING;
+
+-- name: limit_state
+-- Decisions on a key's jobs are taken one claim at a time: its row stays locked, taken in
+-- key order (so two claims never wait on each other in a cycle), until the decision
+-- commits. Also the server's clock, read once the locks are held.
+SELECT key, tat, extract(epoch FROM clock_timestamp())::float8
+FROM {schema}.jobq_limits WHERE key = ANY(%(keys)b::text[])
+ORDER BY key
+FOR UPDATE;
+
+-- name: limit_running
+-- A key's running jobs, besides the ones this claim (its lease token) is deciding on.
+SELECT limit_key, count(*) FROM {schema}.jobq_jobs
+WHERE status = 'running' AND limit_key = ANY(%(keys)b::text[]) AND lease_token <> %(token)s
+GROUP BY limit_key;
+
+-- name: limit_decide
+-- transition: running -> scheduled
+-- The admitted jobs start now; the held ones go back to waiting until their next allowed
+-- time, their attempt given back (they never ran); the keys' rate state moves on.
+WITH admitted AS (
+    UPDATE {schema}.jobq_jobs SET started_at = now(), limit_held_since = NULL
+    WHERE id = ANY(%(admitted)b::text[]) AND lease_token = %(token)s AND status = 'running'
+), held AS (
+    UPDATE {schema}.jobq_jobs AS j
+    SET status = 'scheduled', run_at = to_timestamp(h.run_at),
+        attempts = greatest(j.attempts - 1, 0), worker_id = NULL, lease_token = NULL,
+        lease_expires_at = NULL, limit_held_since = coalesce(j.limit_held_since, now())
+    FROM unnest(%(held)b::text[], %(held_until)b::float8[]) AS h(id, run_at)
+    WHERE j.id = h.id AND j.lease_token = %(token)s AND j.status = 'running'
+)
+UPDATE {schema}.jobq_limits AS l SET tat = t.tat
+FROM unnest(%(tat_keys)b::text[], %(tats)b::float8[]) AS t(key, tat)
+WHERE l.key = t.key;
+
+-- name: limit_held
+-- Waiting jobs that a claim held back for their limit.
+SELECT count(*) FROM {schema}.jobq_jobs
+WHERE limit_held_since IS NOT NULL AND status IN ('scheduled', 'pending');

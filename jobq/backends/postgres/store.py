@@ -40,7 +40,7 @@ from jobq.backends.base import (
     Waits,
     WorkerInfo,
 )
-from jobq.backends.postgres import periodic, workflows
+from jobq.backends.postgres import limits, periodic, workflows
 from jobq.backends.postgres.conn import (
     MISSING,
     Connection,
@@ -141,6 +141,8 @@ class PostgresBackend:
         if not batch:
             return []
         keyless = not any(j.key for j in batch)
+        if any(j.limit_key is not None for j in batch):
+            keyless = False  # limited jobs: stored with their limits in one transaction
         with self._conn() as conn:
             try:
                 if keyless and len(batch) == 1:  # task.enqueue(): one plain statement
@@ -224,6 +226,7 @@ class PostgresBackend:
         else:
             raise BackendError(f"could not store {len(todo)} job(s): their idempotency keys "
                                "kept changing hands; try again")
+        limits.set_limits(conn, self.q, [j for j in jobs if out[j.id] is j])
         if ready:
             conn.execute(self.q["notify"], {"channel": self.channel})
         return [out[j.id] for j in jobs]
@@ -235,6 +238,7 @@ class PostgresBackend:
                     self._copy(conn, rows)
                 else:
                     conn.execute(self.q["insert"], {**job_columns(rows), "channel": self.channel})
+                limits.set_limits(conn, self.q, rows)
 
             return sqlflow.enqueue(workflows.Statements(conn, self.wq), jobs, waits, insert)
 
@@ -269,6 +273,14 @@ class PostgresBackend:
                 conn.execute(self.q["promote_due"], params)
                 cur = conn.execute(query, params)
             rows = cur.fetchall()
+            if any(r[11] is not None for r in rows):
+
+                def take(count: int, suspects: int) -> list[Any]:
+                    more = {**params, "limit": count, "suspects": suspects}
+                    return conn.execute(query, more).fetchall()
+
+                rows = limits.admit_claimed(conn, self.q, rows, take, token,
+                                            max(suspects, 0))
         rows.sort(key=lambda r: (-r[1], r[0]))
         return [ClaimedJob(r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], token, r[10])
                 for r in rows]
@@ -336,6 +348,10 @@ class PostgresBackend:
             if ended:
                 self._settle(conn, ended)
         return [decided.get(j.job_id) for j in jobs]
+
+    def limit_held(self) -> int:
+        with self._conn() as conn:
+            return int(conn.execute(self.q["limit_held"]).fetchone()[0])  # type: ignore[index]
 
     def waiting_tasks(self) -> list[WaitingTask]:
         with self._conn() as conn:
