@@ -9,6 +9,7 @@ claim then takes other jobs in their place, so a held key never blocks the jobs 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
@@ -87,3 +88,27 @@ def decide(now: float, jobs: Sequence[tuple[str, JobLimits]], tats: Mapping[str,
         else:
             decision.held.append((job_id, verdict.retry_at))
     return decision
+
+
+class HeldWake:
+    """When this process's claims held a job back, the soonest it may be looked at again
+    (monotonic): an idle worker waits no longer than that, as it would for a due job."""
+
+    def __init__(self) -> None:
+        self._at: float | None = None
+
+    def note(self, seconds: float) -> None:
+        at = time.monotonic() + max(seconds, 0.0)
+        if self._at is None or at < self._at:
+            self._at = at
+
+    def cap(self, timeout: float) -> float:
+        """``timeout``, shortened to the soonest held job."""
+        at = self._at
+        if at is None:
+            return timeout
+        left = at - time.monotonic()
+        if left <= 0:  # it is due: claim at once, once
+            self._at = None
+            return 0.0
+        return min(timeout, left)

@@ -82,8 +82,8 @@ def test_tables_live_in_the_configured_schema_only(app: jobq.App, store: isolati
             [schema],
         ).fetchall()
         assert sorted(tables) == [("jobq_deps",), ("jobq_jobs",), ("jobq_leader",),
-                                  ("jobq_limits",), ("jobq_periodic",), ("jobq_schema",), ("jobq_ticks",),
-                                  ("jobq_waits",), ("jobq_workers",)]
+                                  ("jobq_limits",), ("jobq_periodic",), ("jobq_schema",),
+                                  ("jobq_ticks",), ("jobq_waits",), ("jobq_workers",)]
         assert conn.execute(f'SELECT count(*) FROM "{schema}".jobq_jobs').fetchone() == (1,)
 
 

@@ -46,14 +46,16 @@ def set_limits(conn: Connection, q: dict[str, str], jobs: Sequence[NewJob]) -> N
 
 def admit_claimed(conn: Connection, q: dict[str, str], rows: list[Any],
                   claim_more: Callable[[int, int], list[Any]], token: str,
-                  suspects: int) -> list[Any]:
-    """The claimed ``rows`` a worker may start."""
-    return admission.admit_claimed(rows, SHAPE, lambda limited: _admit(conn, q, limited, token),
-                                   claim_more, suspects)
+                  suspects: int, note_wait: Callable[[float], None]) -> list[Any]:
+    """The claimed ``rows`` a worker may start; ``note_wait`` is told in how many seconds
+    a held job may be looked at again."""
+    return admission.admit_claimed(
+        rows, SHAPE, lambda limited: _admit(conn, q, limited, token, note_wait), claim_more,
+        suspects)
 
 
 def _admit(conn: Connection, q: dict[str, str], limited: list[tuple[str, JobLimits]],
-           token: str) -> set[str]:
+           token: str, note_wait: Callable[[float], None]) -> set[str]:
     keys = sorted({lim.key for _, lim in limited})
     with conn.transaction():
         conn.execute(q["limit_keys"], {"keys": keys})
@@ -68,4 +70,6 @@ def _admit(conn: Connection, q: dict[str, str], limited: list[tuple[str, JobLimi
             "held": [i for i, _ in decision.held], "held_until": [t for _, t in decision.held],
             "tat_keys": list(decision.tats), "tats": list(decision.tats.values()),
         })
+    if decision.held:
+        note_wait(min(at for _, at in decision.held) - now)
     return {i for i, _ in decision.held}

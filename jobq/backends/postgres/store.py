@@ -21,6 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from jobq.backends import sqlflow
+from jobq.backends.admission import HeldWake
 from jobq.backends.base import (
     FORGET_WORKER_AFTER,
     UNKNOWN_TASK_DELAY,
@@ -94,6 +95,7 @@ class PostgresBackend:
         self._lock = threading.Lock()
         self._listener: Listener | None = None
         self._listener_pid = 0
+        self._limit_wait = HeldWake()
         self._checked_pid = 0  # the process that found the schema at the right version
 
     def __repr__(self) -> str:
@@ -280,7 +282,7 @@ class PostgresBackend:
                     return conn.execute(query, more).fetchall()
 
                 rows = limits.admit_claimed(conn, self.q, rows, take, token,
-                                            max(suspects, 0))
+                                            max(suspects, 0), self._limit_wait.note)
         rows.sort(key=lambda r: (-r[1], r[0]))
         return [ClaimedJob(r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], token, r[10])
                 for r in rows]
@@ -385,7 +387,7 @@ class PostgresBackend:
     def wait_for_work(self, timeout: float, wake: threading.Event | None = None) -> None:
         if wake is not None and wake.is_set():
             return
-        self._get_listener().wait(max(timeout, 0.0), wake)
+        self._get_listener().wait(max(self._limit_wait.cap(timeout), 0.0), wake)
 
     def _get_listener(self) -> Listener:
         pid = os.getpid()

@@ -22,15 +22,17 @@ SHAPE = RowShape(lambda r: r["id"], lambda r: (-r["priority"], r["seq"]),
 
 
 def admit_claimed(conn: sqlite3.Connection, rows: list[sqlite3.Row], claim_more: Claim,
-                  token: str, started: float, suspects: int) -> list[sqlite3.Row]:
-    """The claimed ``rows`` a worker may start (see ``admission.admit_claimed``)."""
+                  token: str, started: float, suspects: int,
+                  note_wait: Callable[[float], None]) -> list[sqlite3.Row]:
+    """The claimed ``rows`` a worker may start (see ``admission.admit_claimed``);
+    ``note_wait`` is told in how many seconds a held job may be looked at again."""
     return admission.admit_claimed(
-        rows, SHAPE, lambda limited: _admit(conn, limited, token, started), claim_more,
-        suspects)
+        rows, SHAPE, lambda limited: _admit(conn, limited, token, started, note_wait),
+        claim_more, suspects)
 
 
 def _admit(conn: sqlite3.Connection, limited: list[tuple[str, JobLimits]], token: str,
-           started: float) -> set[str]:
+           started: float, note_wait: Callable[[float], None]) -> set[str]:
     """Decide on the limited jobs of a claim; return the ids held back."""
     keys = sorted({lim.key for _, lim in limited})
     marks = ",".join("?" * len(keys))
@@ -43,4 +45,6 @@ def _admit(conn: sqlite3.Connection, limited: list[tuple[str, JobLimits]], token
     conn.executemany(Q["limit_hold"], [{"id": i, "token": token, "run_at": at, "now": now}
                                        for i, at in decision.held])
     conn.executemany(Q["limit_tat"], list(decision.tats.items()))
+    if decision.held:
+        note_wait(min(at for _, at in decision.held) - now)
     return {i for i, _ in decision.held}

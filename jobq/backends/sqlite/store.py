@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from jobq.backends import sqlflow
+from jobq.backends.admission import HeldWake
 from jobq.backends.base import (
     FORGET_WORKER_AFTER,
     UNKNOWN_TASK_DELAY,
@@ -148,6 +149,7 @@ class SQLiteBackend:
         if sync not in _SYNC_MODES:
             raise ConfigError(f"{url!r}: synchronous must be one of {_SYNC_MODES}, got {sync!r}")
         self._synchronous = sync
+        self._limit_wait = HeldWake()
         self._busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
@@ -353,7 +355,8 @@ class SQLiteBackend:
             conn.execute(Q["promote_due"], (now,))
             rows = take(limit, max(suspects, 0))
             if any(r["limit_key"] is not None for r in rows):
-                rows = limits.admit_claimed(conn, rows, take, token, now, suspects)
+                rows = limits.admit_claimed(conn, rows, take, token, now, suspects,
+                                            self._limit_wait.note)
         rows.sort(key=lambda r: (-r["priority"], r["seq"]))
         return [
             ClaimedJob(r["id"], r["task"], r["queue"], r["args"], r["kwargs"], r["attempts"],
@@ -525,7 +528,7 @@ class SQLiteBackend:
     def wait_for_work(self, timeout: float, wake: threading.Event | None = None) -> None:
         # PRAGMA data_version changes when another connection commits: a cheap way to
         # notice a new job without re-running the claim query.
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + self._limit_wait.cap(timeout)
         with self._read() as conn:
             start = conn.execute("PRAGMA data_version").fetchone()[0]
         # Poll fast at first (a busy system), slower once it has been quiet for a while.
