@@ -163,7 +163,10 @@ def admit(now: float, tat: float | None, running: int, limits: JobLimits) -> tup
         return Admission(False, now + CONCURRENCY_RECHECK), tat
     if limits.interval is None:
         return Admission(True, now), tat
-    base = now if tat is None or tat < now else tat
+    # A start less than one interval late keeps its place in the schedule: a claim comes
+    # a little after the job's time, and counting from that moment instead would lose
+    # those moments, every start, from the rate.
+    base = tat if tat is not None and tat > now - limits.interval else now
     allowed_at = base - (limits.burst - 1) * limits.interval
     if allowed_at > now:
         return Admission(False, allowed_at), tat

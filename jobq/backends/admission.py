@@ -97,9 +97,14 @@ class HeldWake:
     def __init__(self) -> None:
         self._at: float | None = None
 
+    # Past the due time by this much, so the claim then finds the job due: the store's
+    # clock and this process's agree only to about a millisecond.
+    MARGIN = 0.01
+
     def note(self, seconds: float) -> None:
-        at = time.monotonic() + max(seconds, 0.0)
-        if self._at is None or at < self._at:
+        now = time.monotonic()
+        at = now + max(seconds, 0.0) + self.MARGIN
+        if self._at is None or at < self._at or self._at <= now:
             self._at = at
 
     def cap(self, timeout: float) -> float:

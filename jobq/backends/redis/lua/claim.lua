@@ -169,7 +169,8 @@ local function admit(id, h, q, member)
     if tat == nil then
       tat = tonumber(redis.call('HGET', P .. 'limits', key)) or now
     end
-    local base = math.max(tat, now)
+    -- A start less than one interval late keeps its place in the schedule (limits.py).
+    local base = tat > now - interval and tat or now
     local allowed = base - (burst - 1) * interval
     if allowed > now then
       hold(id, h, q, member, allowed)
