@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from jobq.app import App
-from jobq.benchmark.tasks import APP_REF, NOOP, STAMP, TICK, bench_app
+from jobq.benchmark.tasks import APP_REF, HELD, NOOP, STAMP, TICK, bench_app
 from jobq.errors import JobqError
 from jobq.logs import TextFormatter
 
@@ -317,29 +317,39 @@ def _wait_ready(proc: Any, control: Any, timeout: float = 60.0) -> None:
 
 def drain(store: Store, jobs: int, workers: int, concurrency: int, progress: Progress,
           log_file: str | None = None, pool: str = "thread", task_name: str = NOOP,
-          periodic: bool = False) -> float:
+          periodic: bool = False, held: int = 0) -> float:
     """Jobs/s running ``jobs`` no-op jobs with ``workers`` burst worker processes (whose
     app, with ``periodic``, also fires a periodic task every second)."""
     return jobs / run_all(store, jobs, workers, concurrency, progress, log_file, pool,
-                          task_name, periodic=periodic)
+                          task_name, periodic=periodic, held=held)
 
 
 def run_all(store: Store, jobs: int, workers: int, concurrency: int, progress: Progress,
             log_file: str | None = None, pool: str = "thread", task_name: str = NOOP,
-            args: tuple[Any, ...] = (), periodic: bool = False) -> float:
+            args: tuple[Any, ...] = (), periodic: bool = False, held: int = 0) -> float:
     """Seconds ``workers`` burst worker processes take to run ``jobs`` jobs of
     ``task_name(*args)``, from the go (a process pool starting its children included)
-    to the last success."""
+    to the last success. ``held``: jobs of a task limited to one start an hour enqueued
+    first, ahead of them in the queue (one of them runs; the others wait)."""
     app = bench_app(store.url, store.options)
     try:
         app.migrate()
+        if held:
+            _fill(app, held, task_name=HELD)
         _fill(app, jobs, task_name=task_name, args=args)
         with worker_processes(store, workers, concurrency, True, log_file, pool,
                               periodic) as started:
             start = time.perf_counter()
             started.go()
-            elapsed = _wait_succeeded(app, jobs, started.procs, start, progress)
-        _expect(app, jobs, "succeeded")
+            elapsed = _wait_succeeded(app, jobs + min(held, 1), started.procs, start,
+                                      progress)
+        if held:
+            counts = _counts(app)
+            if counts.get("succeeded") != jobs + 1 or sum(counts.values()) != jobs + held:
+                raise JobqError(f"expected {jobs + 1} succeeded jobs and {held - 1} held "
+                                f"back, found {counts}")
+        else:
+            _expect(app, jobs, "succeeded")
     finally:
         app.close()
     return elapsed

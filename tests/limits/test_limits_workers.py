@@ -60,10 +60,10 @@ def test_a_rate_over_a_run_gives_its_count_even_with_a_clock_a_minute_ahead(
     # decides on the store's clock, so the skewed worker starts nothing early.
     app = store_app(build=build_app)
     steady = app.tasks["steady"]  # rate_limit="5/s"
-    app.enqueue_many([steady.call(str(run_dir)) for _ in range(30)])
+    app.enqueue_many([steady.call(str(run_dir)) for _ in range(24)])
     for n in range(4):
         workers.start(module=SUBJECT, concurrency=4, extra={"skew": 60.0} if n == 0 else {})
-    spans = wait_for(_done(run_dir, 30), timeout=120, what="30 steady jobs")
+    spans = wait_for(_done(run_dir, 24), timeout=120, what="24 steady jobs")
     first = spans[0].start
     in_four_seconds = sum(1 for s in spans if s.start < first + 4.0)
     assert 20 - 1 <= in_four_seconds <= 20 + 1
