@@ -318,9 +318,9 @@ class Backend(Protocol):
         never); cancelled if cancel was asked. Per job its new status, or None when the
         lease was no longer held."""
 
-    def limit_held(self) -> int:
-        """How many waiting jobs claims have held back for their rate or concurrency
-        limit."""
+    def limit_held(self, queues: Sequence[str] | None = None) -> int:
+        """How many waiting jobs (of ``queues``; None: all) claims have held back for their
+        rate or concurrency limit."""
 
     def waiting_tasks(self) -> list[WaitingTask]:
         """Per task, the waiting jobs that a worker lacking the task handed back."""

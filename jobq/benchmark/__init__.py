@@ -7,8 +7,8 @@ many chains) beside plain jobs. On SQLite, raw-SQLite reference rows (the same S
 no jobq in between) show jobq's own overhead. The pools side by side: the process and
 async pools' drain rates, eight CPU-bound jobs at concurrency 2 on threads and on
 processes, and many ``asyncio.sleep`` jobs at concurrency 100 on the async pool and on
-threads. Limits beside the plain drain: unlimited jobs behind another task's jobs held by
-its limit, and jobs that are all under a generous limit.
+threads. Limits beside the plain drain: unlimited jobs while another task has limits,
+and jobs that are all under a generous limit.
 """
 
 from __future__ import annotations
@@ -194,8 +194,8 @@ class Bench:
         worker = f"1 worker process x {conc} threads"
         held = LIMIT_HELD
         for key, label, task, waiting in (
-            ("limits_elsewhere", f"  limits elsewhere: drain, {worker}, {held:,} jobs of "
-             "another task held by its 1/h limit ahead of them", NOOP, held),
+            ("limits_elsewhere", f"  limits elsewhere: drain, {worker}, another task "
+             f"limited (1/h), {held:,} of its jobs waiting", NOOP, held),
             ("limits_generous", f"  limited jobs: drain, {worker}, every job under a "
              "generous rate and concurrency limit", GENEROUS, 0),
         ):

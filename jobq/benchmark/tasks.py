@@ -20,8 +20,9 @@ SPIN = "jobq.bench.spin"
 NAP = "jobq.bench.nap"
 TICK = "jobq.bench.tick"  # the periodic task of --periodic, on a queue of its own
 RELAY = "jobq.bench.relay"
-# Limits: a task whose jobs wait on a limit of one start an hour (beside unlimited jobs),
-# and a no-op under limits no drain reaches (every claim decides on them all the same).
+# Limits: a task limited to one start an hour whose jobs wait in a queue of their own
+# (limits defined elsewhere), and a no-op under limits no drain reaches (every claim still
+# decides on each job).
 HELD = "jobq.bench.held"
 GENEROUS = "jobq.bench.generous"
 APP_REF = "jobq.benchmark.tasks:app"
@@ -65,7 +66,7 @@ def bench_app(url: str, options: dict[str, Any], periodic: bool = False) -> App:
     for name, fn in ((NOOP, noop), (ASYNC_NOOP, async_noop), (STAMP, stamp), (SPIN, spin),
                      (NAP, nap), (RELAY, relay)):
         app.task(name=name)(fn)
-    app.task(name=HELD, rate_limit="1/h")(noop)
+    app.task(name=HELD, rate_limit="1/h", queue=HELD)(noop)
     app.task(name=GENEROUS, rate_limit="1000000/s", concurrency_limit=100_000)(noop)
     if periodic:
         app.periodic(every=1, name=TICK, queue=TICK)(noop)

@@ -499,5 +499,7 @@ WHERE l.key = t.key;
 
 -- name: limit_held
 -- Waiting jobs that a claim held back for their limit.
+-- %(queues)s: the queues to count, or NULL for all.
 SELECT count(*) FROM {schema}.jobq_jobs
-WHERE limit_held_since IS NOT NULL AND status IN ('scheduled', 'pending');
+WHERE limit_held_since IS NOT NULL AND status IN ('scheduled', 'pending')
+  AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]));

@@ -351,9 +351,11 @@ class PostgresBackend:
                 self._settle(conn, ended)
         return [decided.get(j.job_id) for j in jobs]
 
-    def limit_held(self) -> int:
+    def limit_held(self, queues: Sequence[str] | None = None) -> int:
+        params = {"queues": None if queues is None else list(queues)}
         with self._conn() as conn:
-            return int(conn.execute(self.q["limit_held"]).fetchone()[0])  # type: ignore[index]
+            row = conn.execute(self.q["limit_held"], params).fetchone()
+        return int(row[0]) if row else 0
 
     def waiting_tasks(self) -> list[WaitingTask]:
         with self._conn() as conn:

@@ -412,8 +412,8 @@ class RedisBackend:
             (self.prefix, self._retention_ms, after, _num(low), _num(high), rows)))
         return [Status(status) if status else None for status in reply]
 
-    def limit_held(self) -> int:
-        return int(self._script("limit_held", same_args((self.prefix,))))
+    def limit_held(self, queues: Sequence[str] | None = None) -> int:
+        return int(self._script("limit_held", same_args((self.prefix, *(queues or ())))))
 
     def waiting_tasks(self) -> list[WaitingTask]:
         flat = self._script("waiting_tasks", same_args((self.prefix,)))

@@ -82,9 +82,10 @@ SET status = 'scheduled', run_at = :run_at, attempts = MAX(attempts - 1, 0),
 WHERE id = :id AND lease_token = :token AND status = 'running';
 
 -- name: limit_held
--- Waiting jobs that a claim held back for their limit.
+-- Waiting jobs that a claim held back for their limit; {queues} is replaced by "" or by
+-- "AND queue IN (?, ...)".
 SELECT COUNT(*) FROM jobq_jobs INDEXED BY jobq_jobs_limit_held
-WHERE limit_held_since IS NOT NULL AND status IN ('scheduled', 'pending');
+WHERE limit_held_since IS NOT NULL AND status IN ('scheduled', 'pending') {queues};
 
 -- name: heartbeat
 UPDATE jobq_jobs SET lease_expires_at = ?

@@ -436,9 +436,11 @@ class SQLiteBackend:
                 out.setdefault(queue, {})[status] = count
         return out
 
-    def limit_held(self) -> int:
+    def limit_held(self, queues: Sequence[str] | None = None) -> int:
+        where = "" if queues is None else f"AND queue IN ({','.join('?' * len(queues))})"
         with self._read() as conn:
-            return int(conn.execute(Q["limit_held"]).fetchone()[0])
+            sql = Q["limit_held"].replace("{queues}", where)
+            return int(conn.execute(sql, tuple(queues or ())).fetchone()[0])
 
     def reap(self, now: float | None = None) -> list[ReapedJob]:
         params = {"now": time.time() if now is None else now}
