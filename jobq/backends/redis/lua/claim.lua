@@ -8,7 +8,8 @@
 --       number n of tasks to skip, n task names, queue, queue, ...
 -- Writes: job:<id>, ready:<queue>, scheduled:<queue>, leases, status:<status>, counts,
 --         claim:<token> (the batch, kept for one lease so a re-sent claim whose reply
---         was lost gets the same jobs back instead of orphaning them), wake:<queue>.
+--         was lost gets the same jobs back instead of orphaning them), wake:<queue>;
+--         for limited jobs limits, running:<key>, limits:held.
 -- Returns, JSON-encoded (one string parses far faster than many): [server now, earliest
 --   due time of a scheduled job in the queues or "", then per job: id, queue, attempts,
 --   spec (keys.md), lost leases].
