@@ -57,14 +57,15 @@ def admit_claimed(conn: Connection, q: dict[str, str], rows: list[Any],
 def _admit(conn: Connection, q: dict[str, str], limited: list[tuple[str, JobLimits]],
            token: str, note_wait: Callable[[float], None]) -> set[str]:
     keys = sorted({lim.key for _, lim in limited})
-    with conn.transaction():
+    # Two round trips: lock the keys, read the clock and count; then decide and commit.
+    with conn.pipeline(), conn.transaction():
         conn.execute(q["limit_keys"], {"keys": keys})
-        state = conn.execute(q["limit_state"], {"keys": keys}).fetchall()
+        state_cur = conn.execute(q["limit_state"], {"keys": keys})
+        running_cur = conn.execute(q["limit_running"], {"keys": keys, "token": token})
+        state = state_cur.fetchall()
+        running: dict[str, int] = dict(running_cur.fetchall())
         now = state[0][2]
-        tats = {key: tat for key, tat, _ in state}
-        counted = conn.execute(q["limit_running"], {"keys": keys, "token": token})
-        running: dict[str, int] = dict(counted.fetchall())
-        decision = decide(now, limited, tats, running)
+        decision = decide(now, limited, {key: tat for key, tat, _ in state}, running)
         conn.execute(q["limit_decide"], {
             "token": token, "admitted": decision.admitted,
             "held": [i for i, _ in decision.held], "held_until": [t for _, t in decision.held],

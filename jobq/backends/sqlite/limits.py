@@ -4,6 +4,7 @@ lease), on SQLite's clock. See jobq/backends/admission.py and docs/limits.md."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 
@@ -35,15 +36,13 @@ def _admit(conn: sqlite3.Connection, limited: list[tuple[str, JobLimits]], token
            started: float, note_wait: Callable[[float], None]) -> set[str]:
     """Decide on the limited jobs of a claim; return the ids held back."""
     keys = sorted({lim.key for _, lim in limited})
-    marks = ",".join("?" * len(keys))
-    (now,) = conn.execute(Q["store_now"]).fetchone()
-    tats = dict(conn.execute(Q["limit_state"].replace("{keys}", marks), keys).fetchall())
-    running = dict(conn.execute(Q["limit_running"].replace("{keys}", marks),
-                                (*keys, token)).fetchall())
-    decision = decide(now, limited, tats, running)
-    conn.executemany(Q["limit_admit"], [(started, i, token) for i in decision.admitted])
+    state = conn.execute(Q["limit_state"], {"keys": json.dumps(keys), "token": token}).fetchall()
+    now = state[0][3]
+    decision = decide(now, limited, {r[0]: r[1] for r in state}, {r[0]: r[2] for r in state})
     conn.executemany(Q["limit_hold"], [{"id": i, "token": token, "run_at": at, "now": now}
                                        for i, at in decision.held])
+    if decision.admitted:
+        conn.execute(Q["limit_admit"], {"now": started, "token": token})
     conn.executemany(Q["limit_tat"], list(decision.tats.items()))
     if decision.held:
         note_wait(min(at for _, at in decision.held) - now)

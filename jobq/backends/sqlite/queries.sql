@@ -49,28 +49,25 @@ WHERE seq IN (
 RETURNING seq, priority, id, task, queue, args, kwargs, attempts, max_attempts, timeout,
     lost_leases, limit_key, limit_concurrency, limit_interval, limit_burst;
 
--- name: store_now
--- The store's clock for limits: SQLite's own reading of the system clock, which no
--- process's time source can skew.
-SELECT (julianday('now') - 2440587.5) * 86400.0;
-
 -- name: limit_state
--- {keys} is replaced by one "?" per key.
-SELECT key, tat FROM jobq_limits WHERE key IN ({keys});
-
--- name: limit_running
--- A key's running jobs, besides the ones this claim (its lease token) is deciding on.
-SELECT limit_key, COUNT(*) FROM jobq_jobs
-WHERE status = 'running' AND limit_key IN ({keys}) AND lease_token <> ?
-GROUP BY limit_key;
+-- Per key (the JSON list given): its rate state, its running jobs besides the ones this
+-- claim (its lease token) is deciding on, and the store's clock for limits: SQLite's own
+-- reading of the system clock, which no process's time source can skew.
+SELECT k.value, (SELECT tat FROM jobq_limits WHERE key = k.value),
+    (SELECT COUNT(*) FROM jobq_jobs INDEXED BY jobq_jobs_limit_running
+     WHERE status = 'running' AND limit_key = k.value AND lease_token <> :token),
+    (julianday('now') - 2440587.5) * 86400.0
+FROM json_each(:keys) AS k;
 
 -- name: limit_tat
 INSERT INTO jobq_limits (key, tat) VALUES (?, ?)
 ON CONFLICT (key) DO UPDATE SET tat = excluded.tat;
 
 -- name: limit_admit
-UPDATE jobq_jobs SET started_at = ?, limit_held_since = NULL
-WHERE id = ? AND lease_token = ? AND status = 'running';
+-- After the held jobs went back: the claim's limited jobs still running start now.
+UPDATE jobq_jobs INDEXED BY jobq_jobs_limit_running
+SET started_at = :now, limit_held_since = NULL
+WHERE status = 'running' AND limit_key IS NOT NULL AND lease_token = :token;
 
 -- name: limit_hold
 -- transition: running -> scheduled
