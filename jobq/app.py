@@ -33,11 +33,12 @@ from jobq.errors import (
     UnknownTask,
 )
 from jobq.job import DEFAULT_MAX_LOST, FINISHED, Job, JobRecord, Status
-from jobq.limits import JobLimits, Limits, job_limits, merge
+from jobq.limits import JobLimits, Limits, limits_of
 from jobq.periodic import PeriodicSpec, check_catch_up, make_schedule
 from jobq.retry import Backoff
 from jobq.serializer import encode_call
 from jobq.task import (
+    LIMIT_OPTIONS,
     TASK_OPTIONS,
     Call,
     EnqueueOptions,
@@ -212,6 +213,11 @@ class App:
         ``@app.task``; ``catch_up`` is ``"latest"``, ``"none"`` or ``"all"`` (see
         docs/periodic.md). The function is called with no arguments."""
         check_names("periodic option", options, TASK_OPTIONS)
+        limited = [name for name in LIMIT_OPTIONS if name in options]
+        if limited:
+            # One job per tick already bounds them; the tick path stores no limits.
+            raise ConfigError(f"@app.periodic does not take {', '.join(limited)}: a periodic "
+                              "task's ticks are not limited; limit a task it enqueues instead")
         schedule = make_schedule(cron=cron, every=every, tz=tz)
         policy = check_catch_up(catch_up)
 
@@ -532,20 +538,6 @@ class App:
 
         Worker(self, concurrency=concurrency, pool=pool, queues=queues, burst=burst,
                **options).run()
-
-
-def limits_of(call: Call) -> JobLimits | None:
-    """The limit key and limits of ``call``'s job: the task's, with ``with_options``'s
-    laid over them. Runs the task's key function."""
-    opts = call.options
-    limits = call.task.options.limits
-    if opts.rate_limit is not None or opts.rate_burst is not None \
-            or opts.concurrency_limit is not None or opts.limit_key is not None:
-        limits = merge(limits, opts.rate_limit, opts.rate_burst, opts.concurrency_limit,
-                       opts.limit_key)
-    if not limits.active:
-        return None
-    return job_limits(call.task.name, limits, call.args, call.kwargs)
 
 
 def _check_no_arguments(fn: Callable[..., Any]) -> None:

@@ -14,9 +14,12 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobq.errors import ConfigError, LimitKeyError
+
+if TYPE_CHECKING:
+    from jobq.task import Call
 
 PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*([A-Za-z]*)\s*$")
@@ -145,6 +148,20 @@ def job_limits(task: str, limits: Limits, args: tuple[Any, ...],
             )
     assert isinstance(key, str)
     return JobLimits(key, limits.concurrency_limit, limits.interval, limits.rate_burst)
+
+
+def limits_of(call: Call) -> JobLimits | None:
+    """The limit key and limits of ``call``'s job: the task's, with ``with_options``'s
+    laid over them. Runs the task's key function."""
+    opts = call.options
+    limits = call.task.options.limits
+    if opts.rate_limit is not None or opts.rate_burst is not None \
+            or opts.concurrency_limit is not None or opts.limit_key is not None:
+        limits = merge(limits, opts.rate_limit, opts.rate_burst, opts.concurrency_limit,
+                       opts.limit_key)
+    if not limits.active:
+        return None
+    return job_limits(call.task.name, limits, call.args, call.kwargs)
 
 
 class Admission(NamedTuple):

@@ -150,3 +150,14 @@ def test_a_key_function_that_fails_stores_nothing(app: jobq.App) -> None:
         jobq.group(sync.call(1), odd.call(2)).enqueue()
     assert app.stats() == {}
     assert sync.enqueue(1).record.limit_key == "acct:1"
+
+
+def test_a_periodic_task_refuses_limits(sqlite_url: str) -> None:
+    app = jobq.App(sqlite_url)
+    with pytest.raises(ConfigError, match="does not take rate_limit"):
+        app.periodic(every=60, rate_limit="1/s")(_noop)
+    app.close()
+
+
+def _noop() -> None:
+    pass
