@@ -44,8 +44,10 @@ def admit_claimed(rows: list[Row], shape: RowShape, admit: Callable[[list[tuple[
         limited = [(shape.id(r), lim) for r in sorted(rows, key=shape.order)
                    if (lim := shape.limits(r)) is not None]
         held = admit(limited) if limited else set()
+        if not held:
+            return kept + rows
         kept += [r for r in rows if shape.id(r) not in held]
-        if not held or last:
+        if last:
             return kept
         rows = claim_more(len(held), max(suspects, 0))
         if not rows:

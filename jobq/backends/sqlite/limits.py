@@ -39,11 +39,13 @@ def _admit(conn: sqlite3.Connection, limited: list[tuple[str, JobLimits]], token
     state = conn.execute(Q["limit_state"], {"keys": json.dumps(keys), "token": token}).fetchall()
     now = state[0][3]
     decision = decide(now, limited, {r[0]: r[1] for r in state}, {r[0]: r[2] for r in state})
-    conn.executemany(Q["limit_hold"], [{"id": i, "token": token, "run_at": at, "now": now}
-                                       for i, at in decision.held])
+    if decision.held:
+        conn.executemany(Q["limit_hold"], [{"id": i, "token": token, "run_at": at, "now": now}
+                                           for i, at in decision.held])
     if decision.admitted:
         conn.execute(Q["limit_admit"], {"now": started, "token": token})
-    conn.executemany(Q["limit_tat"], list(decision.tats.items()))
+    for key_tat in decision.tats.items():
+        conn.execute(Q["limit_tat"], key_tat)
     if decision.held:
         note_wait(min(at for _, at in decision.held) - now)
     return {i for i, _ in decision.held}
