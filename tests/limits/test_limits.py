@@ -161,3 +161,13 @@ def test_a_periodic_task_refuses_limits(sqlite_url: str) -> None:
 
 def _noop() -> None:
     pass
+
+
+def test_a_claim_that_looks_further_still_counts_what_it_admitted(app: jobq.App) -> None:
+    # Claims of two: the second a is held, the claim looks further, meets the third a
+    # (which the first one, admitted in the same claim, still holds back) and then b.
+    task = app.task(name="solo", concurrency_limit=1, limit_key=lambda key: key)(lambda key: key)
+    for key in ("a", "a", "a", "b"):
+        task.enqueue(key)
+    assert sorted(c.args for c in claim(app, limit=2)) == ['["a"]', '["b"]']
+    assert claim(app, limit=2) == []

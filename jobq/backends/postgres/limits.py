@@ -2,10 +2,11 @@
 admission of a claim's limited jobs (see jobq/backends/admission.py, docs/limits.md).
 
 The claim itself is one autocommit statement, as for any job; when it took limited jobs,
-one transaction then locks their keys' rows in key order, reads the server's clock and
-each key's state, and admits or holds each job. A key's running jobs are counted with
-the ones other claims have taken but not yet decided on, so two claims never admit past
-a limit between them.
+the function ``jobq_admit`` (migrations/0006_limits.sql) then locks their keys' rows in
+key order, reads the server's clock and each key's state, and admits or holds each job,
+in one statement. A key's running jobs are counted with the ones other claims have taken
+but not yet decided on, so two claims never admit past a limit between them. A backend
+whose last claim took limited jobs sends the admission in the claim's own round trip.
 """
 
 from __future__ import annotations
@@ -15,20 +16,10 @@ from typing import Any
 
 from psycopg import Connection
 
-from jobq.backends import admission
-from jobq.backends.admission import RowShape, decide
+from jobq.backends.admission import ROUNDS
 from jobq.backends.base import NewJob
-from jobq.limits import JobLimits
 
-
-def _limits(row: Any) -> JobLimits | None:
-    if row[11] is None:
-        return None
-    return JobLimits(row[11], row[12], row[13], row[14] or 1)
-
-
-# Claim rows: seq, priority, id, ..., lost_leases (10), then the four limit columns.
-SHAPE = RowShape(lambda r: r[2], lambda r: (-r[1], r[0]), lambda r: r[10] > 0, _limits)
+Rounds = tuple[list[Any], list[Any]]  # a claim's rows, and the ones admission held
 
 
 def set_limits(conn: Connection, q: dict[str, str], jobs: Sequence[NewJob]) -> None:
@@ -44,33 +35,21 @@ def set_limits(conn: Connection, q: dict[str, str], jobs: Sequence[NewJob]) -> N
     })
 
 
-def admit_claimed(conn: Connection, q: dict[str, str], rows: list[Any],
-                  claim_more: Callable[[int, int], list[Any]], token: str,
-                  suspects: int, note_wait: Callable[[float], None]) -> list[Any]:
-    """The claimed ``rows`` a worker may start; ``note_wait`` is told in how many seconds
-    a held job may be looked at again."""
-    return admission.admit_claimed(
-        rows, SHAPE, lambda limited: _admit(conn, q, limited, token, note_wait), claim_more,
-        suspects)
-
-
-def _admit(conn: Connection, q: dict[str, str], limited: list[tuple[str, JobLimits]],
-           token: str, note_wait: Callable[[float], None]) -> set[str]:
-    keys = sorted({lim.key for _, lim in limited})
-    # Two round trips: lock the keys, read the clock and count; then decide and commit.
-    with conn.pipeline(), conn.transaction():
-        conn.execute(q["limit_keys"], {"keys": keys})
-        state_cur = conn.execute(q["limit_state"], {"keys": keys})
-        running_cur = conn.execute(q["limit_running"], {"keys": keys, "token": token})
-        state = state_cur.fetchall()
-        running: dict[str, int] = dict(running_cur.fetchall())
-        now = state[0][2]
-        decision = decide(now, limited, {key: tat for key, tat, _ in state}, running)
-        conn.execute(q["limit_decide"], {
-            "token": token, "admitted": decision.admitted,
-            "held": [i for i, _ in decision.held], "held_until": [t for _, t in decision.held],
-            "tat_keys": list(decision.tats), "tats": list(decision.tats.values()),
-        })
-    if decision.held:
-        note_wait(min(at for _, at in decision.held) - now)
-    return {i for i, _ in decision.held}
+def admitted(rows: list[Any], held: list[Any], claim_more: Callable[[int, int], Rounds],
+             suspects: int, note_wait: Callable[[float], None]) -> list[Any]:
+    """The claimed ``rows`` a worker may start, ``held`` being what ``jobq_admit`` held
+    back of them; ``claim_more(n, suspects)`` claims and admits others in their place,
+    for a few rounds."""
+    kept: list[Any] = []
+    for last in [False] * (ROUNDS - 1) + [True]:
+        held_ids = {h[0] for h in held}
+        if held:
+            note_wait(min(h[1] for h in held) - held[0][2])
+        kept += [r for r in rows if r[2] not in held_ids]
+        if not held or last:
+            return kept
+        suspects -= sum(1 for r in rows if r[10] > 0)
+        rows, held = claim_more(len(held_ids), max(suspects, 0))
+        if not rows:
+            return kept
+    return kept

@@ -136,7 +136,7 @@ SET status = 'running', attempts = j.attempts + 1,
 FROM picked WHERE j.seq = picked.seq
 RETURNING j.seq, j.priority, j.id, j.task, j.queue, j.args, j.kwargs, j.attempts,
     j.max_attempts, j.timeout, j.lost_leases, j.limit_key, j.limit_concurrency,
-    j.limit_interval, j.limit_burst;
+    j.limit_interval, j.limit_burst, j.lease_token;
 
 -- name: claim_queues
 -- transition: pending -> running
@@ -174,7 +174,7 @@ SET status = 'running', attempts = j.attempts + 1,
 FROM picked WHERE j.seq = picked.seq
 RETURNING j.seq, j.priority, j.id, j.task, j.queue, j.args, j.kwargs, j.attempts,
     j.max_attempts, j.timeout, j.lost_leases, j.limit_key, j.limit_concurrency,
-    j.limit_interval, j.limit_burst;
+    j.limit_interval, j.limit_burst, j.lease_token;
 
 -- name: heartbeat
 -- Renews the leases still held; a job missing from the result has lost its lease.
@@ -457,45 +457,10 @@ FROM unnest(%(ids)b::text[], %(keys)b::text[], %(concurrencies)b::int[],
     AS l(id, key, concurrency, interval, burst)
 WHERE j.id = l.id;
 
--- name: limit_keys
--- Each key has a row (made here the first time), which limit_state locks.
-INSERT INTO {schema}.jobq_limits (key)
-SELECT k FROM unnest(%(keys)b::text[]) AS k ORDER BY k
-ON CONFLICT DO NOTHING;
-
--- name: limit_state
--- Decisions on a key's jobs are taken one claim at a time: its row stays locked, taken in
--- key order (so two claims never wait on each other in a cycle), until the decision
--- commits. Also the server's clock, read once the locks are held.
-SELECT key, tat, extract(epoch FROM clock_timestamp())::float8
-FROM {schema}.jobq_limits WHERE key = ANY(%(keys)b::text[])
-ORDER BY key
-FOR UPDATE;
-
--- name: limit_running
--- A key's running jobs, besides the ones this claim (its lease token) is deciding on.
-SELECT limit_key, count(*) FROM {schema}.jobq_jobs
-WHERE status = 'running' AND limit_key = ANY(%(keys)b::text[]) AND lease_token <> %(token)s
-GROUP BY limit_key;
-
--- name: limit_decide
--- transition: running -> scheduled
--- The admitted jobs start now; the held ones go back to waiting until their next allowed
--- time, their attempt given back (they never ran); the keys' rate state moves on.
-WITH admitted AS (
-    UPDATE {schema}.jobq_jobs SET started_at = now(), limit_held_since = NULL
-    WHERE id = ANY(%(admitted)b::text[]) AND lease_token = %(token)s AND status = 'running'
-), held AS (
-    UPDATE {schema}.jobq_jobs AS j
-    SET status = 'scheduled', run_at = to_timestamp(h.run_at),
-        attempts = greatest(j.attempts - 1, 0), worker_id = NULL, lease_token = NULL,
-        lease_expires_at = NULL, limit_held_since = coalesce(j.limit_held_since, now())
-    FROM unnest(%(held)b::text[], %(held_until)b::float8[]) AS h(id, run_at)
-    WHERE j.id = h.id AND j.lease_token = %(token)s AND j.status = 'running'
-)
-UPDATE {schema}.jobq_limits AS l SET tat = t.tat
-FROM unnest(%(tat_keys)b::text[], %(tats)b::float8[]) AS t(key, tat)
-WHERE l.key = t.key;
+-- name: limit_admit
+-- Admission of the limited jobs a claim took (the function is in
+-- migrations/0006_limits.sql): the held ones' ids and times, and the server's clock.
+SELECT held_id, held_until, clock FROM {schema}.jobq_admit(%(token)s, %(recheck)s);
 
 -- name: limit_held
 -- Waiting jobs that a claim held back for their limit.

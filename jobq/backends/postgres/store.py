@@ -70,6 +70,7 @@ from jobq.backends.sqlfiles import load_queries
 from jobq.config import Settings, redact_url
 from jobq.errors import BackendError, ConfigError, KeyConflict
 from jobq.job import JobRecord, Status
+from jobq.limits import CONCURRENCY_RECHECK
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresBackend", "connect"]
 
@@ -96,6 +97,7 @@ class PostgresBackend:
         self._listener: Listener | None = None
         self._listener_pid = 0
         self._limit_wait = HeldWake()
+        self._limits_seen = False  # the last claim took limited jobs: admit in its round trip
         self._checked_pid = 0  # the process that found the schema at the right version
 
     def __repr__(self) -> str:
@@ -267,25 +269,43 @@ class PostgresBackend:
         params = {"worker": worker_id, "token": token, "lease": lease, "queue": queues[0],
                   "queues": list(queues), "limit": limit, "suspects": max(suspects, 0),
                   "skip": list(skip_tasks),
-                  "channel": self.channel}
+                  "channel": self.channel, "recheck": CONCURRENCY_RECHECK}
         query = self.q["claim"] if len(set(queues)) == 1 else self.q["claim_queues"]
         with self._conn() as conn:
-            with conn.pipeline():  # promote and claim: one round trip, one transaction
-                conn.execute(self.q["relaxed_commit"])
-                conn.execute(self.q["promote_due"], params)
-                cur = conn.execute(query, params)
-            rows = cur.fetchall()
-            if any(r[11] is not None for r in rows):
+            rows, held = self._claim_round(conn, query, params, self._limits_seen)
+            if held is not None:  # admission ran: its rounds
 
-                def take(count: int, suspects: int) -> list[Any]:
-                    more = {**params, "limit": count, "suspects": suspects}
-                    return conn.execute(query, more).fetchall()
+                def take(count: int, suspects: int) -> limits.Rounds:
+                    # A token of its own: admission decides on this round's jobs alone.
+                    more = {**params, "limit": count, "suspects": suspects,
+                            "token": uuid.uuid4().hex}
+                    rows, held = self._claim_round(conn, query, more, True, promote=False)
+                    return rows, held or []
 
-                rows = limits.admit_claimed(conn, self.q, rows, take, token,
-                                            max(suspects, 0), self._limit_wait.note)
+                rows = limits.admitted(rows, held, take, max(suspects, 0),
+                                       self._limit_wait.note)
         rows.sort(key=lambda r: (-r[1], r[0]))
-        return [ClaimedJob(r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], token, r[10])
+        return [ClaimedJob(r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[15], r[10])
                 for r in rows]
+
+    def _claim_round(self, conn: Connection, query: str, params: dict[str, Any],
+                     admit: bool, promote: bool = True) -> tuple[list[Any], list[Any] | None]:
+        """Claim, and (``admit``) decide on the limited jobs taken, in one round trip; the
+        decision is taken after all, in one more, when the claim took limited jobs.
+        Returns the rows and what admission held back (None: admission did not run)."""
+        with conn.pipeline():  # promote and claim: one round trip, one transaction
+            conn.execute(self.q["relaxed_commit"])
+            if promote:
+                conn.execute(self.q["promote_due"], params)
+            cur = conn.execute(query, params)
+            admitting = conn.execute(self.q["limit_admit"], params) if admit else None
+        rows = cur.fetchall()
+        limited = any(r[11] is not None for r in rows)
+        if promote:
+            self._limits_seen = limited
+        if admitting is None and limited:
+            admitting = conn.execute(self.q["limit_admit"], params)
+        return rows, None if admitting is None else admitting.fetchall()
 
     def heartbeat(self, leases: Sequence[tuple[str, str]], lease: float) -> Heartbeat:
         if not leases:

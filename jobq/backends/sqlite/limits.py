@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import Callable
 
 from jobq.backends import admission
@@ -15,21 +16,28 @@ from jobq.limits import JobLimits
 
 Q = load_queries("sqlite")
 
-Claim = Callable[[int, int], list[sqlite3.Row]]
-
+Claim = Callable[[int, int, str], list[sqlite3.Row]]  # how many, suspects, lease token
 
 SHAPE = RowShape(lambda r: r["id"], lambda r: (-r["priority"], r["seq"]),
                  lambda r: r["lost_leases"] > 0, limits_of)
 
 
 def admit_claimed(conn: sqlite3.Connection, rows: list[sqlite3.Row], claim_more: Claim,
-                  token: str, started: float, suspects: int,
+                  started: float, suspects: int,
                   note_wait: Callable[[float], None]) -> list[sqlite3.Row]:
     """The claimed ``rows`` a worker may start (see ``admission.admit_claimed``);
-    ``note_wait`` is told in how many seconds a held job may be looked at again."""
+    ``note_wait`` is told in how many seconds a held job may be looked at again. Each
+    round claims under a lease token of its own, so a round decides on its own jobs and
+    counts the earlier rounds' admitted ones as running."""
+    token = [rows[0]["lease_token"]]
+
+    def more(count: int, suspects: int) -> list[sqlite3.Row]:
+        token[0] = uuid.uuid4().hex
+        return claim_more(count, suspects, token[0])
+
     return admission.admit_claimed(
-        rows, SHAPE, lambda limited: _admit(conn, limited, token, started, note_wait),
-        claim_more, suspects)
+        rows, SHAPE, lambda limited: _admit(conn, limited, token[0], started, note_wait),
+        more, suspects)
 
 
 def _admit(conn: sqlite3.Connection, limited: list[tuple[str, JobLimits]], token: str,

@@ -47,7 +47,7 @@ WHERE seq IN (
     LIMIT ?
 )
 RETURNING seq, priority, id, task, queue, args, kwargs, attempts, max_attempts, timeout,
-    lost_leases, limit_key, limit_concurrency, limit_interval, limit_burst;
+    lost_leases, limit_key, limit_concurrency, limit_interval, limit_burst, lease_token;
 
 -- name: limit_state
 -- Per key (the JSON list given): its rate state, its running jobs besides the ones this

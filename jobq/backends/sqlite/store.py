@@ -346,21 +346,21 @@ class SQLiteBackend:
         skip = f"AND task NOT IN ({','.join('?' * len(skip_tasks))})" if skip_tasks else ""
         sql = Q["claim"].replace("{queues}", ",".join("?" * len(queues))).replace("{skip}", skip)
 
-        def take(count: int, suspects: int) -> list[sqlite3.Row]:
+        def take(count: int, suspects: int, token: str) -> list[sqlite3.Row]:
             return conn.execute(sql, (now, worker_id, token, now + lease, *queues,
                                       *skip_tasks, count, *queues, *skip_tasks, suspects,
                                       count)).fetchall()
 
         with self._write() as conn:
             conn.execute(Q["promote_due"], (now,))
-            rows = take(limit, max(suspects, 0))
+            rows = take(limit, max(suspects, 0), token)
             if any(r["limit_key"] is not None for r in rows):
-                rows = limits.admit_claimed(conn, rows, take, token, now, suspects,
+                rows = limits.admit_claimed(conn, rows, take, now, suspects,
                                             self._limit_wait.note)
         rows.sort(key=lambda r: (-r["priority"], r["seq"]))
         return [
             ClaimedJob(r["id"], r["task"], r["queue"], r["args"], r["kwargs"], r["attempts"],
-                       r["max_attempts"], r["timeout"], token, r["lost_leases"])
+                       r["max_attempts"], r["timeout"], r["lease_token"], r["lost_leases"])
             for r in rows
         ]
 
