@@ -21,7 +21,8 @@ WORKFLOW_FIGURES = {
 }
 JOBQ_FIGURES = {
     "single_enqueue", "single_enqueue_threads", "bulk_enqueue", "drain_1", "drain_2",
-    "drain_1_info", "limits_elsewhere", "limits_generous", "latency_p50", "latency_p95", "latency_p99", *WORKFLOW_FIGURES,
+    "drain_1_info", "limits_elsewhere", "limits_generous", "latency_p50", "latency_p95",
+    "latency_p99", *WORKFLOW_FIGURES,
     "drain_process", "drain_async", "cpu_thread", "cpu_process", "sleep_thread", "sleep_async",
 }
 # The pool figures, made small: what is checked is that each runs and is reported.
