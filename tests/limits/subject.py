@@ -76,7 +76,7 @@ def build_app(url: str, options: dict[str, Any]) -> jobq.App:
     def paced(run_dir: str) -> None:
         _record(run_dir, "paced")
 
-    @app.task(name="steady", rate_limit="5/s")
+    @app.task(name="steady", rate_limit="1/s")
     def steady(run_dir: str) -> None:
         _record(run_dir, "steady")
 

@@ -35,6 +35,20 @@ def _most_overlapping(spans: list[Span]) -> int:
     return most
 
 
+def _admitted_at(jobs: list[jobq.Job]) -> list[float]:
+    """When each job was started, on the store's clock: the moment a claim admitted it.
+
+    A rate limit paces admissions. The time a job reads from its own process adds that
+    process's scheduling delay after the claim, which a loaded machine stretches to
+    hundreds of milliseconds, so it is not what these tests count."""
+    starts = []
+    for job in jobs:
+        started = job.refresh().started_at
+        assert started is not None, job.id
+        starts.append(started.timestamp())
+    return sorted(starts)
+
+
 def _done(run_dir: Path, count: int) -> Callable[[], list[Span]]:
     def done() -> list[Span]:
         spans = read_spans(run_dir)
@@ -47,11 +61,11 @@ def test_a_global_rate_holds_across_processes_and_threads(
         store_app: Callable[..., jobq.App], workers: Workers, run_dir: Path) -> None:
     app = store_app(build=build_app)
     paced = app.tasks["paced"]  # rate_limit="10/s", burst 1
-    app.enqueue_many([paced.call(str(run_dir)) for _ in range(40)])
+    jobs = app.enqueue_many([paced.call(str(run_dir)) for _ in range(40)])
     for _ in range(3):
         workers.start(module=SUBJECT, concurrency=8)
-    spans = wait_for(_done(run_dir, 40), timeout=120, what="40 paced jobs")
-    assert _most_in_any_window([s.start for s in spans], 1.0) <= 10 + 1
+    wait_for(_done(run_dir, 40), timeout=120, what="40 paced jobs")
+    assert _most_in_any_window(_admitted_at(jobs), 1.0) <= 10 + 1
 
 
 def test_a_rate_over_a_run_gives_its_count_even_with_a_clock_a_minute_ahead(
@@ -59,14 +73,17 @@ def test_a_rate_over_a_run_gives_its_count_even_with_a_clock_a_minute_ahead(
     # Sixteen threads in four processes, one of them with its clock 60 s ahead: jobq
     # decides on the store's clock, so the skewed worker starts nothing early.
     app = store_app(build=build_app)
-    steady = app.tasks["steady"]  # rate_limit="5/s"
-    app.enqueue_many([steady.call(str(run_dir)) for _ in range(24)])
+    steady = app.tasks["steady"]  # rate_limit="1/s"
+    app.enqueue_many([steady.call(str(run_dir)) for _ in range(23)])
     for n in range(4):
         workers.start(module=SUBJECT, concurrency=4, extra={"skew": 60.0} if n == 0 else {})
-    spans = wait_for(_done(run_dir, 24), timeout=120, what="24 steady jobs")
+    spans = wait_for(_done(run_dir, 23), timeout=120, what="23 steady jobs")
+    # The jobs' own readings of the real clock (the skewed worker's store timestamps on
+    # SQLite come from its own, skewed, clock): a second apart, a process's scheduling
+    # delay moves a start, not the count.
     first = spans[0].start
-    in_four_seconds = sum(1 for s in spans if s.start < first + 4.0)
-    assert 20 - 1 <= in_four_seconds <= 20 + 1
+    in_twenty_seconds = sum(1 for s in spans if s.start < first + 20.0)
+    assert 20 - 1 <= in_twenty_seconds <= 20 + 1
 
 
 def test_a_concurrency_limit_per_key_holds_and_its_slots_are_used(
