@@ -160,7 +160,7 @@ def test_a_periodic_task_calls_its_key_function_with_no_arguments_when_defined(
                            name="nightly")(_noop)
     assert app.periodic_tasks["nightly"].limits() == ("reports", 1, None, 1)
     assert nightly.enqueue().record.limit_key == "reports"  # a run by hand shares the key
-    with pytest.raises(ConfigError, match="called with no arguments .* raised TypeError"):
+    with pytest.raises(ConfigError, match=r"called with no arguments .* raised TypeError"):
         app.periodic(every=60, concurrency_limit=1, limit_key=lambda account: account,
                      name="per_account")(_noop)
     with pytest.raises(ConfigError, match="returned 7"):
