@@ -32,66 +32,74 @@ LANGUAGE plpgsql AS $$
 DECLARE
     now_s float8;
     job record;
-    tat_s float8;
+    keys text[];
+    tats float8[];
+    counts integer[];
+    moved boolean[];
+    k integer;
     base float8;
     allowed float8;
-    running integer;
     admitted text[] := '{}';
+    held_ids text[] := '{}';
+    held_times float8[] := '{}';
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM {schema}.jobq_jobs
-                   WHERE status = 'running' AND limit_key IS NOT NULL AND lease_token = tok) THEN
+    SELECT array_agg(DISTINCT limit_key ORDER BY limit_key) INTO keys
+    FROM {schema}.jobq_jobs
+    WHERE status = 'running' AND limit_key IS NOT NULL AND lease_token = tok;
+    IF keys IS NULL THEN
         RETURN;  -- the claim took no limited job
     END IF;
     INSERT INTO {schema}.jobq_limits (key)
-    SELECT DISTINCT limit_key FROM {schema}.jobq_jobs
-    WHERE status = 'running' AND limit_key IS NOT NULL AND lease_token = tok
-    ORDER BY 1
+    SELECT unnest(keys) ORDER BY 1
     ON CONFLICT DO NOTHING;
-    PERFORM 1 FROM {schema}.jobq_limits
-    WHERE key IN (SELECT limit_key FROM {schema}.jobq_jobs
-                  WHERE status = 'running' AND limit_key IS NOT NULL AND lease_token = tok)
-    ORDER BY key FOR UPDATE;
+    PERFORM 1 FROM {schema}.jobq_limits WHERE key = ANY(keys) ORDER BY key FOR UPDATE;
     now_s := extract(epoch FROM clock_timestamp());
-    clock := now_s;
+    -- Each key's state once, into arrays in key order; written back once at the end.
+    SELECT array_agg(l.tat ORDER BY l.key) INTO tats
+    FROM {schema}.jobq_limits AS l WHERE l.key = ANY(keys);
+    SELECT array_agg(coalesce(r.n, 0)::integer ORDER BY u.key) INTO counts
+    FROM unnest(keys) AS u(key)
+    LEFT JOIN (SELECT limit_key, count(*) AS n FROM {schema}.jobq_jobs
+               WHERE status = 'running' AND limit_key = ANY(keys) AND lease_token <> tok
+               GROUP BY limit_key) AS r ON r.limit_key = u.key;
+    moved := array_fill(false, ARRAY[cardinality(keys)]);
     FOR job IN
         SELECT id, limit_key, limit_concurrency, limit_interval, limit_burst
         FROM {schema}.jobq_jobs
         WHERE status = 'running' AND limit_key IS NOT NULL AND lease_token = tok
         ORDER BY priority DESC, seq
     LOOP
-        held_id := NULL;
-        IF job.limit_concurrency IS NOT NULL THEN
-            SELECT count(*) INTO running FROM {schema}.jobq_jobs
-            WHERE status = 'running' AND limit_key = job.limit_key
-              AND (lease_token <> tok OR id = ANY(admitted));
-            IF running >= job.limit_concurrency THEN
-                held_id := job.id;
-                held_until := now_s + recheck;
-            END IF;
-        END IF;
-        IF held_id IS NULL AND job.limit_interval IS NOT NULL THEN
-            SELECT tat INTO tat_s FROM {schema}.jobq_limits WHERE key = job.limit_key;
-            base := CASE WHEN tat_s > now_s - job.limit_interval THEN tat_s ELSE now_s END;
-            allowed := base - (job.limit_burst - 1) * job.limit_interval;
-            IF allowed > now_s THEN
-                held_id := job.id;
-                held_until := allowed;
+        k := array_position(keys, job.limit_key);
+        allowed := NULL;
+        IF job.limit_concurrency IS NOT NULL AND counts[k] >= job.limit_concurrency THEN
+            allowed := now_s + recheck;
+        ELSIF job.limit_interval IS NOT NULL THEN
+            base := CASE WHEN tats[k] > now_s - job.limit_interval THEN tats[k] ELSE now_s END;
+            IF base - (job.limit_burst - 1) * job.limit_interval > now_s THEN
+                allowed := base - (job.limit_burst - 1) * job.limit_interval;
             ELSE
-                UPDATE {schema}.jobq_limits SET tat = base + job.limit_interval
-                WHERE key = job.limit_key;
+                tats[k] := base + job.limit_interval;
+                moved[k] := true;
             END IF;
         END IF;
-        IF held_id IS NULL THEN
+        IF allowed IS NULL THEN
             admitted := admitted || job.id;
+            counts[k] := counts[k] + 1;
         ELSE
-            UPDATE {schema}.jobq_jobs
-            SET status = 'scheduled', run_at = to_timestamp(held_until),
-                attempts = greatest(attempts - 1, 0), worker_id = NULL, lease_token = NULL,
-                lease_expires_at = NULL, limit_held_since = coalesce(limit_held_since, now())
-            WHERE id = job.id;
-            RETURN NEXT;
+            held_ids := held_ids || job.id;
+            held_times := held_times || allowed;
         END IF;
     END LOOP;
+    UPDATE {schema}.jobq_limits AS l SET tat = t.tat
+    FROM unnest(keys, tats, moved) AS t(key, tat, moved)
+    WHERE l.key = t.key AND t.moved;
+    UPDATE {schema}.jobq_jobs AS j
+    SET status = 'scheduled', run_at = to_timestamp(h.until),
+        attempts = greatest(j.attempts - 1, 0), worker_id = NULL, lease_token = NULL,
+        lease_expires_at = NULL, limit_held_since = coalesce(j.limit_held_since, now())
+    FROM unnest(held_ids, held_times) AS h(id, until)
+    WHERE j.id = h.id;
     UPDATE {schema}.jobq_jobs SET started_at = now(), limit_held_since = NULL
     WHERE id = ANY(admitted);
+    RETURN QUERY SELECT h.id, h.until, now_s FROM unnest(held_ids, held_times) AS h(id, until);
 END $$;
