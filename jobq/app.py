@@ -39,7 +39,6 @@ from jobq.periodic import PeriodicSpec, check_catch_up, make_schedule
 from jobq.retry import Backoff
 from jobq.serializer import encode_call
 from jobq.task import (
-    LIMIT_OPTIONS,
     TASK_OPTIONS,
     Call,
     EnqueueOptions,
@@ -214,21 +213,14 @@ class App:
         ``@app.task``; ``catch_up`` is ``"latest"``, ``"none"`` or ``"all"`` (see
         docs/periodic.md). The function is called with no arguments."""
         check_names("periodic option", options, TASK_OPTIONS)
-        limited = [name for name in LIMIT_OPTIONS if name in options]
-        if limited:
-            # One job per tick already bounds them; the tick path stores no limits.
-            raise ConfigError(f"@app.periodic does not take {', '.join(limited)}: a periodic "
-                              "task's ticks are not limited; limit a task it enqueues instead")
         schedule = make_schedule(cron=cron, every=every, tz=tz)
         policy = check_catch_up(catch_up)
 
         def decorate(fn: F) -> Task[..., Any]:
             _check_no_arguments(fn)
             task = self._register(fn, **options)
-            opts = task.options
-            self.periodic_tasks[task.name] = PeriodicSpec(
-                task.name, schedule, policy, opts.queue, opts.priority, opts.retries + 1,
-                opts.timeout)
+            self.periodic_tasks[task.name] = PeriodicSpec.of_task(task.name, schedule, policy,
+                                                                  task.options)
             return task
 
         return decorate

@@ -152,10 +152,21 @@ def test_a_key_function_that_fails_stores_nothing(app: jobq.App) -> None:
     assert sync.enqueue(1).record.limit_key == "acct:1"
 
 
-def test_a_periodic_task_refuses_limits(sqlite_url: str) -> None:
+def test_a_periodic_task_calls_its_key_function_with_no_arguments_when_defined(
+    sqlite_url: str,
+) -> None:
     app = jobq.App(sqlite_url)
-    with pytest.raises(ConfigError, match="does not take rate_limit"):
-        app.periodic(every=60, rate_limit="1/s")(_noop)
+    nightly = app.periodic(every=60, concurrency_limit=1, limit_key=lambda: "reports",
+                           name="nightly")(_noop)
+    assert app.periodic_tasks["nightly"].limits() == ("reports", 1, None, 1)
+    assert nightly.enqueue().record.limit_key == "reports"  # a run by hand shares the key
+    with pytest.raises(ConfigError, match=r"called with no arguments .* raised TypeError"):
+        app.periodic(every=60, concurrency_limit=1, limit_key=lambda account: account,
+                     name="per_account")(_noop)
+    with pytest.raises(ConfigError, match="returned 7"):
+        app.periodic(every=60, rate_limit="1/s", limit_key=lambda: 7, name="odd")(_noop)
+    with pytest.raises(ConfigError, match="rate_limit='1/x'"):
+        app.periodic(every=60, rate_limit="1/x")(_noop)
     app.close()
 
 
