@@ -29,7 +29,7 @@ def test_a_frozen_worker_resuming_late_cannot_overwrite_the_newer_attempt(
     frozen = workers.start(lease=LEASE, name="frozen", concurrency=1)
     wait_for(lambda: any(r.job_id == job.id for r in read_runs(run_dir)),
              what="the first attempt to start")
-    frozen.send(signal.SIGSTOP)
+    frozen.freeze()
 
     # Its lease runs out; a worker here reaps the job and runs it again.
     with worker_thread(app, concurrency=1):

@@ -135,7 +135,7 @@ def test_a_leader_stopped_past_its_lease_and_resumed_doubles_no_tick(
     _wait_ticks(app, 2, "two ticks")
     stopped_name = wait_for(lambda: _leader(app), timeout=30, what="a leader")
     stopped = started[stopped_name]
-    stopped.send(signal.SIGSTOP)
+    stopped.freeze()
     try:
         wait_for(lambda: _leader(app) not in (None, stopped_name), timeout=30,
                  what="another worker to take the lead")

@@ -76,7 +76,7 @@ def test_a_member_finished_twice_still_calls_back_once(
     held, callback = handle.jobs[0], handle.jobs[-1]
     frozen = workers.start(lease=1.0, name="frozen", concurrency=1, queues=["slow"])
     wait_for(lambda: _starts(run_dir, held.id) == 1, what="the held member to start")
-    frozen.send(signal.SIGSTOP)
+    frozen.freeze()
 
     # Its lease runs out; a worker here reaps it, runs it again and the chord completes.
     with worker_thread(app, concurrency=2, queues=["default", "slow"]):

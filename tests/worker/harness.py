@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any, TypeVar
 import pytest
 
 import jobq
+from jobq.backends.sqlite.files import sqlite_path
 from jobq.worker import Worker
 from tests import isolation
 from tests.worker import subject
@@ -49,6 +52,19 @@ def worker_thread(app: jobq.App, **options: Any) -> Iterator[Worker]:
         raise errors[0]
 
 
+def _sqlite_writable(url: str) -> bool:
+    path, _ = sqlite_path(url)
+    conn = sqlite3.connect(path, timeout=0.5, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
+
+
 class WorkerProcess:
     """A worker in a process of its own, running the app of ``module`` (by default
     ``tests.worker.subject``; it runs ``subject.main`` with its own ``build_app``)."""
@@ -56,6 +72,7 @@ class WorkerProcess:
     def __init__(self, config: dict[str, Any], log_path: Path,
                  module: str = "tests.worker.subject") -> None:
         self.log_path = log_path
+        self.url: str = config["url"]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
             str(ROOT), os.environ.get("PYTHONPATH")]))}
         with log_path.open("wb") as log:
@@ -70,6 +87,19 @@ class WorkerProcess:
 
     def send(self, sig: signal.Signals) -> None:
         self.proc.send_signal(sig)
+
+    def freeze(self) -> None:
+        """SIGSTOP it, but never while it holds SQLite's write lock: a process frozen
+        inside a write transaction stops every other writer of the file until it
+        resumes (nothing can take the lock from it), which is not what a test of a frozen
+        worker is about. On the server stores a frozen client holds nothing."""
+        for _ in range(200):
+            self.send(signal.SIGSTOP)
+            if not self.url.startswith("sqlite") or _sqlite_writable(self.url):
+                return
+            self.send(signal.SIGCONT)
+            time.sleep(0.01)  # let it finish its transaction before trying again
+        raise AssertionError(f"worker {self.pid} held the SQLite write lock at every try")
 
     def wait(self, timeout: float = 60.0) -> int:
         try:
