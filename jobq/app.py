@@ -18,6 +18,7 @@ from jobq.backends.base import (
     Backend,
     JobFilter,
     NewJob,
+    TransactionalBackend,
     WaitingTask,
     Waits,
     WorkerInfo,
@@ -268,8 +269,9 @@ class App:
             job = self.get_job(stored)
             if job is None and call.options.connection is not None:
                 # The match may be the caller's own uncommitted job: read it through it.
-                get_in = getattr(self.backend, "get_in", None)
-                record = get_in(call.options.connection, stored) if get_in else None
+                backend = self.backend
+                record = (backend.get_in(call.options.connection, stored)
+                          if isinstance(backend, TransactionalBackend) else None)
                 job = None if record is None else Job(self, record)
             if job is None:
                 raise JobNotFound(f"job {stored} vanished while being read")
@@ -295,14 +297,13 @@ class App:
 
     def _enqueue(self, jobs: Sequence[NewJob], options: EnqueueOptions) -> list[NewJob | str]:
         if options.connection is not None:
-            enqueue_in = getattr(self.backend, "enqueue_in", None)
-            if enqueue_in is None:
+            backend = self.backend
+            if not isinstance(backend, TransactionalBackend):
                 raise ConfigError(
                     "connection= (transactional enqueue) needs the postgres backend; "
                     f"this App uses {redact_url(self.settings.url)}"
                 )
-            result: list[NewJob | str] = enqueue_in(options.connection, jobs)
-            return result
+            return backend.enqueue_in(options.connection, jobs)
         return self.backend.enqueue(jobs)
 
     def _enqueue_planned(self, plan: Plan) -> WorkflowHandle:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from jobq.backends.base import Backend
+from jobq.backends.base import Backend, TransactionalBackend
 from jobq.config import Settings, redact_url
 from jobq.errors import ConfigError
+
+# One constructor shape for every store: its package's ``connect``.
+Connect = Callable[[Settings], Backend]
 
 _SCHEMES = {
     "sqlite": "sqlite",
@@ -30,13 +35,11 @@ def backend_kind(url: str) -> str:
 
 
 def open_backend(settings: Settings) -> Backend:
-    """The backend for ``settings.url``. Connects lazily, on first use."""
-    kind = backend_kind(settings.url)
-    if kind == "sqlite":
-        from jobq.backends.sqlite import SQLiteBackend
+    """The backend for ``settings.url``. Connects lazily, on first use.
 
-        return SQLiteBackend(settings.url)
-    # Each server backend module exposes connect(settings) -> Backend.
+    Every store package has the same constructor, ``connect(settings)``; the server
+    stores import only when asked for, so a missing extra is named here."""
+    kind = backend_kind(settings.url)
     try:
         module = importlib.import_module(f"jobq.backends.{kind}")
     except ModuleNotFoundError as exc:
@@ -48,5 +51,14 @@ def open_backend(settings: Settings) -> Backend:
             f"{redact_url(settings.url)} needs the {kind} extra: pip install -e "
             f"'.[{kind}]' in a jobq checkout (missing module {exc.name!r})"
         ) from exc
-    backend: Backend = module.connect(settings)
-    return backend
+    connect: Connect = module.connect
+    return connect(settings)
+
+
+if TYPE_CHECKING:
+    # mypy holds every store to the protocols, though nothing here imports them at run time.
+    from jobq.backends import postgres, redis, sqlite
+
+    _CONNECTS: tuple[Connect, ...] = (sqlite.connect, postgres.connect, redis.connect)
+    _TRANSACTIONAL: tuple[Callable[[Settings], TransactionalBackend], ...] = (
+        postgres.connect,)

@@ -8,10 +8,12 @@ against the state machine when the file is loaded, so the SQL cannot drift from 
 from __future__ import annotations
 
 import re
+import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 
-from jobq.job import check_transition
+from jobq.job import Status, check_transition
 
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$")
 _TRANSITION = re.compile(r"^--\s*transition:\s*([\w,\s]+?)\s*->\s*(\w+)\s*$")
@@ -22,6 +24,38 @@ class Migration:
     version: int
     name: str
     sql: str
+
+    def sqlite_statements(self) -> Iterator[str]:
+        """The file's statements in order, each exactly as written, for a connection that
+        runs one statement per call. SQLite's own tokenizer (``complete_statement``)
+        says where each ends, so a ``;`` inside a trigger's ``BEGIN … END``, a string or
+        a comment does not cut it short. (``executescript`` would run the file whole,
+        but it commits first, outside the transaction that records the version.)"""
+        statement = ""
+        *ended, tail = self.sql.split(";")
+        for piece in ended:
+            statement += piece + ";"
+            if sqlite3.complete_statement(statement):
+                yield statement
+                statement = ""
+        statement += tail
+        if statement.strip():
+            yield statement  # comments, or an unfinished statement SQLite will refuse
+
+
+def declared_transitions(line: str) -> list[tuple[Status, Status]]:
+    """The edges a ``-- transition: <from>[,<from>…] -> <to>`` line declares, ``[]`` for
+    any other line; an edge the state machine forbids raises ``IllegalTransition``.
+
+    The Lua scripts of the Redis store declare theirs in the same words."""
+    match = _TRANSITION.match(line)
+    if match is None:
+        return []
+    edges = [(Status(source.strip()), Status(match.group(2)))
+             for source in match.group(1).split(",")]
+    for source, target in edges:
+        check_transition(source, target)
+    return edges
 
 
 def _sql_dir(dialect: str) -> resources.abc.Traversable:
@@ -37,9 +71,7 @@ def load_queries(dialect: str, filename: str = "queries.sql") -> dict[str, str]:
         if match := _NAME.match(line):
             current = queries.setdefault(match.group(1), [])
             continue
-        if match := _TRANSITION.match(line):
-            for source in match.group(1).split(","):
-                check_transition(source.strip(), match.group(2))
+        if declared_transitions(line):
             continue
         if current is not None and not line.lstrip().startswith("--"):
             current.append(line)

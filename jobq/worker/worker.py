@@ -210,7 +210,7 @@ class Worker:
         if self._own_retries:
             self._own_retries.pop(job.id, None)
         # Logged from this loop, not from the job's thread when it starts: there the
-        # line's lock and write contend with the running jobs (-25% drain at INFO).
+        # line's lock and write contend with the running jobs and slow the drain at INFO.
         self._hooks.claimed(attempt)
         self._pool.submit(attempt)
 

@@ -16,7 +16,7 @@ import pytest
 
 import jobq
 from jobq.backends.base import NewJob
-from jobq.backends.sqlfiles import load_migrations
+from jobq.backends.sqlfiles import Migration, load_migrations
 from jobq.errors import BackendError, ConfigError, SchemaError
 from tests import isolation
 from tests.backends.support import reap_and_run_the_old_job
@@ -24,6 +24,7 @@ from tests.services import POSTGRES_URL, unique_name
 
 psycopg = pytest.importorskip("psycopg")
 from jobq.backends.postgres import COPY_FROM, SCHEMA_VERSION, PostgresBackend  # noqa: E402
+from jobq.backends.postgres import schema as pg_schema  # noqa: E402
 
 
 @pytest.fixture
@@ -125,18 +126,10 @@ def test_concurrent_migrations_of_a_new_schema_both_succeed(bare_schema: str) ->
 def test_a_store_written_at_version_1_works_after_jobq_migrate(bare_schema: str) -> None:
     # Written as the release before workflows left it: one pending job, which a job of
     # this release then waits for.
-    (first,) = [m for m in load_migrations("postgres") if m.version == 1]
-    quoted = f'"{bare_schema}"'
-    with _raw() as conn:
-        conn.execute(f"CREATE SCHEMA {quoted}")
-        conn.execute(f"CREATE TABLE {quoted}.jobq_schema (version integer PRIMARY KEY, "
-                     "applied_at timestamptz NOT NULL DEFAULT now())")
-        conn.execute(first.sql.replace("{schema}", quoted).encode())
-        conn.execute(f"INSERT INTO {quoted}.jobq_schema (version) VALUES (1)")
-        conn.execute(
-            f"INSERT INTO {quoted}.jobq_jobs (id, task, queue, args, kwargs, status, "
-            "attempts, max_attempts, run_at, created_at) VALUES ('kept', 'noop', 'default', "
-            "'[1]', '{}', 'pending', 0, 1, now(), now())")
+    _store_at_version_1(
+        bare_schema,
+        "(id, task, queue, args, kwargs, status, attempts, max_attempts, run_at, created_at) "
+        "VALUES ('kept', 'noop', 'default', '[1]', '{}', 'pending', 0, 1, now(), now())")
     new = jobq.App(POSTGRES_URL, schema=bare_schema)
     new.task(name="noop")(lambda *args: list(args))
     try:
@@ -154,6 +147,59 @@ def test_a_store_written_at_version_1_works_after_jobq_migrate(bare_schema: str)
 
 
 # -- refusing a schema it does not know --------------------------------------------------------
+
+
+# A migration as a release might write one: a trigger function whose body holds
+# statements, a string and a comment that hold ';'.
+TRIGGER_MIGRATION = """
+-- Notes; each change to one is logged.
+CREATE TABLE {schema}.jobq_note (id integer PRIMARY KEY, body text NOT NULL);
+CREATE TABLE {schema}.jobq_note_log (body text NOT NULL);
+CREATE FUNCTION {schema}.jobq_note_logged() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO {schema}.jobq_note_log VALUES (OLD.body || ' -> ' || NEW.body);
+  INSERT INTO {schema}.jobq_note_log VALUES ('done; logged');
+  RETURN NEW;
+END;
+$$;
+CREATE TRIGGER jobq_note_logged AFTER UPDATE ON {schema}.jobq_note
+  FOR EACH ROW EXECUTE FUNCTION {schema}.jobq_note_logged();
+INSERT INTO {schema}.jobq_note VALUES (1, 'a; b');  -- a literal; not two statements
+"""
+
+
+def _migrate_with(schema: str, monkeypatch: pytest.MonkeyPatch, sql: str) -> jobq.App:
+    extra = Migration(SCHEMA_VERSION + 1, "test_note", sql)
+    monkeypatch.setattr(pg_schema, "MIGRATIONS", [*pg_schema.MIGRATIONS, extra])
+    monkeypatch.setattr(pg_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    return jobq.App(POSTGRES_URL, schema=schema)
+
+
+def test_a_migration_runs_as_written_triggers_and_literals_included(
+    bare_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _migrate_with(bare_schema, monkeypatch, TRIGGER_MIGRATION)
+    app.migrate()
+    app.close()
+    quoted = f'"{bare_schema}"'
+    with _raw() as conn:
+        assert conn.execute(f"SELECT body FROM {quoted}.jobq_note").fetchall() == [("a; b",)]
+        conn.execute(f"UPDATE {quoted}.jobq_note SET body = 'c'")
+        assert conn.execute(f"SELECT body FROM {quoted}.jobq_note_log").fetchall() == [
+            ("a; b -> c",), ("done; logged",)]
+    assert _scalar(f"SELECT max(version) FROM {quoted}.jobq_schema") == SCHEMA_VERSION + 1
+
+
+def test_a_migration_that_fails_part_way_leaves_nothing_behind(
+    bare_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _migrate_with(bare_schema, monkeypatch,
+                        TRIGGER_MIGRATION + "INSERT INTO {schema}.no_such_table VALUES (1);\n")
+    with pytest.raises(jobq.JobqError, match="no_such_table"):
+        app.migrate()
+    app.close()
+    # One transaction: not even the schema the run began by creating is left.
+    assert _scalar("SELECT to_regnamespace(%s)", f'"{bare_schema}"') is None
 
 
 def test_nothing_creates_the_schema_implicitly(bare_schema: str) -> None:
@@ -377,19 +423,11 @@ def test_a_big_batch_meeting_a_stored_id_returns_that_job_and_stores_the_rest(
 def test_a_schema_1_store_is_upgraded_by_migrate_and_its_jobs_go_on(bare_schema: str) -> None:
     # Written as the release before schema 2 left it: a worker died holding a job that
     # had no retries (its lease ran out an hour ago).
-    (first,) = [m for m in load_migrations("postgres") if m.version == 1]
-    quoted = f'"{bare_schema}"'
-    with _raw() as conn:
-        conn.execute(f"CREATE SCHEMA {quoted}")
-        conn.execute(f"CREATE TABLE {quoted}.jobq_schema (version integer PRIMARY KEY, "
-                     "applied_at timestamptz NOT NULL DEFAULT now())")
-        conn.execute(first.sql.replace("{schema}", quoted).encode())
-        conn.execute(f"INSERT INTO {quoted}.jobq_schema (version) VALUES (1)")
-        conn.execute(
-            f"INSERT INTO {quoted}.jobq_jobs (id, task, queue, args, kwargs, status, "
-            "attempts, max_attempts, run_at, created_at, lease_expires_at, lease_token, "
-            "worker_id) VALUES ('old', 'noop', 'default', '[]', '{}', 'running', 1, 1, "
-            "now(), now(), now() - interval '1 hour', 't', 'w')")
+    _store_at_version_1(
+        bare_schema,
+        "(id, task, queue, args, kwargs, status, attempts, max_attempts, run_at, created_at, "
+        "lease_expires_at, lease_token, worker_id) VALUES ('old', 'noop', 'default', '[]', "
+        "'{}', 'running', 1, 1, now(), now(), now() - interval '1 hour', 't', 'w')")
     app = jobq.App(POSTGRES_URL, schema=bare_schema)
     app.task(name="noop")(lambda: None)
     try:
@@ -399,6 +437,19 @@ def test_a_schema_1_store_is_upgraded_by_migrate_and_its_jobs_go_on(bare_schema:
         reap_and_run_the_old_job(app)
     finally:
         app.close()
+
+
+def _store_at_version_1(bare_schema: str, job_columns_and_values: str) -> None:
+    """A store as schema version 1 left it, holding the one job inserted here."""
+    (first,) = [m for m in load_migrations("postgres") if m.version == 1]
+    quoted = f'"{bare_schema}"'
+    with _raw() as conn:
+        conn.execute(f"CREATE SCHEMA {quoted}")
+        conn.execute(f"CREATE TABLE {quoted}.jobq_schema (version integer PRIMARY KEY, "
+                     "applied_at timestamptz NOT NULL DEFAULT now())")
+        conn.execute(first.sql.replace("{schema}", quoted).encode())
+        conn.execute(f"INSERT INTO {quoted}.jobq_schema (version) VALUES (1)")
+        conn.execute(f"INSERT INTO {quoted}.jobq_jobs {job_columns_and_values}".encode())
 
 
 def test_a_store_of_schema_4_gets_its_finished_counts_from_its_rows(bare_schema: str) -> None:

@@ -140,18 +140,68 @@ def test_an_older_store_is_upgraded_on_first_use(
     new.close()
 
 
+# A migration as a release might write one: a trigger whose body holds statements, a
+# string and a comment that hold ';'.
+TRIGGER_MIGRATION = """
+-- Notes; each change to one is logged.
+CREATE TABLE jobq_note (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE jobq_note_log (body TEXT NOT NULL);
+CREATE TRIGGER jobq_note_logged AFTER UPDATE ON jobq_note BEGIN
+  INSERT INTO jobq_note_log VALUES (old.body || ' -> ' || new.body);
+  INSERT INTO jobq_note_log VALUES ('done; logged');
+END;
+INSERT INTO jobq_note VALUES (1, 'a; b');  -- a literal; not two statements
+"""
+
+
+def _upgrade_with(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, sql: str) -> jobq.App:
+    first = jobq.App(sqlite_url)  # a store of this release first
+    first.get_job("x")
+    first.close()
+    extra = Migration(SCHEMA_VERSION + 1, "test_note", sql)
+    monkeypatch.setattr(sqlite_backend, "MIGRATIONS", [*MIGRATIONS, extra])
+    monkeypatch.setattr(sqlite_backend, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    return jobq.App(sqlite_url)
+
+
+def test_a_migration_runs_as_written_triggers_and_literals_included(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _upgrade_with(sqlite_url, monkeypatch, TRIGGER_MIGRATION)
+    assert app.get_job("x") is None  # upgraded on first use
+    app.close()
+    with _raw(sqlite_url) as conn:
+        assert conn.execute("SELECT body FROM jobq_note").fetchall() == [("a; b",)]
+        conn.execute("UPDATE jobq_note SET body = 'c'")
+        assert conn.execute("SELECT body FROM jobq_note_log").fetchall() == [
+            ("a; b -> c",), ("done; logged",)]
+        assert conn.execute("SELECT MAX(version) FROM jobq_schema").fetchone()[0] == (
+            SCHEMA_VERSION + 1)
+
+
+def test_a_migration_that_fails_part_way_leaves_nothing_behind(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _upgrade_with(sqlite_url, monkeypatch,
+                        TRIGGER_MIGRATION + "INSERT INTO no_such_table VALUES (1);\n")
+    with pytest.raises(BackendError, match="no_such_table"):
+        app.get_job("x")
+    app.close()
+    with _raw(sqlite_url) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert not names & {"jobq_note", "jobq_note_log", "jobq_note_logged"}
+        assert conn.execute("SELECT MAX(version) FROM jobq_schema").fetchone()[0] == (
+            SCHEMA_VERSION)
+
+
 def test_a_store_written_at_version_1_is_upgraded_and_its_jobs_kept(sqlite_url: str) -> None:
     # Written as the release before workflows left it: one pending job, which a job of
     # this release then waits for.
-    with _raw(sqlite_url) as conn:
-        conn.execute("CREATE TABLE jobq_schema (version INTEGER PRIMARY KEY, "
-                     "applied_at REAL NOT NULL)")
-        conn.executescript(MIGRATIONS[0].sql)
-        conn.execute("INSERT INTO jobq_schema VALUES (1, ?)", (time.time(),))
-        conn.execute(
-            "INSERT INTO jobq_jobs (id, task, queue, args, kwargs, status, attempts, "
-            "max_attempts, run_at, created_at) VALUES ('kept', 'noop', 'default', '[]', '{}', "
-            "'pending', 0, 1, ?, ?)", (time.time(), time.time()))
+    _store_at_version_1(
+        sqlite_url,
+        "(id, task, queue, args, kwargs, status, attempts, max_attempts, run_at, created_at) "
+        "VALUES ('kept', 'noop', 'default', '[]', '{}', 'pending', 0, 1, ?, ?)",
+        (time.time(), time.time()))
     new = jobq.App(sqlite_url)  # upgraded on first use
     new.task(name="noop")(lambda: None)
     kept = new.get_job("kept")
@@ -228,16 +278,12 @@ def test_a_store_of_schema_1_upgrades_itself_and_its_running_job_loses_a_lease_n
 ) -> None:
     # Written as the release before schema 2 left it: a worker died holding a job that
     # had no retries (its lease ran out an hour ago).
-    with _raw(sqlite_url) as conn:
-        conn.execute("CREATE TABLE jobq_schema (version INTEGER PRIMARY KEY, "
-                     "applied_at REAL NOT NULL)")
-        conn.executescript(MIGRATIONS[0].sql)
-        conn.execute("INSERT INTO jobq_schema VALUES (1, ?)", (time.time(),))
-        conn.execute(
-            "INSERT INTO jobq_jobs (id, task, queue, args, kwargs, status, attempts, "
-            "max_attempts, run_at, created_at, lease_expires_at, lease_token, worker_id) "
-            "VALUES ('old', 'noop', 'default', '[]', '{}', 'running', 1, 1, ?, ?, ?, 't', 'w')",
-            (time.time() - 7200, time.time() - 7200, time.time() - 3600))
+    _store_at_version_1(
+        sqlite_url,
+        "(id, task, queue, args, kwargs, status, attempts, max_attempts, run_at, created_at, "
+        "lease_expires_at, lease_token, worker_id) "
+        "VALUES ('old', 'noop', 'default', '[]', '{}', 'running', 1, 1, ?, ?, ?, 't', 'w')",
+        (time.time() - 7200, time.time() - 7200, time.time() - 3600))
     app = jobq.App(sqlite_url)  # upgraded on first use
     app.task(name="noop")(lambda: None)
     try:
@@ -245,6 +291,17 @@ def test_a_store_of_schema_1_upgrades_itself_and_its_running_job_loses_a_lease_n
         reap_and_run_the_old_job(app)
     finally:
         app.close()
+
+
+def _store_at_version_1(url: str, job_columns_and_values: str,
+                        params: tuple[float, ...]) -> None:
+    """A store as schema version 1 left it, holding the one job inserted here."""
+    with _raw(url) as conn:
+        conn.execute("CREATE TABLE jobq_schema (version INTEGER PRIMARY KEY, "
+                     "applied_at REAL NOT NULL)")
+        conn.executescript(MIGRATIONS[0].sql)
+        conn.execute("INSERT INTO jobq_schema VALUES (1, ?)", (time.time(),))
+        conn.execute(f"INSERT INTO jobq_jobs {job_columns_and_values}", params)
 
 
 def test_a_store_of_schema_4_gets_its_finished_counts_from_its_rows(sqlite_url: str) -> None:

@@ -107,8 +107,10 @@ def build_app(url: str, options: dict[str, Any]) -> jobq.App:
     def stall(run_dir: str, release: str = RELEASE, limit: float = 60.0) -> str:
         """The job's first run anywhere waits until the test creates ``release`` in the run
         folder; any later run of it returns at once."""
-        log_run(run_dir, "start")
+        # Claim "first" before logging the start: a test that freezes the worker as soon
+        # as it sees the start line must find the first run already taken.
         first = _first_run(Path(run_dir), jobq.current_job().id)
+        log_run(run_dir, "start")
         deadline = time.monotonic() + limit
         while first and not (Path(run_dir) / release).exists() and time.monotonic() < deadline:
             time.sleep(0.01)

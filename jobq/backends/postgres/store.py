@@ -5,7 +5,7 @@ sleep on ``LISTEN`` and wake on the ``NOTIFY`` an enqueue sends, with a slow pol
 it. Every decision by time uses the server's clock. The schema is created and upgraded
 only by ``jobq migrate`` (``migrate()``): a store that is missing or on another version
 is refused with a message that says what to run. Queries live in
-``sql/postgres/queries.sql``, migrations in ``sql/postgres/migrations/``.
+``queries.sql`` beside this module, migrations in ``migrations/``.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ from jobq.backends.sqlite.store import (
     SCHEMA_VERSION,
     WAL_AUTOCHECKPOINT,
     SQLiteBackend,
+    connect,
 )
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "WAL_AUTOCHECKPOINT", "SQLiteBackend", "sqlite_path"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "WAL_AUTOCHECKPOINT", "SQLiteBackend", "connect",
+           "sqlite_path"]

@@ -35,22 +35,6 @@ def sqlite_path(url: str) -> tuple[str, dict[str, str]]:
     return path, options
 
 
-def sql_statements(script: str) -> list[str]:
-    """The statements of a migration, one by one (a trigger's body holds semicolons of
-    its own; ``executescript`` would commit the migration's transaction)."""
-    out: list[str] = []
-    pending = ""
-    for piece in script.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.strip(" \n;"):
-                out.append(pending)
-            pending = ""
-    if pending.strip(" \n;"):
-        out.append(pending)
-    return out
-
-
 def is_store_error(exc: BaseException | None) -> bool:
     """SQLite's own errors (locked past the busy timeout, disk full, a damaged file)
     surface as ``BackendError`` naming the store, which workers wait out and retry.

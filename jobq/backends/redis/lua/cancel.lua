@@ -5,6 +5,7 @@
 --         finished:cancelled, key:<key>, unknown:<task>, unknown; what waits for it
 --         (wf_settle, lib_workflow.lua).
 -- Returns {changed (1/0), the job hash as a flat list, or false for an unknown job}.
+-- transition: blocked, scheduled, pending -> cancelled
 local id, retention_ms = ARGV[2], ARGV[3]
 local h = read(id, {'status', 'queue', 'seq', 'priority', 'key', 'cancel_requested',
   'unknown_task_since'})

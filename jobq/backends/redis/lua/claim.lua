@@ -12,6 +12,8 @@
 -- Returns, JSON-encoded (one string parses far faster than many): [server now, earliest
 --   due time of a scheduled job in the queues or "", then per job: id, queue, attempts,
 --   spec (keys.md), lost leases].
+-- transition: scheduled -> pending
+-- transition: pending -> running
 local replay = ARGV[2] == '1'
 local worker, token = ARGV[3], ARGV[4]
 local limit, lease = tonumber(ARGV[5]), tonumber(ARGV[6])

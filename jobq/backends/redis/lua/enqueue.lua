@@ -10,6 +10,7 @@
 -- Returns {stored, i, existing_id, ...}: i is the 1-based position of a job whose key
 -- was held by the live job existing_id, or whose id was already stored (existing_id is
 -- then its own id); every other job was stored.
+-- creates: scheduled, pending
 local replay = ARGV[2] == '1'
 local jobs = cjson.decode(ARGV[4])
 

@@ -12,6 +12,7 @@
 -- put in front at once), or, storing nothing, {"missing", id} for an unknown dependency
 -- or {"refused", id, status, task, error type, error message} for one that failed or
 -- was cancelled.
+-- creates: blocked, scheduled, pending
 local replay = ARGV[2] == '1'
 local client_now = tonumber(ARGV[3])
 local jobs = cjson.decode(ARGV[4])

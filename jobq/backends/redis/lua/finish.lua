@@ -11,6 +11,11 @@
 --         wake:<queue> (handed back).
 --         A job that ended: what waits for it (wf_settle, lib_workflow.lua).
 -- Returns one 1/0 per outcome: applied, or the lease was no longer held.
+-- transition: running -> succeeded
+-- transition: running -> failed
+-- transition: running -> scheduled
+-- transition: running -> pending
+-- transition: running -> cancelled
 local now = server_now()
 local stamp = fmt_time(now)
 local skew = now - tonumber(ARGV[2])

@@ -7,6 +7,7 @@
 --         wake:<queue>. The job's spec is packed here (keys.md) so that its created_at
 --         is the server's clock at admission.
 -- Returns {verdict, now}: verdict is fired, duplicate, not_leader or early.
+-- creates: pending
 local now = server_now()
 local h = redis.call('HMGET', P .. 'leader:periodic', 'holder', 'term', 'expires_at')
 if h[1] ~= ARGV[2] or tonumber(h[2]) ~= tonumber(ARGV[3]) or (tonumber(h[3]) or 0) <= now then

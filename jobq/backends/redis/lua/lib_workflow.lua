@@ -5,6 +5,10 @@
 -- succeeded), and the job hash fields waiting, shape and due, present until the job is
 -- released. finish, cancel and reap call wf_settle in the same script that records a
 -- job's end; retry calls wf_retry and wf_retried.
+-- transition: blocked -> pending
+-- transition: blocked -> scheduled
+-- transition: blocked -> failed
+-- transition: failed, cancelled -> blocked
 local wf_woken = {}
 
 local function wf_wake(queue)

@@ -10,6 +10,9 @@
 --         unknown:<task>, and for jobs that end: finished:<status>, key:<key>, and what
 --         waits for them (wf_settle, lib_workflow.lua).
 -- Returns per job its new status, or "" when the lease was no longer held.
+-- transition: running -> scheduled
+-- transition: running -> failed
+-- transition: running -> cancelled
 local retention_ms = ARGV[2]
 local give_up_after = tonumber(ARGV[3])
 local low, high = tonumber(ARGV[4]), tonumber(ARGV[5])

@@ -7,6 +7,9 @@
 --         finished:<status>, key:<key>, unknown:<task>, unknown; what waits for a job
 --         that ended (wf_settle).
 -- Returns per reaped job: id, task, new status, worker id ("" if none), lost leases.
+-- transition: running -> pending
+-- transition: running -> failed
+-- transition: running -> cancelled
 local now = ARGV[2] ~= '' and tonumber(ARGV[2]) or server_now()
 local batch, retention_ms = tonumber(ARGV[3]), ARGV[4]
 local stamp = fmt_time(now)

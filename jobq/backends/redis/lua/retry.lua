@@ -8,6 +8,7 @@
 -- Returns {"ok" or "key_held", the job hash as a flat list, or false for an unknown job},
 -- or {"dep_failed", dependency id, its status ("" when gone), task, error type, error
 -- message} when a job it waits for is failed, cancelled or gone (nothing changed).
+-- transition: failed, cancelled -> pending
 local id, run_at = ARGV[2], ARGV[3]
 local h = read(id, {'status', 'queue', 'seq', 'priority', 'key'})
 if not (h and (h.status == 'failed' or h.status == 'cancelled')) then
