@@ -38,16 +38,17 @@ def finish_jobs(app: App, jobs: int, progress: Callable[[int], None]) -> None:
 def settle(app: App, store: Store) -> None:
     """Leave the store as running workers and autovacuum do: one reap (every worker's
     reaper runs every few seconds; on PostgreSQL it folds the finished counts' changes),
-    and on PostgreSQL a vacuum of the jobs table. Right after a million finishes its
-    indexes of live jobs still hold an entry for every row that passed through them,
-    which any read of them (a claim too) steps over until a vacuum."""
+    and on PostgreSQL a vacuum of the jobs table and of the folded count changes. Right
+    after a million finishes the indexes of live jobs still hold an entry for every row
+    that passed through them, and the changes table a dead row per finish, which any read
+    of them (a claim too) steps over until a vacuum."""
     app.backend.reap()
     schema = store.options.get("schema")
     if schema:
         import psycopg
 
         with psycopg.connect(store.url, autocommit=True) as conn:
-            conn.execute(f'VACUUM ANALYZE "{schema}".jobq_jobs')
+            conn.execute(f'VACUUM ANALYZE "{schema}".jobq_jobs, "{schema}".jobq_count_changes')
 
 
 def time_stats(app: App) -> float:
