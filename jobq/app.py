@@ -34,6 +34,7 @@ from jobq.errors import (
     UnknownTask,
 )
 from jobq.job import DEFAULT_MAX_LOST, FINISHED, Job, JobRecord, Status
+from jobq.limits import JobLimits, Limits, limits_of
 from jobq.periodic import PeriodicSpec, check_catch_up, make_schedule
 from jobq.retry import Backoff
 from jobq.serializer import encode_call
@@ -138,6 +139,10 @@ class App:
         dont_retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
         backoff: Backoff | None = None,
         max_lost: int = DEFAULT_MAX_LOST,
+        rate_limit: str | None = None,
+        rate_burst: int = 1,
+        concurrency_limit: int | None = None,
+        limit_key: Callable[..., Any] | str | None = None,
     ) -> Callable[[F], Task[..., Any]]: ...
 
     def task(self, fn: Any = None, /, **options: Any) -> Any:  # type: ignore[misc]
@@ -160,6 +165,10 @@ class App:
         dont_retry_on: Sequence[type[BaseException]] | type[BaseException] = (),
         backoff: Backoff | None = None,
         max_lost: int = DEFAULT_MAX_LOST,
+        rate_limit: str | None = None,
+        rate_burst: int = 1,
+        concurrency_limit: int | None = None,
+        limit_key: Callable[..., Any] | str | None = None,
     ) -> Task[..., Any]:
         if not callable(fn):
             raise ConfigError(f"@app.task needs a function, got {fn!r}")
@@ -172,6 +181,7 @@ class App:
             retry_on=check_exception_types("retry_on", retry_on),
             dont_retry_on=check_exception_types("dont_retry_on", dont_retry_on),
             max_lost=max_lost,
+            limits=Limits(rate_limit, rate_burst, concurrency_limit, limit_key),
         )
         registered = task_name(fn) if name is None else name
         if not isinstance(registered, str) or not registered or "\x00" in registered:
@@ -209,10 +219,8 @@ class App:
         def decorate(fn: F) -> Task[..., Any]:
             _check_no_arguments(fn)
             task = self._register(fn, **options)
-            opts = task.options
-            self.periodic_tasks[task.name] = PeriodicSpec(
-                task.name, schedule, policy, opts.queue, opts.priority, opts.retries + 1,
-                opts.timeout)
+            self.periodic_tasks[task.name] = PeriodicSpec.of_task(task.name, schedule, policy,
+                                                                  task.options)
             return task
 
         return decorate
@@ -239,7 +247,10 @@ class App:
     # -- enqueueing ---------------------------------------------------------------------
 
     def _new_job(self, call: Call, now: float, job_id: str | None = None,
-                 encoded: tuple[str, str] | None = None) -> NewJob:
+                 encoded: tuple[str, str] | None = None,
+                 limited: JobLimits | bool | None = False) -> NewJob:
+        """The job to store for ``call``; ``limited`` is its limits when already worked
+        out (``False``: not yet)."""
         task, opts = call.task, call.options
         defaults = task.options
         run_at = now
@@ -248,6 +259,8 @@ class App:
         elif opts.at is not None:  # EnqueueOptions made sure it is timezone-aware
             run_at = opts.at.timestamp()
         args, kwargs = encoded or encode_call(task.name, call.args, call.kwargs)
+        if limited is False:
+            limited = limits_of(call)
         return NewJob(
             call.id or job_id or new_job_id(now),
             task.name,
@@ -262,6 +275,7 @@ class App:
             opts.key,
             defaults.timeout,
             defaults.max_lost if opts.max_lost is None else opts.max_lost,
+            *(limited or ()),  # type: ignore[misc]
         )
 
     def _job(self, call: Call, stored: NewJob | str) -> Job:
@@ -315,11 +329,12 @@ class App:
                 raise ConfigError(f"task {planned.call.task.name!r} belongs to another App")
         # Every call's arguments are encoded (and so checked) before any job is stored.
         encoded = [encode_call(p.call.task.name, p.call.args, p.call.kwargs) for p in plan.jobs]
+        limited = [limits_of(p.call) for p in plan.jobs]
         now = time.time()
         ids = {id(p.call): job_id for p, job_id in
                zip(plan.jobs, new_job_ids(now, len(plan.jobs)), strict=True)}
-        news = [self._new_job(p.call, now, ids[id(p.call)], args)
-                for p, args in zip(plan.jobs, encoded, strict=True)]
+        news = [self._new_job(p.call, now, ids[id(p.call)], args, limits)
+                for p, args, limits in zip(plan.jobs, encoded, limited, strict=True)]
         waits = [
             Waits(ids[id(p.call)],
                   tuple(d if isinstance(d, str) else ids[id(d)] for d in p.deps),
@@ -358,6 +373,8 @@ class App:
             return []
         # Every call's arguments are checked and encoded before any job is stored.
         encoded = [encode_call(c.task.name, c.args, c.kwargs) for c in calls]
+        # So are their limit keys: a key function that raises stores nothing of the batch.
+        limited = [limits_of(c) for c in calls]
         now = time.time()
         ids = new_job_ids(now, len(calls))
         handles: list[Job] = []
@@ -365,8 +382,8 @@ class App:
         def jobs() -> Iterator[NewJob]:
             # Made as the store takes them: a store that writes in chunks (Redis) writes
             # one while the next chunk and its handles are made here.
-            for call, job_id, args in zip(calls, ids, encoded, strict=True):
-                new = self._new_job(call, now, job_id, args)
+            for call, job_id, args, limits in zip(calls, ids, encoded, limited, strict=True):
+                new = self._new_job(call, now, job_id, args, limits)
                 handles.append(Job._deferred(self, new.id, _record_of, new, call))
                 yield new
 
@@ -587,6 +604,6 @@ def _record_of(new: NewJob, call: Call) -> JobRecord:
         kwargs=dict(call.kwargs), priority=new.priority, status=new.status, attempts=0,
         max_attempts=new.max_attempts, created_at=created_at,
         run_at=created_at if new.run_at == new.created_at else utc(new.run_at),
-        key=new.key, timeout=new.timeout, max_lost=new.max_lost,
+        key=new.key, timeout=new.timeout, max_lost=new.max_lost, limit_key=new.limit_key,
     )
     return record

@@ -83,6 +83,10 @@ class ArgumentError(JobqError, TypeError):
     """The arguments given for a task do not fit its function; nothing was enqueued."""
 
 
+class LimitKeyError(JobqError, ValueError):
+    """A task's ``limit_key`` function raised or returned no string; nothing was enqueued."""
+
+
 class IllegalTransition(JobqError):
     """A job was asked to move between two states the state machine does not connect."""
 

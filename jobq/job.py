@@ -37,7 +37,9 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
     Status.BLOCKED: frozenset({Status.PENDING, Status.SCHEDULED, Status.CANCELLED,
                                Status.FAILED}),
     Status.SCHEDULED: frozenset({Status.PENDING, Status.CANCELLED}),
-    Status.PENDING: frozenset({Status.RUNNING, Status.CANCELLED}),
+    # pending -> scheduled: a claim holds a job over its rate or concurrency limit until
+    # its next allowed time (docs/limits.md); it never ran, so it uses no attempt.
+    Status.PENDING: frozenset({Status.RUNNING, Status.SCHEDULED, Status.CANCELLED}),
     Status.RUNNING: frozenset(
         {Status.SUCCEEDED, Status.FAILED, Status.SCHEDULED, Status.PENDING, Status.CANCELLED}
     ),
@@ -114,6 +116,10 @@ class JobRecord:
     # Since when workers that lack this job's task have been handing it back (a rolling
     # deploy); None once a worker that has the task took it.
     unknown_task_since: datetime | None = None
+    # A limited job's limit key (rate_limit / concurrency_limit, see docs/limits.md), and
+    # since when a claim has been holding it back for its limit.
+    limit_key: str | None = None
+    limit_held_since: datetime | None = None
 
 
 class Job:

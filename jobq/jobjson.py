@@ -52,6 +52,8 @@ def job_json(record: JobRecord, links: Links | None = None) -> dict[str, Any]:
         "lost_leases": record.lost_leases,
         "max_lost": record.max_lost,
         "unknown_task_since": iso(record.unknown_task_since),
+        "limit_key": record.limit_key,
+        "limit_held_since": iso(record.limit_held_since),
     }
     if links is not None:
         data["dependencies"] = list(links.dependencies)
@@ -73,7 +75,8 @@ def stats_json(stats: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
 
 def stats_overview(app: App) -> dict[str, Any]:
     """``jobq stats --json`` and ``GET /api/stats``: ``stats_json`` of the counts, plus
-    ``"workers"`` (how many run) and ``"waiting_for_tasks"`` (``{task: {"jobs": n,
+    ``"workers"`` (how many run), ``"waiting_on_limits"`` (waiting jobs held back by
+    their rate or concurrency limit), ``"waiting_for_tasks"`` (``{task: {"jobs": n,
     "since": iso}}``: jobs that no running worker has the task for) and
     ``"oldest_pending"`` (``{queue: iso}``: since when its longest-waiting pending job is
     due)."""
@@ -82,6 +85,7 @@ def stats_overview(app: App) -> dict[str, Any]:
     return {
         **stats_json(app.stats()),
         "workers": len(app.workers()),
+        "waiting_on_limits": app.backend.limit_held(),
         "waiting_for_tasks": {w.task: {"jobs": w.jobs,
                                        "since": iso(datetime.fromtimestamp(w.since, UTC))}
                               for w in waiting},

@@ -12,13 +12,18 @@ import hashlib
 import json
 import math
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jobq.errors import ConfigError
+from jobq.job import DEFAULT_MAX_LOST
+from jobq.limits import JobLimits, Limits, job_limits
+
+if TYPE_CHECKING:
+    from jobq.task import TaskOptions
 
 CATCH_UP = ("latest", "none", "all")
 # catch_up="all" fires at most this many missed ticks of one schedule, the newest.
@@ -222,10 +227,17 @@ def _duration(ms: int) -> str:
 # -- definitions ---------------------------------------------------------------------------
 
 
+# A spec's options that its JSON carries only when they differ from these, so that the
+# hash of a definition written before they existed stays what it was.
+_OPTIONAL = {"max_lost": DEFAULT_MAX_LOST, "rate_limit": None, "rate_burst": 1,
+             "concurrency_limit": None, "limit_key": None}
+
+
 @dataclass(frozen=True)
 class PeriodicSpec:
     """What a periodic task is, as every worker that defines it writes it to the store:
-    the schedule, the catch-up policy and the options its jobs get."""
+    the schedule, the catch-up policy and the options its jobs get. ``limit_key`` is the
+    key already worked out (a string), or None: the task's name."""
 
     name: str
     schedule: Schedule
@@ -234,11 +246,42 @@ class PeriodicSpec:
     priority: int
     max_attempts: int
     timeout: float | None
+    max_lost: int = DEFAULT_MAX_LOST
+    rate_limit: str | None = None
+    rate_burst: int = 1
+    concurrency_limit: int | None = None
+    limit_key: str | None = None
+
+    def __post_init__(self) -> None:
+        self.limits()  # a stored version with bad limits is unreadable, like a bad cron
+
+    @classmethod
+    def of_task(cls, name: str, schedule: Schedule, catch_up: str,
+                options: TaskOptions) -> PeriodicSpec:
+        """The spec of a task ``@app.periodic`` defines. A tick's job has no arguments,
+        so a ``limit_key`` function is called once, here, with none: every tick's job
+        then has the key a ``task.enqueue()`` gets. ``ConfigError`` if it cannot be."""
+        limits = options.limits
+        key = limits.limit_key
+        if callable(key):
+            key = _periodic_key(name, key)
+        return cls(name, schedule, catch_up, options.queue, options.priority,
+                   options.retries + 1, options.timeout, options.max_lost,
+                   limits.rate_limit, limits.rate_burst, limits.concurrency_limit, key)
+
+    def limits(self) -> JobLimits | None:
+        """The limit key and limits every job of this task carries; None: unlimited."""
+        given = Limits(self.rate_limit, self.rate_burst, self.concurrency_limit,
+                       self.limit_key)
+        return job_limits(self.name, given, (), {})
 
     def to_json(self) -> str:
         body = {"schedule": self.schedule.as_json(), "catch_up": self.catch_up,
                 "queue": self.queue, "priority": self.priority,
                 "max_attempts": self.max_attempts, "timeout": self.timeout}
+        for option, default in _OPTIONAL.items():
+            if getattr(self, option) != default:
+                body[option] = getattr(self, option)
         return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
     @property
@@ -250,15 +293,33 @@ class PeriodicSpec:
     @classmethod
     def from_json(cls, name: str, text: str) -> PeriodicSpec:
         """A stored definition; ``ValueError`` (or ``ConfigError``) when this jobq cannot
-        read it (damaged, or written by a newer release)."""
+        read it (damaged, or written by a newer release). The options added later are
+        absent from a definition written before them: their defaults."""
         body = json.loads(text)
         schedule = body["schedule"]
         made = (make_schedule(every=schedule["every_ms"] / 1000) if "every_ms" in schedule
                 else make_schedule(cron=schedule["cron"], tz=schedule["tz"]))
         timeout = body["timeout"]
+        options = {option: body.get(option, default) for option, default in _OPTIONAL.items()}
+        options["max_lost"] = int(options["max_lost"])
         return cls(name, made, check_catch_up(body["catch_up"]), str(body["queue"]),
                    int(body["priority"]), int(body["max_attempts"]),
-                   None if timeout is None else float(timeout))
+                   None if timeout is None else float(timeout), **options)
+
+
+def _periodic_key(name: str, key_fn: Callable[[], Any]) -> str:
+    hint = ("limit_key is called with no arguments when a periodic task is defined (its "
+            "jobs have none)")
+    try:
+        key = key_fn()
+    except Exception as exc:
+        raise ConfigError(f"@app.periodic {name}: {hint}, and it raised "
+                          f"{type(exc).__name__}: {exc}; give a function of no arguments, "
+                          "or a string") from exc
+    if not isinstance(key, str) or not key or "\x00" in key:
+        raise ConfigError(f"@app.periodic {name}: {hint}, and it returned {key!r}; it must "
+                          "return a non-empty string (without NUL)")
+    return key
 
 
 class Version(NamedTuple):

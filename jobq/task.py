@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 from jobq.config import check_names, checked_keywords
 from jobq.errors import ArgumentError, ConfigError
 from jobq.job import DEFAULT_MAX_LOST, Job
+from jobq.limits import NO_LIMITS, Limits
 from jobq.retry import Backoff, RetryPolicy
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class TaskOptions:
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     dont_retry_on: tuple[type[BaseException], ...] = ()
     max_lost: int = DEFAULT_MAX_LOST
+    limits: Limits = NO_LIMITS
 
     def __post_init__(self) -> None:
         _check_max_lost("max_lost", self.max_lost)
@@ -103,8 +105,16 @@ class EnqueueOptions:
     # into this tuple (in order, each once).
     depends_on: tuple[str, ...] = ()
     max_lost: int | None = None
+    # Limits laid over the task's own for this enqueue (see jobq.limits).
+    rate_limit: str | None = None
+    rate_burst: int | None = None
+    concurrency_limit: int | None = None
+    limit_key: Callable[..., Any] | str | None = None
 
     def __post_init__(self) -> None:
+        if (self.rate_limit is not None or self.rate_burst is not None
+                or self.concurrency_limit is not None or self.limit_key is not None):
+            self._check_limits()
         if self.max_lost is not None:
             _check_max_lost("max_lost=", self.max_lost)
         if self.depends_on != ():
@@ -132,6 +142,12 @@ class EnqueueOptions:
             _check_priority("priority=", self.priority)
 
 
+    def _check_limits(self) -> None:
+        # A limit_key alone is valid here: it re-keys the task's own limits.
+        Limits(rate_limit="1/s" if self.rate_limit is None else self.rate_limit,
+               rate_burst=1 if self.rate_burst is None else self.rate_burst,
+               concurrency_limit=self.concurrency_limit, limit_key=self.limit_key)
+
 def dependency_ids(value: Any) -> tuple[str, ...]:
     """``depends_on=`` as a tuple of job ids: Jobs or ids, one or many, each kept once."""
     items = [value] if isinstance(value, str | Job) else value
@@ -153,7 +169,9 @@ def dependency_ids(value: Any) -> tuple[str, ...]:
 
 
 ENQUEUE_OPTIONS = tuple(f.name for f in fields(EnqueueOptions))
-TASK_OPTIONS = ("name", *(f.name for f in fields(TaskOptions)))
+LIMIT_OPTIONS = ("rate_limit", "rate_burst", "concurrency_limit", "limit_key")
+TASK_OPTIONS = ("name", *(f.name for f in fields(TaskOptions) if f.name != "limits"),
+                *LIMIT_OPTIONS)
 
 
 NO_OPTIONS = EnqueueOptions()
@@ -291,14 +309,21 @@ class Task(Generic[P, R]):
         connection: Any = None,
         depends_on: Any = (),
         max_lost: int | None = None,
+        rate_limit: str | None = None,
+        rate_burst: int | None = None,
+        concurrency_limit: int | None = None,
+        limit_key: Callable[..., Any] | str | None = None,
     ) -> TaskWithOptions[P, R]:
         """Override options for one enqueue: ``task.with_options(delay=60).enqueue(...)``.
 
-        ``depends_on=[job, "id"]`` holds the job ``blocked`` until those jobs succeed.
+        ``depends_on=[job, "id"]`` holds the job ``blocked`` until those jobs succeed;
+        ``rate_limit``, ``rate_burst``, ``concurrency_limit`` and ``limit_key`` replace the
+        task's own limits for this job.
         """
         return TaskWithOptions(
             self, EnqueueOptions(delay, at, priority, queue, key, connection, depends_on,
-                                 max_lost)
+                                 max_lost, rate_limit, rate_burst, concurrency_limit,
+                                 limit_key)
         )
 
 

@@ -21,7 +21,8 @@ WORKFLOW_FIGURES = {
 }
 JOBQ_FIGURES = {
     "single_enqueue", "single_enqueue_threads", "bulk_enqueue", "drain_1", "drain_2",
-    "drain_1_info", "latency_p50", "latency_p95", "latency_p99", *WORKFLOW_FIGURES,
+    "drain_1_info", "limits_elsewhere", "limits_generous", "latency_p50", "latency_p95",
+    "latency_p99", *WORKFLOW_FIGURES,
     "drain_process", "drain_async", "cpu_thread", "cpu_process", "sleep_thread", "sleep_async",
 }
 # The pool figures, made small: what is checked is that each runs and is reported.
@@ -50,6 +51,8 @@ def test_bench_prints_and_records_every_figure(tmp_path: Path) -> None:
     assert figures["latency_p50"]["compare"] == "≤"
     assert figures["drain_1"]["reference"] == "raw_drain"
     assert figures["drain_1"]["ratio"] > 0
+    for key in ("limits_elsewhere", "limits_generous"):  # beside the plain drain
+        assert figures[key]["reference"] == "drain_1" and figures[key]["ratio"] > 0
     # Each workflow figure is set against the plain jobs measured beside it.
     for key in ("chord_enqueue", "chord_drain", "chains_enqueue", "chains_drain"):
         assert figures[key]["reference"] == key.replace("_", "_plain_", 1)

@@ -45,6 +45,11 @@ class NewJob(NamedTuple):
     key: str | None = None
     timeout: float | None = None
     max_lost: int = DEFAULT_MAX_LOST
+    # A limited job's limit key and limits (jobq.limits.JobLimits); None: unlimited.
+    limit_key: str | None = None
+    limit_concurrency: int | None = None
+    limit_interval: float | None = None  # seconds between two starts of the key
+    limit_burst: int = 1
 
 
 class Waits(NamedTuple):
@@ -331,6 +336,10 @@ class Backend(Protocol):
         never); cancelled if cancel was asked. Per job its new status, or None when the
         lease was no longer held."""
 
+    def limit_held(self, queues: Sequence[str] | None = None) -> int:
+        """How many waiting jobs (of ``queues``; None: all) claims have held back for their
+        rate or concurrency limit."""
+
     def waiting_tasks(self) -> list[WaitingTask]:
         """Per task, the waiting jobs that a worker lacking the task handed back."""
 
@@ -467,4 +476,6 @@ def record_from_row(row: Mapping[str, Any], when: Callable[[Any], datetime | Non
         lost_leases=row["lost_leases"],
         max_lost=row["max_lost"],
         unknown_task_since=when(row["unknown_task_since"]),
+        limit_key=row["limit_key"],
+        limit_held_since=when(row["limit_held_since"]),
     )

@@ -7,7 +7,8 @@ many chains) beside plain jobs. On SQLite, raw-SQLite reference rows (the same S
 no jobq in between) show jobq's own overhead. The pools side by side: the process and
 async pools' drain rates, eight CPU-bound jobs at concurrency 2 on threads and on
 processes, and many ``asyncio.sleep`` jobs at concurrency 100 on the async pool and on
-threads.
+threads. Limits beside the plain drain: unlimited jobs while another task has limits,
+and jobs that are all under a generous limit.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jobq.benchmark import counts, raw, runs, workflows
-from jobq.benchmark.tasks import ASYNC_NOOP, NAP, NOOP, SPIN
+from jobq.benchmark.tasks import ASYNC_NOOP, GENEROUS, NAP, NOOP, SPIN
 from jobq.config import redact_url
 
 # Targets by store kind (the issues that built each store); a figure not named: none.
@@ -56,6 +57,7 @@ STATS_SMALL = 1_000  # --stats: the few finished jobs the many are compared with
 CALLER_THREADS = 4  # the concurrent one-by-one enqueue figure
 CPU_JOBS, CPU_CONCURRENCY = 8, 2  # the CPU-bound figures
 SLEEP_SECONDS, SLEEP_CONCURRENCY = 0.1, 100  # the asyncio.sleep figures
+LIMIT_HELD = 1_000  # jobs of another task waiting on their limit, beside the drain
 
 
 @dataclass
@@ -202,6 +204,23 @@ class Bench:
                 rate = runs.drain(store, jobs, workers, conc, self._step(label, jobs),
                                   log_file=log_file, periodic=self.plan.periodic)
             self._add(key, label, rate, reference="raw_drain")
+        self._limits()
+
+    def _limits(self) -> None:
+        """The cost of limits, beside drain_1 (the same worker, the same jobs)."""
+        jobs, conc = self.plan.jobs, self.plan.concurrency
+        worker = f"1 worker process x {conc} threads"
+        held = LIMIT_HELD
+        for key, label, task, waiting in (
+            ("limits_elsewhere", f"  limits elsewhere: drain, {worker}, another task "
+             f"limited (1/h), {held:,} of its jobs waiting", NOOP, held),
+            ("limits_generous", f"  limited jobs: drain, {worker}, every job under a "
+             "generous rate and concurrency limit", GENEROUS, 0),
+        ):
+            with self.stores.fresh() as store:
+                rate = runs.drain(store, jobs, 1, conc, self._step(label.strip(), jobs),
+                                  task_name=task, held=waiting)
+            self._add(key, label, rate, reference="drain_1")
 
     def _pools(self) -> None:
         jobs, conc = self.plan.jobs, self.plan.concurrency

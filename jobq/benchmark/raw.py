@@ -36,7 +36,8 @@ def _open(path: Path, synchronous: str) -> sqlite3.Connection:
 
 def _rows(count: int) -> list[tuple[object, ...]]:
     now = time.time()
-    return [(uuid.uuid4().hex, *_ROW, now, now, None, None, 3) for _ in range(count)]
+    return [(uuid.uuid4().hex, *_ROW, now, now, None, None, 3, None, None, None, 1)
+            for _ in range(count)]
 
 
 def minimal_commits(path: Path, jobs: int, synchronous: str = "normal") -> float:

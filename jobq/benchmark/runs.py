@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from jobq.app import App
-from jobq.benchmark.tasks import APP_REF, NOOP, STAMP, TICK, bench_app
+from jobq.benchmark.tasks import APP_REF, HELD, NOOP, STAMP, TICK, bench_app
 from jobq.errors import JobqError
 from jobq.logs import TextFormatter
 
@@ -214,10 +214,11 @@ def _counts(app: App) -> dict[str, int]:
     return totals
 
 
-def _expect(app: App, jobs: int, status: str) -> None:
-    """Fail loudly unless the store holds exactly ``jobs`` jobs, all in ``status``."""
+def _expect(app: App, jobs: int, status: str, others: dict[str, int] | None = None) -> None:
+    """Fail loudly unless the store holds exactly ``jobs`` jobs, all in ``status`` (and
+    the ``others`` of other statuses)."""
     counts = _counts(app)
-    if counts != {status: jobs}:
+    if counts != {status: jobs, **(others or {})}:
         raise JobqError(f"expected {jobs} {status} jobs in the store, found {counts}")
 
 
@@ -317,29 +318,32 @@ def _wait_ready(proc: Any, control: Any, timeout: float = 60.0) -> None:
 
 def drain(store: Store, jobs: int, workers: int, concurrency: int, progress: Progress,
           log_file: str | None = None, pool: str = "thread", task_name: str = NOOP,
-          periodic: bool = False) -> float:
+          periodic: bool = False, held: int = 0) -> float:
     """Jobs/s running ``jobs`` no-op jobs with ``workers`` burst worker processes (whose
     app, with ``periodic``, also fires a periodic task every second)."""
     return jobs / run_all(store, jobs, workers, concurrency, progress, log_file, pool,
-                          task_name, periodic=periodic)
+                          task_name, periodic=periodic, held=held)
 
 
 def run_all(store: Store, jobs: int, workers: int, concurrency: int, progress: Progress,
             log_file: str | None = None, pool: str = "thread", task_name: str = NOOP,
-            args: tuple[Any, ...] = (), periodic: bool = False) -> float:
+            args: tuple[Any, ...] = (), periodic: bool = False, held: int = 0) -> float:
     """Seconds ``workers`` burst worker processes take to run ``jobs`` jobs of
     ``task_name(*args)``, from the go (a process pool starting its children included)
-    to the last success."""
+    to the last success. ``held``: jobs of a task limited to one start an hour, in a
+    queue of their own, enqueued first."""
     app = bench_app(store.url, store.options)
     try:
         app.migrate()
+        if held:
+            _fill(app, held, task_name=HELD)
         _fill(app, jobs, task_name=task_name, args=args)
         with worker_processes(store, workers, concurrency, True, log_file, pool,
                               periodic) as started:
             start = time.perf_counter()
             started.go()
             elapsed = _wait_succeeded(app, jobs, started.procs, start, progress)
-        _expect(app, jobs, "succeeded")
+        _expect(app, jobs, "succeeded", {"pending": held} if held else {})
     finally:
         app.close()
     return elapsed

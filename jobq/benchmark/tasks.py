@@ -20,6 +20,11 @@ SPIN = "jobq.bench.spin"
 NAP = "jobq.bench.nap"
 TICK = "jobq.bench.tick"  # the periodic task of --periodic, on a queue of its own
 RELAY = "jobq.bench.relay"
+# Limits: a task limited to one start an hour whose jobs wait in a queue of their own
+# (limits defined elsewhere), and a no-op under limits no drain reaches (every claim still
+# decides on each job).
+HELD = "jobq.bench.held"
+GENEROUS = "jobq.bench.generous"
 APP_REF = "jobq.benchmark.tasks:app"
 
 
@@ -61,6 +66,9 @@ def bench_app(url: str, options: dict[str, Any], periodic: bool = False) -> App:
     for name, fn in ((NOOP, noop), (ASYNC_NOOP, async_noop), (STAMP, stamp), (SPIN, spin),
                      (NAP, nap), (RELAY, relay)):
         app.task(name=name)(fn)
+    app.task(name=HELD, rate_limit="1/h", queue=HELD)(noop)
+    app.task(name=GENEROUS, rate_limit="100000/s", rate_burst=1_000,
+             concurrency_limit=100_000)(noop)
     if periodic:
         app.periodic(every=1, name=TICK, queue=TICK)(noop)
     return app

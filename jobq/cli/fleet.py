@@ -17,6 +17,10 @@ def fleet_text(overview: Mapping[str, Any]) -> Group:
     """The workers part of ``jobq.jobjson.stats_overview`` as ``jobq stats`` prints it."""
     workers = overview["workers"]
     lines: list[Text] = [Text(f"{workers} worker{'' if workers == 1 else 's'} running.")]
+    held = overview.get("waiting_on_limits", 0)
+    if held:
+        lines.append(Text(f"{held:,} waiting job(s) held back by their rate or concurrency "
+                          "limit."))
     waiting = overview["waiting_for_tasks"]
     if waiting:
         lines.append(Text("Jobs waiting for a task no running worker has registered:",

@@ -111,6 +111,10 @@ def job_details(record: JobRecord) -> Group:
         ("task unknown", Text(f"since {short_time(record.unknown_task_since)} UTC (no "
                                 "worker that took it had the task)")
          if record.unknown_task_since else none),
+        ("limit key", shown(record.limit_key) if record.limit_key else none),
+        ("limit held", Text(f"since {short_time(record.limit_held_since)} UTC (its rate or "
+                                 "concurrency limit; it waits without using an attempt)")
+         if record.limit_held_since else none),
         ("cancel asked", Text("yes" if record.cancel_requested else "no")),
         ("result", _json_text(record.result) if record.status is Status.SUCCEEDED else none),
     ]

@@ -57,6 +57,10 @@ class JobOut(BaseModel):
     max_lost: int
     unknown_task_since: Timestamp | None = Field(
         description="since when workers that took it lacked its task (a rolling deploy)")
+    limit_key: str | None = Field(
+        description="the key its rate_limit / concurrency_limit counts under; null: no limit")
+    limit_held_since: Timestamp | None = Field(
+        description="since when claims have held it back for its limit; null once it starts")
 
 
 class JobDetailOut(JobOut):
@@ -74,11 +78,13 @@ class WaitingOut(BaseModel):
 
 class StatsOut(BaseModel):
     """Counts by queue then state, every state present; ``total`` sums the queues; the
-    workers running; jobs waiting for a task that no running worker has (per task)."""
+    workers running; waiting jobs held back by their rate or concurrency limit; jobs
+    waiting for a task that no running worker has (per task)."""
 
     queues: dict[str, dict[Status, int]]
     total: dict[Status, int]
     workers: int
+    waiting_on_limits: int
     waiting_for_tasks: dict[str, WaitingOut]
     oldest_pending: dict[str, Timestamp] = Field(
         description="per queue with pending jobs, since when its longest-waiting one is due")

@@ -234,8 +234,10 @@ class PeriodicLoop:
 
     def _job(self, spec: PeriodicSpec, tick: int) -> NewJob:
         now = self.clock.now()
+        limits = spec.limits()
         return NewJob(new_job_id(now), spec.name, spec.queue, "[]", "{}", spec.priority,
-                      spec.max_attempts, tick / 1000, now, Status.PENDING, None, spec.timeout)
+                      spec.max_attempts, tick / 1000, now, Status.PENDING, None, spec.timeout,
+                      spec.max_lost, *(limits or ()))
 
     def _next_wait(self, live: dict[str, list[Version]], retry: float | None) -> float:
         now = self.clock.now()

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 # How long a finished job's outcome may wait for others while jobs are still running, so
 # that several share one round trip to the store.
 REPORT_GATHER = 0.002
+# How often a burst worker that only has jobs held back by their limits left looks again
+# (seconds); a claim that holds one also wakes it when that job may start.
+LIMIT_POLL = 0.2
 
 
 class Worker:
@@ -304,9 +307,13 @@ class Worker:
                 record = self.backend.get(job_id)
                 if record is None or record.status not in (Status.SCHEDULED, Status.PENDING):
                     del self._own_retries[job_id]  # run (or cancelled) elsewhere meanwhile
+            # Jobs held back by their limit are work left to do: they start once it allows.
+            held = self.backend.limit_held(self.queues)
         except BackendError as exc:
             self.log.warning("could not read the schedule: %s", exc, extra={"action": "wait_error"})
             return False, None
+        if held:
+            return False, time.time() + LIMIT_POLL
         if not self._own_retries:
             return True, None
         return False, min(self._own_retries.values())

@@ -83,9 +83,9 @@ def test_tables_live_in_the_configured_schema_only(app: jobq.App, store: isolati
             [schema],
         ).fetchall()
         assert sorted(tables) == [("jobq_count_changes",), ("jobq_counts",), ("jobq_deps",),
-                                  ("jobq_jobs",), ("jobq_leader",), ("jobq_periodic",),
-                                  ("jobq_schema",), ("jobq_throughput",), ("jobq_ticks",),
-                                  ("jobq_waits",), ("jobq_workers",)]
+                                  ("jobq_jobs",), ("jobq_leader",), ("jobq_limits",),
+                                  ("jobq_periodic",), ("jobq_schema",), ("jobq_throughput",),
+                                  ("jobq_ticks",), ("jobq_waits",), ("jobq_workers",)]
         assert conn.execute(f'SELECT count(*) FROM "{schema}".jobq_jobs').fetchone() == (1,)
 
 

@@ -398,7 +398,34 @@ def test_a_layout_2_store_of_the_release_before_works_after_migrate(app: jobq.Ap
     client.set(f"{prefix}schema", "2")
     check_layout(client, prefix)
 
-    # Layout 3 (workflows) changed no key it holds: migrate only writes the version.
-    assert app.migrate() == SCHEMA_VERSION == 3
+    # Layouts 3 (workflows) and 4 (limits) changed no key it holds: migrate only writes
+    # the version.
+    assert app.migrate() == SCHEMA_VERSION == 4
     reap_and_run_the_old_job(app)
+    check_layout(client, prefix)
+
+
+def test_a_layout_3_store_refuses_until_migrate_then_its_jobs_run_and_limits_hold(
+        app: jobq.App) -> None:
+    # As the release before limits wrote it: a pending job of an unlimited task.
+    client, prefix = raw_client(), _prefix(app)
+    spec = "\x1f".join(["3", "1700000000.5", "", "[1]", "{}", "noop"])
+    client.hset(f"{prefix}job:old", mapping={
+        "status": "pending", "seq": "1", "queue": "default", "priority": "0",
+        "run_at": "1700000000.5", "spec": spec})
+    client.zadd(f"{prefix}ready:default", {"0000000000000001:old": 0})
+    client.hset(f"{prefix}counts", mapping={"pending:default": 1})
+    client.set(f"{prefix}seq", "1")
+    client.set(f"{prefix}schema", "3")
+    check_layout(client, prefix)
+    app.backend._schema_pid = 0  # type: ignore[attr-defined]
+    with pytest.raises(SchemaError, match=r"schema version 3, this jobq needs 4.*jobq migrate"):
+        app.backend.claim("w", ["default"], 1, 30.0)
+
+    assert app.migrate() == SCHEMA_VERSION == 4
+    assert client.get(f"{prefix}schema") == "4"
+    limited = app.task(name="limited", concurrency_limit=1)(lambda: None)
+    first, second = limited.enqueue(), limited.enqueue()
+    claimed = {c.id for c in claim(app, limit=10)}
+    assert "old" in claimed and len(claimed & {first.id, second.id}) == 1
     check_layout(client, prefix)

@@ -15,7 +15,7 @@ JOB_KEYS = {
     "id", "task", "queue", "status", "priority", "attempts", "max_attempts", "args", "kwargs",
     "key", "timeout", "result", "error", "run_at", "created_at", "started_at", "finished_at",
     "lease_expires_at", "worker_id", "cancel_requested", "meta", "lost_leases", "max_lost",
-    "unknown_task_since",
+    "unknown_task_since", "limit_key", "limit_held_since",
 }
 
 
@@ -124,14 +124,14 @@ def test_stats_table_and_json(run: Jobq, sample: jobq.App) -> None:
             "mail": statuses | {"scheduled": 1},
         },
         "total": statuses | {"succeeded": 1, "failed": 1, "scheduled": 1},
-        "workers": 0, "waiting_for_tasks": {}, "oldest_pending": {},
+        "workers": 0, "waiting_on_limits": 0, "waiting_for_tasks": {}, "oldest_pending": {},
     }
 
 
 def test_stats_of_an_empty_store(run: Jobq, sample: jobq.App) -> None:
     assert json.loads(run.on_store("stats", "--json").stdout) == {
         "queues": {}, "total": {s.value: 0 for s in jobq.Status},
-        "workers": 0, "waiting_for_tasks": {}, "oldest_pending": {},
+        "workers": 0, "waiting_on_limits": 0, "waiting_for_tasks": {}, "oldest_pending": {},
     }
     assert "no jobs" in run.on_store("stats").stdout
 
@@ -219,3 +219,18 @@ def test_show_counts_lost_leases(run: Jobq, sample: jobq.App) -> None:
     assert "lost leases   1 of at most 3" in run.on_store("show", job.id).stdout
     data = json.loads(run.on_store("show", job.id, "--json").stdout)
     assert (data["lost_leases"], data["max_lost"], data["attempts"]) == (1, 3, 0)
+
+
+def test_show_and_stats_tell_of_a_job_held_by_its_limit(run: Jobq, sample: jobq.App) -> None:
+    limited = sample.task(name="limited", concurrency_limit=1,
+                          limit_key=lambda account: f"acct:{account}")(lambda account: None)
+    limited.enqueue(7)
+    held = limited.enqueue(7)
+    sample.backend.claim("w", ["default"], 10, 30.0)
+    out = run.on_store("show", held.id).stdout
+    assert "limit key" in out and "acct:7" in out
+    assert "limit held" in out and "without using an attempt" in out
+    assert json.loads(run.on_store("show", held.id, "--json").stdout)["limit_key"] == "acct:7"
+    assert json.loads(run.on_store("stats", "--json").stdout)["waiting_on_limits"] == 1
+    assert "1 waiting job(s) held back by their rate or concurrency limit" in (
+        run.on_store("stats").stdout)

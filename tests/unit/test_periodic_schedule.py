@@ -3,11 +3,14 @@ catch-up policies, and how versions of one periodic task combine."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from jobq.errors import ConfigError
+from jobq.limits import JobLimits
 from jobq.periodic import (
     CATCH_UP_CAP,
     Cron,
@@ -198,6 +201,31 @@ def test_a_spec_survives_the_store_and_its_hash_names_its_version() -> None:
     other = PeriodicSpec("sweep", Every(300 * MS), "all", "mail", 3, 4, 9.5)
     assert other.hash != one.hash
     assert PeriodicSpec.from_json("sweep", other.to_json()) == other
+
+
+def test_a_definition_with_default_options_keeps_the_hash_it_had_before_they_existed() -> None:
+    # Written (and hashed) by a jobq whose specs had no max_lost nor limits.
+    old = ('{"catch_up":"all","max_attempts":4,"priority":3,"queue":"mail",'
+           '"schedule":{"cron":"*/5 * * * *","tz":"Europe/Berlin"},"timeout":9.5}')
+    spec = PeriodicSpec("sweep", Cron("*/5 * * * *", "Europe/Berlin"), "all", "mail", 3, 4, 9.5)
+    assert spec.to_json() == old
+    assert spec.hash == "cc4a78652bd5c69b"
+    read = PeriodicSpec.from_json("sweep", old)
+    assert read == spec and (read.max_lost, read.limits()) == (3, None)
+
+
+def test_max_lost_and_limits_are_a_new_version_and_survive_the_store() -> None:
+    plain = PeriodicSpec("sweep", Every(60 * MS), "latest", "default", 0, 1, None)
+    limited = replace(plain, max_lost=1, rate_limit="2/m", rate_burst=3, concurrency_limit=1,
+                      limit_key="partner")
+    assert PeriodicSpec.from_json("sweep", limited.to_json()) == limited
+    assert limited.hash != plain.hash
+    assert json.loads(limited.to_json())["max_lost"] == 1
+    assert limited.limits() == JobLimits("partner", 1, 30.0, 3)
+    # without a key, the task as a whole is limited, as for any job of the task
+    assert replace(plain, concurrency_limit=2).limits() == JobLimits("sweep", 2, None, 1)
+    with pytest.raises(ConfigError, match="rate_limit='2/x'"):
+        PeriodicSpec.from_json("sweep", plain.to_json()[:-1] + ',"rate_limit":"2/x"}')
 
 
 @pytest.mark.parametrize(("given", "says"), [

@@ -22,6 +22,8 @@ LEGAL = {
     (S.BLOCKED, S.SCHEDULED),
     (S.SCHEDULED, S.PENDING), (S.SCHEDULED, S.CANCELLED),
     (S.PENDING, S.RUNNING), (S.PENDING, S.CANCELLED),
+    # A claim holds a job over its rate or concurrency limit until its next allowed time.
+    (S.PENDING, S.SCHEDULED),
     (S.RUNNING, S.SUCCEEDED), (S.RUNNING, S.FAILED), (S.RUNNING, S.SCHEDULED),
     (S.RUNNING, S.PENDING),
     # The end of a cooperative cancel: the task stopped after cancel() was asked.

@@ -73,7 +73,10 @@ def fire(conn: Connection, q: dict[str, str], channel: str, holder: str, term: i
     params = {"holder": holder, "term": term, "name": name, "tick": tick, "id": job.id,
               "task": job.task, "queue": job.queue, "args": job.args, "kwargs": job.kwargs,
               "priority": job.priority, "max_attempts": job.max_attempts,
-              "run_at": utc(job.run_at), "timeout": job.timeout, "channel": channel,
+              "run_at": utc(job.run_at), "timeout": job.timeout, "max_lost": job.max_lost,
+              "limit_key": job.limit_key, "limit_concurrency": job.limit_concurrency,
+              "limit_interval": job.limit_interval, "limit_burst": job.limit_burst,
+              "channel": channel,
               # the statement sees the ticks as they were before it: keep one fewer
               "keep": TICKS_KEPT - 1}
     row = conn.execute(q["fire_tick"], params).fetchone()

@@ -62,7 +62,8 @@ SELECT name, max(tick) FROM {schema}.jobq_ticks GROUP BY name;
 -- name: fire_tick
 -- One statement: the lease row is locked and checked (holder, term, not run out), the
 -- tick is admitted only if it is due and no tick at or after it was admitted for the
--- task, and the job is stored only if the tick was. Only a lease holder admits ticks
+-- task, and the job is stored only if the tick was, with its limits (the columns
+-- set_limits in queries.sql writes after an enqueue's insert). Only a lease holder admits ticks
 -- and each admission holds the lease row's lock until it commits, so a new term begins
 -- after every admission of the old one is visible.
 WITH lease AS (
@@ -82,9 +83,11 @@ WITH lease AS (
 ), stored AS (
     INSERT INTO {schema}.jobq_jobs
         (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at,
-         timeout)
+         timeout, max_lost, limit_key, limit_concurrency, limit_interval, limit_burst)
     SELECT job_id, %(task)s, %(queue)s, %(args)s, %(kwargs)s, %(priority)s, 'pending',
-           %(max_attempts)s, %(run_at)s, fired_at, %(timeout)s
+           %(max_attempts)s, %(run_at)s, fired_at, %(timeout)s, %(max_lost)s,
+           %(limit_key)s::text, %(limit_concurrency)s::int, %(limit_interval)s::float8,
+           %(limit_burst)s
     FROM admitted
     RETURNING id
 ), pruned AS (

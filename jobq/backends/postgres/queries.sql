@@ -128,13 +128,15 @@ WITH fresh AS (
     LIMIT %(limit)s
 )
 UPDATE {schema}.jobq_jobs AS j
-SET status = 'running', attempts = j.attempts + 1, started_at = now(),
+SET status = 'running', attempts = j.attempts + 1,
+    started_at = CASE WHEN j.limit_key IS NULL THEN now() ELSE j.started_at END,
     worker_id = %(worker)s, lease_token = %(token)s,
     lease_expires_at = now() + %(lease)s::float8 * interval '1 second',
     cancel_requested = false
 FROM picked WHERE j.seq = picked.seq
 RETURNING j.seq, j.priority, j.id, j.task, j.queue, j.args, j.kwargs, j.attempts,
-    j.max_attempts, j.timeout, j.lost_leases;
+    j.max_attempts, j.timeout, j.lost_leases, j.limit_key, j.limit_concurrency,
+    j.limit_interval, j.limit_burst, j.lease_token;
 
 -- name: claim_queues
 -- transition: pending -> running
@@ -164,13 +166,15 @@ WITH fresh AS (
     LIMIT %(limit)s
 )
 UPDATE {schema}.jobq_jobs AS j
-SET status = 'running', attempts = j.attempts + 1, started_at = now(),
+SET status = 'running', attempts = j.attempts + 1,
+    started_at = CASE WHEN j.limit_key IS NULL THEN now() ELSE j.started_at END,
     worker_id = %(worker)s, lease_token = %(token)s,
     lease_expires_at = now() + %(lease)s::float8 * interval '1 second',
     cancel_requested = false
 FROM picked WHERE j.seq = picked.seq
 RETURNING j.seq, j.priority, j.id, j.task, j.queue, j.args, j.kwargs, j.attempts,
-    j.max_attempts, j.timeout, j.lost_leases;
+    j.max_attempts, j.timeout, j.lost_leases, j.limit_key, j.limit_concurrency,
+    j.limit_interval, j.limit_burst, j.lease_token;
 
 -- name: heartbeat
 -- Renews the leases still held; a job missing from the result has lost its lease.
@@ -513,3 +517,27 @@ ON CONFLICT (minute, queue, worker) DO UPDATE SET
     succeeded = t.succeeded + excluded.succeeded,
     failed = t.failed + excluded.failed,
     retried = t.retried + excluded.retried;
+
+
+-- name: set_limits
+-- A limited job's key and limits, written beside its insert in the same transaction (the
+-- inserts of unlimited jobs stay as they were).
+UPDATE {schema}.jobq_jobs AS j
+SET limit_key = l.key, limit_concurrency = l.concurrency, limit_interval = l.interval,
+    limit_burst = l.burst
+FROM unnest(%(ids)b::text[], %(keys)b::text[], %(concurrencies)b::int[],
+            %(intervals)b::float8[], %(bursts)b::int[])
+    AS l(id, key, concurrency, interval, burst)
+WHERE j.id = l.id;
+
+-- name: limit_admit
+-- Admission of the limited jobs a claim took (the function is in
+-- migrations/0006_limits.sql): the held ones' ids and times, and the server's clock.
+SELECT held_id, held_until, clock FROM {schema}.jobq_admit(%(token)s, %(recheck)s);
+
+-- name: limit_held
+-- Waiting jobs that a claim held back for their limit.
+-- %(queues)s: the queues to count, or NULL for all.
+SELECT count(*) FROM {schema}.jobq_jobs
+WHERE limit_held_since IS NOT NULL AND status IN ('scheduled', 'pending')
+  AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]));

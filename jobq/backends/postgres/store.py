@@ -21,6 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from jobq.backends import sqlflow
+from jobq.backends.admission import HeldWake
 from jobq.backends.base import (
     FORGET_WORKER_AFTER,
     UNKNOWN_TASK_DELAY,
@@ -41,7 +42,7 @@ from jobq.backends.base import (
     Waits,
     WorkerInfo,
 )
-from jobq.backends.postgres import periodic, workflows
+from jobq.backends.postgres import limits, periodic, workflows
 from jobq.backends.postgres.conn import (
     MISSING,
     Connection,
@@ -70,6 +71,7 @@ from jobq.backends.sqlfiles import load_queries
 from jobq.config import Settings, redact_url
 from jobq.errors import BackendError, ConfigError, KeyConflict
 from jobq.job import JobRecord, Status
+from jobq.limits import CONCURRENCY_RECHECK
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresBackend", "connect"]
 
@@ -99,6 +101,8 @@ class PostgresBackend:
         self._lock = threading.Lock()
         self._listener: Listener | None = None
         self._listener_pid = 0
+        self._limit_wait = HeldWake()
+        self._limits_seen = False  # the last claim took limited jobs: admit in its round trip
         self._checked_pid = 0  # the process that found the schema at the right version
 
     def __repr__(self) -> str:
@@ -146,6 +150,8 @@ class PostgresBackend:
         if not batch:
             return []
         keyless = not any(j.key for j in batch)
+        if any(j.limit_key is not None for j in batch):
+            keyless = False  # limited jobs: stored with their limits in one transaction
         with self._conn() as conn:
             try:
                 if keyless and len(batch) == 1:  # task.enqueue(): one plain statement
@@ -229,6 +235,7 @@ class PostgresBackend:
         else:
             raise BackendError(f"could not store {len(todo)} job(s): their idempotency keys "
                                "kept changing hands; try again")
+        limits.set_limits(conn, self.q, [j for j in jobs if out[j.id] is j])
         if ready:
             conn.execute(self.q["notify"], {"channel": self.channel})
         return [out[j.id] for j in jobs]
@@ -240,6 +247,7 @@ class PostgresBackend:
                     self._copy(conn, rows)
                 else:
                     conn.execute(self.q["insert"], {**job_columns(rows), "channel": self.channel})
+                limits.set_limits(conn, self.q, rows)
 
             return sqlflow.enqueue(workflows.Statements(conn, self.wq), jobs, waits, insert)
 
@@ -266,17 +274,43 @@ class PostgresBackend:
         params = {"worker": worker_id, "token": token, "lease": lease, "queue": queues[0],
                   "queues": list(queues), "limit": limit, "suspects": max(suspects, 0),
                   "skip": list(skip_tasks),
-                  "channel": self.channel}
+                  "channel": self.channel, "recheck": CONCURRENCY_RECHECK}
         query = self.q["claim"] if len(set(queues)) == 1 else self.q["claim_queues"]
         with self._conn() as conn:
-            with conn.pipeline():  # promote and claim: one round trip, one transaction
-                conn.execute(self.q["relaxed_commit"])
-                conn.execute(self.q["promote_due"], params)
-                cur = conn.execute(query, params)
-            rows = cur.fetchall()
+            rows, held = self._claim_round(conn, query, params, self._limits_seen)
+            if held is not None:  # admission ran: its rounds
+
+                def take(count: int, suspects: int) -> limits.Rounds:
+                    # A token of its own: admission decides on this round's jobs alone.
+                    more = {**params, "limit": count, "suspects": suspects,
+                            "token": uuid.uuid4().hex}
+                    rows, held = self._claim_round(conn, query, more, True, promote=False)
+                    return rows, held or []
+
+                rows = limits.admitted(rows, held, take, max(suspects, 0),
+                                       self._limit_wait.note)
         rows.sort(key=lambda r: (-r[1], r[0]))
-        return [ClaimedJob(r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], token, r[10])
+        return [ClaimedJob(r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[15], r[10])
                 for r in rows]
+
+    def _claim_round(self, conn: Connection, query: str, params: dict[str, Any],
+                     admit: bool, promote: bool = True) -> tuple[list[Any], list[Any] | None]:
+        """Claim, and (``admit``) decide on the limited jobs taken, in one round trip; the
+        decision is taken after all, in one more, when the claim took limited jobs.
+        Returns the rows and what admission held back (None: admission did not run)."""
+        with conn.pipeline():  # promote and claim: one round trip, one transaction
+            conn.execute(self.q["relaxed_commit"])
+            if promote:
+                conn.execute(self.q["promote_due"], params)
+            cur = conn.execute(query, params)
+            admitting = conn.execute(self.q["limit_admit"], params) if admit else None
+        rows = cur.fetchall()
+        limited = any(r[11] is not None for r in rows)
+        if promote:
+            self._limits_seen = limited
+        if admitting is None and limited:
+            admitting = conn.execute(self.q["limit_admit"], params)
+        return rows, None if admitting is None else admitting.fetchall()
 
     def heartbeat(self, leases: Sequence[tuple[str, str]], lease: float) -> Heartbeat:
         if not leases:
@@ -343,6 +377,12 @@ class PostgresBackend:
                 self._settle(conn, ended)
         return [decided.get(j.job_id) for j in jobs]
 
+    def limit_held(self, queues: Sequence[str] | None = None) -> int:
+        params = {"queues": None if queues is None else list(queues)}
+        with self._conn() as conn:
+            row = conn.execute(self.q["limit_held"], params).fetchone()
+        return int(row[0]) if row else 0
+
     def waiting_tasks(self) -> list[WaitingTask]:
         with self._conn() as conn:
             rows = conn.execute(self.q["waiting_tasks"]).fetchall()
@@ -390,7 +430,7 @@ class PostgresBackend:
     def wait_for_work(self, timeout: float, wake: threading.Event | None = None) -> None:
         if wake is not None and wake.is_set():
             return
-        self._get_listener().wait(max(timeout, 0.0), wake)
+        self._get_listener().wait(max(self._limit_wait.cap(timeout), 0.0), wake)
 
     def _get_listener(self) -> Listener:
         pid = os.getpid()

@@ -37,6 +37,15 @@ def incomplete(chunks: list[tuple[list[NewJob], str]], confirmed: dict[int, Any]
     return EnqueueIncomplete(str(exc), stored, unconfirmed, [job.id for job in source])
 
 
+def pack_limit(j: NewJob) -> str:
+    """A limited job's ``limit`` hash field: concurrency, seconds between starts, burst and
+    the key, joined by 0x1f ("" for no limit); the key, which may hold any character,
+    last."""
+    return "\x1f".join(("" if j.limit_concurrency is None else str(j.limit_concurrency),
+                        "" if j.limit_interval is None else repr(float(j.limit_interval)),
+                        str(j.limit_burst), j.limit_key or ""))
+
+
 def encode_rows(jobs: Sequence[NewJob], numbers: dict[float, str]) -> str:
     """The enqueue script's JSON rows; ``numbers`` caches formatted times across calls.
     A job that differs from the one before it by id alone is sent as its id alone."""
@@ -57,6 +66,9 @@ def encode_rows(jobs: Sequence[NewJob], numbers: dict[float, str]) -> str:
         timeout = "" if j.timeout is None else repr(float(j.timeout))
         spec = pack_spec(str(j.max_attempts), num(j.created_at), timeout, j.args, j.kwargs,
                          j.task)
-        rows.append([j.id, j.queue, str(j.priority), j.status.value, num(j.run_at), j.key or "",
-                     spec, "" if j.max_lost == DEFAULT_MAX_LOST else str(j.max_lost)])
+        row = [j.id, j.queue, str(j.priority), j.status.value, num(j.run_at), j.key or "",
+               spec, "" if j.max_lost == DEFAULT_MAX_LOST else str(j.max_lost)]
+        if j.limit_key is not None:
+            row.append(pack_limit(j))
+        rows.append(row)
     return _json.encode(rows)

@@ -9,6 +9,11 @@ store until it is done and an interrupted run can simply be run again.
 Layout 3 adds workflows (new keys and job hash fields only). Nothing is rewritten, but
 the version goes up so that workers of an earlier release, which would finish a job
 without releasing what waits for it, refuse the store.
+
+Layout 4 adds limits (the ``limit`` and ``limit_held_since`` job hash fields and the
+``limits``, ``limits:held`` and ``running:<key>`` keys). Nothing is rewritten; the
+version goes up so that workers of an earlier release, which would run a limited job
+without looking at its limit, refuse the store.
 """
 
 from __future__ import annotations
@@ -60,3 +65,9 @@ def migrate_2_to_3(conns: Connections, prefix: str) -> None:
     """Upgrade the layout 2 store under ``prefix`` to layout 3 (workflows)."""
     _no_old_workers(conns, prefix)
     conns.command("SET", prefix + "schema", 3)
+
+
+def migrate_3_to_4(conns: Connections, prefix: str) -> None:
+    """Upgrade the layout 3 store under ``prefix`` to layout 4 (limits)."""
+    _no_old_workers(conns, prefix)
+    conns.command("SET", prefix + "schema", 4)

@@ -17,7 +17,9 @@ from jobq.backends.base import (
     StoredDefinition,
     TickVerdict,
 )
+from jobq.backends.redis.batches import pack_limit
 from jobq.backends.redis.records import pairs
+from jobq.job import DEFAULT_MAX_LOST
 
 HASH_LENGTH = 16  # a version's field is its hash, then its name
 
@@ -70,7 +72,9 @@ def fire_args(prefix: str, holder: str, term: int, name: str, tick: int,
               job: NewJob) -> tuple[str, ...]:
     return (prefix, holder, str(term), name, str(tick), job.id, job.queue, str(job.priority),
             _num(job.run_at), str(job.max_attempts),
-            "" if job.timeout is None else _num(job.timeout), job.args, job.kwargs, job.task)
+            "" if job.timeout is None else _num(job.timeout), job.args, job.kwargs, job.task,
+            "" if job.max_lost == DEFAULT_MAX_LOST else str(job.max_lost),
+            "" if job.limit_key is None else pack_limit(job))
 
 
 def verdict_of(reply: Sequence[Any]) -> TickVerdict:

@@ -138,6 +138,8 @@ def record_of(job_id: str, h: dict[str, str]) -> JobRecord:
         lost_leases=number(h.get("lost_leases"), int, 0),
         max_lost=number(h.get("max_lost"), int, DEFAULT_MAX_LOST),
         unknown_task_since=utc(number(h.get("unknown_task_since"), float, None)),
+        limit_key=h["limit"].split("\x1f", 3)[-1] if h.get("limit") else None,
+        limit_held_since=utc(number(h.get("limit_held_since"), float, None)),
     )
 
 

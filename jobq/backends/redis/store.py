@@ -48,7 +48,7 @@ from jobq.backends.redis.conn import (
     load_scripts,
     same_args,
 )
-from jobq.backends.redis.migrate import migrate_1_to_2, migrate_2_to_3
+from jobq.backends.redis.migrate import migrate_1_to_2, migrate_2_to_3, migrate_3_to_4
 from jobq.backends.redis.records import (
     DAMAGED_SPEC,
     PendingGroups,
@@ -68,7 +68,7 @@ from jobq.errors import BackendError, KeyConflict, SchemaError
 from jobq.job import RETAINED_FOR_A_WHILE, JobRecord, Status
 
 # 2: a job's fixed fields in one spec field, no pending index; 3: workflows
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 REAP_BATCH = 500
 PURGE_BATCH = 500
 ENQUEUE_CHUNK = 250  # jobs per enqueue script call
@@ -173,6 +173,9 @@ class RedisBackend:
             found = "2"
         if found == "2":
             migrate_2_to_3(self._redis, self.prefix)
+            found = "3"
+        if found == "3":
+            migrate_3_to_4(self._redis, self.prefix)
         self._ensure_schema()
         return SCHEMA_VERSION
 
@@ -414,6 +417,9 @@ class RedisBackend:
         reply = self._script("postpone", same_args(
             (self.prefix, self._retention_ms, after, _num(low), _num(high), rows)))
         return [Status(status) if status else None for status in reply]
+
+    def limit_held(self, queues: Sequence[str] | None = None) -> int:
+        return int(self._script("limit_held", same_args((self.prefix, *(queues or ())))))
 
     def waiting_tasks(self) -> list[WaitingTask]:
         flat = self._script("waiting_tasks", same_args((self.prefix,)))

@@ -3,8 +3,8 @@
 -- name: insert
 INSERT OR IGNORE INTO jobq_jobs
     (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at, key,
-     timeout, max_lost)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+     timeout, max_lost, limit_key, limit_concurrency, limit_interval, limit_burst)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: exists
 SELECT 1 FROM jobq_jobs WHERE id = ?;
@@ -23,9 +23,11 @@ UPDATE jobq_jobs SET status = 'pending' WHERE status = 'scheduled' AND run_at <=
 -- skip, the limit, the queue names, the tasks to skip, how many jobs that lost a lease
 -- before may be taken, the limit; {queues} is replaced by one "?" per queue name, {skip}
 -- by "AND task NOT IN (?, ...)" or nothing. The best jobs that never lost a lease, and
--- the best of those that did (their own small index), then the best of both.
+-- the best of those that did (their own small index), then the best of both. A limited
+-- job keeps its started_at until its limit admits it (limit_admit).
 UPDATE jobq_jobs
-SET status = 'running', attempts = attempts + 1, started_at = ?, worker_id = ?,
+SET status = 'running', attempts = attempts + 1,
+    started_at = CASE WHEN limit_key IS NULL THEN ? ELSE started_at END, worker_id = ?,
     lease_token = ?, lease_expires_at = ?, cancel_requested = 0
 WHERE seq IN (
     SELECT seq FROM (
@@ -45,7 +47,42 @@ WHERE seq IN (
     LIMIT ?
 )
 RETURNING seq, priority, id, task, queue, args, kwargs, attempts, max_attempts, timeout,
-    lost_leases;
+    lost_leases, limit_key, limit_concurrency, limit_interval, limit_burst, lease_token;
+
+-- name: limit_state
+-- Per key (the JSON list given): its rate state, its running jobs besides the ones this
+-- claim (its lease token) is deciding on, and the store's clock for limits: SQLite's own
+-- reading of the system clock, which no process's time source can skew.
+SELECT k.value, (SELECT tat FROM jobq_limits WHERE key = k.value),
+    (SELECT COUNT(*) FROM jobq_jobs INDEXED BY jobq_jobs_limit_running
+     WHERE status = 'running' AND limit_key = k.value AND lease_token <> :token),
+    (julianday('now') - 2440587.5) * 86400.0
+FROM json_each(:keys) AS k;
+
+-- name: limit_tat
+INSERT INTO jobq_limits (key, tat) VALUES (?, ?)
+ON CONFLICT (key) DO UPDATE SET tat = excluded.tat;
+
+-- name: limit_admit
+-- After the held jobs went back: the claim's limited jobs still running start now.
+UPDATE jobq_jobs INDEXED BY jobq_jobs_limit_running
+SET started_at = :now, limit_held_since = NULL
+WHERE status = 'running' AND limit_key IS NOT NULL AND lease_token = :token;
+
+-- name: limit_hold
+-- transition: running -> scheduled
+-- Over its limit: back to waiting until :run_at, its attempt given back (it never ran).
+UPDATE jobq_jobs
+SET status = 'scheduled', run_at = :run_at, attempts = MAX(attempts - 1, 0),
+    worker_id = NULL, lease_token = NULL, lease_expires_at = NULL,
+    limit_held_since = COALESCE(limit_held_since, :now)
+WHERE id = :id AND lease_token = :token AND status = 'running';
+
+-- name: limit_held
+-- Waiting jobs that a claim held back for their limit; {queues} is replaced by "" or by
+-- "AND queue IN (?, ...)".
+SELECT COUNT(*) FROM jobq_jobs INDEXED BY jobq_jobs_limit_held
+WHERE limit_held_since IS NOT NULL AND status IN ('scheduled', 'pending') {queues};
 
 -- name: heartbeat
 UPDATE jobq_jobs SET lease_expires_at = ?

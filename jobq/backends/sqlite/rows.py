@@ -32,7 +32,8 @@ def job_row(j: NewJob) -> tuple[Any, ...]:
     """A new job as the parameters of the ``insert`` query, in its column order."""
     # j.status is a StrEnum: SQLite stores it as its text, without the .value lookup.
     return (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status, j.max_attempts,
-            j.run_at, j.created_at, j.key, j.timeout, j.max_lost)
+            j.run_at, j.created_at, j.key, j.timeout, j.max_lost, j.limit_key,
+            j.limit_concurrency, j.limit_interval, j.limit_burst)
 
 
 def record(row: sqlite3.Row) -> JobRecord:

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from jobq.backends import sqlflow
+from jobq.backends.admission import HeldWake
 from jobq.backends.base import (
     FORGET_WORKER_AFTER,
     UNKNOWN_TASK_DELAY,
@@ -41,7 +42,7 @@ from jobq.backends.base import (
     WorkerInfo,
 )
 from jobq.backends.sqlfiles import load_migrations, load_queries
-from jobq.backends.sqlite import periodic, workflows
+from jobq.backends.sqlite import limits, periodic, workflows
 from jobq.backends.sqlite.files import is_store_error, sqlite_path, store_error
 from jobq.backends.sqlite.rows import job_row, listing_sql, record, worker_info
 from jobq.config import Settings
@@ -150,6 +151,7 @@ class SQLiteBackend:
         if sync not in _SYNC_MODES:
             raise ConfigError(f"{url!r}: synchronous must be one of {_SYNC_MODES}, got {sync!r}")
         self._synchronous = sync
+        self._limit_wait = HeldWake()
         self._busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
@@ -344,15 +346,22 @@ class SQLiteBackend:
         token = uuid.uuid4().hex
         skip = f"AND task NOT IN ({','.join('?' * len(skip_tasks))})" if skip_tasks else ""
         sql = Q["claim"].replace("{queues}", ",".join("?" * len(queues))).replace("{skip}", skip)
-        params = (now, worker_id, token, now + lease, *queues, *skip_tasks, limit, *queues,
-                  *skip_tasks, max(suspects, 0), limit)
+
+        def take(count: int, suspects: int, token: str) -> list[sqlite3.Row]:
+            return conn.execute(sql, (now, worker_id, token, now + lease, *queues,
+                                      *skip_tasks, count, *queues, *skip_tasks, suspects,
+                                      count)).fetchall()
+
         with self._write() as conn:
             conn.execute(Q["promote_due"], (now,))
-            rows = conn.execute(sql, params).fetchall()
+            rows = take(limit, max(suspects, 0), token)
+            if any(r["limit_key"] is not None for r in rows):
+                rows = limits.admit_claimed(conn, rows, take, now, suspects,
+                                            self._limit_wait.note)
         rows.sort(key=lambda r: (-r["priority"], r["seq"]))
         return [
             ClaimedJob(r["id"], r["task"], r["queue"], r["args"], r["kwargs"], r["attempts"],
-                       r["max_attempts"], r["timeout"], token, r["lost_leases"])
+                       r["max_attempts"], r["timeout"], r["lease_token"], r["lost_leases"])
             for r in rows
         ]
 
@@ -431,6 +440,12 @@ class SQLiteBackend:
     def oldest_pending(self) -> dict[str, float]:
         with self._read() as conn:
             return {queue: since for queue, since in conn.execute(Q["oldest_pending"])}
+
+    def limit_held(self, queues: Sequence[str] | None = None) -> int:
+        where = "" if queues is None else f"AND queue IN ({','.join('?' * len(queues))})"
+        with self._read() as conn:
+            sql = Q["limit_held"].replace("{queues}", where)
+            return int(conn.execute(sql, tuple(queues or ())).fetchone()[0])
 
     def reap(self, now: float | None = None) -> list[ReapedJob]:
         params = {"now": time.time() if now is None else now}
@@ -534,7 +549,7 @@ class SQLiteBackend:
     def wait_for_work(self, timeout: float, wake: threading.Event | None = None) -> None:
         # PRAGMA data_version changes when another connection commits: a cheap way to
         # notice a new job without re-running the claim query.
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + self._limit_wait.cap(timeout)
         with self._read() as conn:
             start = conn.execute("PRAGMA data_version").fetchone()[0]
         # Poll fast at first (a busy system), slower once it has been quiet for a while.

@@ -8,12 +8,14 @@
 --       number n of tasks to skip, n task names, queue, queue, ...
 -- Writes: job:<id>, ready:<queue>, scheduled:<queue>, leases, status:<status>, counts,
 --         claim:<token> (the batch, kept for one lease so a re-sent claim whose reply
---         was lost gets the same jobs back instead of orphaning them), wake:<queue>.
+--         was lost gets the same jobs back instead of orphaning them), wake:<queue>;
+--         for limited jobs limits, running:<key>, limits:held.
 -- Returns, JSON-encoded (one string parses far faster than many): [server now, earliest
 --   due time of a scheduled job in the queues or "", then per job: id, queue, attempts,
 --   spec (keys.md), lost leases].
 -- transition: scheduled -> pending
 -- transition: pending -> running
+-- transition: pending -> scheduled
 local replay = ARGV[2] == '1'
 local worker, token = ARGV[3], ARGV[4]
 local limit, lease = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -33,7 +35,8 @@ local SCAN_PAST = 1000
 local now = server_now()
 local stamp = fmt_time(now)
 local batch_key = P .. 'claim:' .. token
-local FIELDS = {'status', 'seq', 'queue', 'spec', 'attempts', 'lease_token', 'lost_leases'}
+local FIELDS = {'status', 'seq', 'queue', 'spec', 'attempts', 'lease_token', 'lost_leases',
+  'limit', 'limit_held_since'}
 
 local function next_due()
   local best = nil
@@ -117,41 +120,127 @@ local function candidates_of(q, out)
   end
 end
 
-local candidates = {}
-if limit > 0 then
-  for _, q in ipairs(queues) do
-    candidates_of(q, candidates)
+-- Limits (docs/limits.md): a limited job's `limit` field holds its concurrency, the
+-- seconds between two starts of its key, its burst and its key. Decided here, on the
+-- server's clock, in priority order; a job over its limit goes back to waiting (scheduled
+-- at its next allowed time, no attempt used) and the claim looks further instead.
+local RECHECK = 0.2 -- seconds before a job held by its concurrency limit is looked at again
+local running, tats, held_any = {}, {}, false
+
+-- The key's running jobs: its running:<key> set, each member checked against its job
+-- (one that no longer runs leaves the set here), so no slot can leak.
+local function running_count(key)
+  if running[key] == nil then
+    local set = P .. 'running:' .. key
+    local n = 0
+    for _, id in ipairs(redis.call('SMEMBERS', set)) do
+      if redis.pcall('HGET', job_key(id), 'status') == 'running' then
+        n = n + 1
+      else
+        redis.call('SREM', set, id)
+      end
+    end
+    running[key] = n
   end
+  return running[key]
 end
-table.sort(candidates, function(a, b)
-  if a[1] ~= b[1] then
-    return a[1] < b[1]
+
+local function hold(id, h, q, member, at)
+  zset_rem(ready_key(q), member)
+  redis.call('HSET', job_key(id), 'status', 'scheduled', 'run_at', fmt_time(at))
+  if not h.limit_held_since or h.limit_held_since == '' then
+    redis.call('HSET', job_key(id), 'limit_held_since', stamp)
+    redis.call('SADD', P .. 'limits:held', id)
   end
-  return a[2] < b[2]
-end)
+  zset_add(scheduled_key(q), at, id)
+  restatus(id, h.queue, h.seq, 'pending', 'scheduled')
+  held_any = true
+end
+
+-- Whether the limited job may start now; if not, it is held.
+local function admit(id, h, q, member)
+  local conc, interval, burst, key = string.match(h.limit, '^([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)$')
+  if not key then
+    return true -- a damaged limit field limits nothing
+  end
+  conc, interval, burst = tonumber(conc), tonumber(interval), tonumber(burst) or 1
+  if conc and running_count(key) >= conc then
+    hold(id, h, q, member, now + RECHECK)
+    return false
+  end
+  if interval then
+    local tat = tats[key]
+    if tat == nil then
+      tat = tonumber(redis.call('HGET', P .. 'limits', key)) or now
+    end
+    -- A start less than one interval late keeps its place in the schedule (limits.py).
+    local base = tat > now - interval and tat or now
+    local allowed = base - (burst - 1) * interval
+    if allowed > now then
+      hold(id, h, q, member, allowed)
+      return false
+    end
+    tats[key] = base + interval
+    redis.call('HSET', P .. 'limits', key, string.format('%.17g', base + interval))
+  end
+  running[key] = running_count(key) + 1
+  redis.call('SADD', P .. 'running:' .. key, id)
+  if h.limit_held_since and h.limit_held_since ~= '' then
+    redis.call('HSET', job_key(id), 'limit_held_since', '')
+    redis.call('SREM', P .. 'limits:held', id)
+  end
+  return true
+end
 
 local out = {stamp, ''}
 local ids = {}
 local expires = now + lease
 local expires_text = fmt_time(expires)
 local suspects = 0
-for _, c in ipairs(candidates) do
-  if #ids >= limit then
+
+local function take(candidates)
+  for _, c in ipairs(candidates) do
+    if #ids >= limit then
+      break
+    end
+    if not c[6] or suspects < allowance then
+      local id, h = c[4], c[5]
+      if not h.limit or h.limit == '' or admit(id, h, c[3], c[2]) then
+        suspects = suspects + (c[6] and 1 or 0)
+        zset_rem(ready_key(c[3]), c[2])
+        h.attempts = string.format('%d', (tonumber(h.attempts) or 0) + 1)
+        redis.call('HSET', job_key(id), 'status', 'running', 'attempts', h.attempts,
+          'started_at', stamp, 'worker_id', worker, 'lease_token', token,
+          'lease_expires_at', expires_text, 'cancel_requested', '0')
+        zset_add(P .. 'leases', expires, id)
+        restatus(id, h.queue, h.seq, 'pending', 'running')
+        reply_job(out, id, h)
+        ids[#ids + 1] = id
+      end
+    end
+  end
+end
+
+-- Held jobs leave the ready sets, so a second look finds the jobs behind them.
+for _ = 1, 4 do
+  local candidates = {}
+  if limit > #ids then
+    for _, q in ipairs(queues) do
+      candidates_of(q, candidates)
+    end
+  end
+  table.sort(candidates, function(a, b)
+    if a[1] ~= b[1] then
+      return a[1] < b[1]
+    end
+    return a[2] < b[2]
+  end)
+  held_any = false
+  take(candidates)
+  if not held_any or #ids >= limit then
     break
   end
-  if not c[6] or suspects < allowance then
-    suspects = suspects + (c[6] and 1 or 0)
-    local id, h = c[4], c[5]
-    zset_rem(ready_key(c[3]), c[2])
-    h.attempts = string.format('%d', (tonumber(h.attempts) or 0) + 1)
-    redis.call('HSET', job_key(id), 'status', 'running', 'attempts', h.attempts,
-      'started_at', stamp, 'worker_id', worker, 'lease_token', token,
-      'lease_expires_at', expires_text, 'cancel_requested', '0')
-    zset_add(P .. 'leases', expires, id)
-    restatus(id, h.queue, h.seq, 'pending', 'running')
-    reply_job(out, id, h)
-    ids[#ids + 1] = id
-  end
+  flush_zsets()
 end
 flush()
 if #ids > 0 then

@@ -2,8 +2,9 @@
 -- idempotency key, or at the job already stored under a job's id (a call whose id was
 -- fixed, enqueued again after a failure).
 -- ARGV: prefix, replay ("1" when re-sent after a lost reply), the client's clock,
---       jobs as JSON: [[id, queue, priority, status, run_at, key, spec, max_lost], ...]
---       (numbers as text, "" for none or the default; spec as keys.md packs it); a row
+--       jobs as JSON: [[id, queue, priority, status, run_at, key, spec, max_lost,
+--       limit], ...] (numbers as text, "" for none or the default; spec and limit as
+--       keys.md packs them; limit only on a limited job); a row
 --       of the id alone repeats every other field of the row before it
 -- Writes: job:<id>, seq, status:<status> (not for pending), ready:<queue> or
 --         scheduled:<queue>, key:<key>, counts, wake:<queue>.
@@ -31,7 +32,7 @@ if #jobs == 1 and not replay then
     redis.call('SET', P .. 'key:' .. key, id)
   end
   local s = string.format('%d', redis.call('INCR', P .. 'seq'))
-  if key == '' and j[8] == '' then
+  if key == '' and j[8] == '' and not j[9] then
     redis.call('HSET', name, 'status', status, 'seq', s, 'queue', queue,
       'priority', priority, 'run_at', run_at, 'spec', j[7])
   else
@@ -42,6 +43,9 @@ if #jobs == 1 and not replay then
     end
     if j[8] ~= '' then
       redis.call('HSET', name, 'max_lost', j[8])
+    end
+    if j[9] then
+      redis.call('HSET', name, 'limit', j[9])
     end
   end
   redis.call('HINCRBY', P .. 'counts', status .. ':' .. queue, 1)
@@ -158,6 +162,10 @@ for i, j in ipairs(jobs) do
       if j[8] ~= '' then
         fields[#fields + 1] = 'max_lost'
         fields[#fields + 1] = j[8]
+      end
+      if j[9] then
+        fields[#fields + 1] = 'limit'
+        fields[#fields + 1] = j[9]
       end
       templates[j] = fields
     end

@@ -129,6 +129,10 @@ for _, j in ipairs(jobs) do
     fields[#fields + 1] = 'max_lost'
     fields[#fields + 1] = j[8]
   end
+  if j[9] then -- a limited job
+    fields[#fields + 1] = 'limit'
+    fields[#fields + 1] = j[9]
+  end
   local status, spec = link(id, j[4], j[7], run_at, fields)
   redis.call('HSET', job_key(id), 'status', status, 'spec', spec, unpack(fields))
   count(queue, status, 1)

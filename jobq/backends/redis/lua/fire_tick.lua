@@ -1,6 +1,7 @@
 -- fire_tick: admit one tick of a periodic task and store its job, pending, in one step.
 -- ARGV: prefix, holder, term, name, tick (epoch ms), then the job: id, queue, priority,
---       run_at, max_attempts, timeout ("" for none), args, kwargs, task
+--       run_at, max_attempts, timeout ("" for none), args, kwargs, task, max_lost ("" for
+--       the default), limit ("" for none; as keys.md packs it)
 -- Refuses, writing nothing, unless the caller holds leader:periodic under that term, the
 -- tick is due on the server's clock, and no tick at or after it was admitted for name.
 -- Writes: periodic:last (name -> tick), job:<id>, seq, ready:<queue>, counts,
@@ -28,6 +29,12 @@ redis.call('HSET', P .. 'periodic:last', name, ARGV[5])
 local s = string.format('%d', redis.call('INCR', P .. 'seq'))
 redis.call('HSET', job_key(id), 'status', 'pending', 'seq', s, 'queue', queue,
   'priority', priority, 'run_at', ARGV[9], 'spec', spec)
+if ARGV[15] ~= '' then
+  redis.call('HSET', job_key(id), 'max_lost', ARGV[15])
+end
+if ARGV[16] ~= '' then
+  redis.call('HSET', job_key(id), 'limit', ARGV[16])
+end
 redis.call('HINCRBY', P .. 'counts', 'pending:' .. queue, 1)
 redis.call('ZADD', ready_key(queue), ready_score(priority), ready_member(s, id))
 wake(queue)
