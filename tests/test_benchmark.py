@@ -100,3 +100,21 @@ def test_quick_without_peers_is_a_usage_error() -> None:
     result = CliRunner().invoke(bench, ["--quick"])
     assert result.exit_code == 2
     assert "--quick goes with --peers" in result.output
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres", "redis"])
+def test_stats_figures_with_few_and_many_finished_jobs(backend: str, tmp_path: Path) -> None:
+    url: list[str] = []
+    if backend != "sqlite":
+        store = isolation.open_store(backend, tmp_path)  # skips or fails when it is down
+        store.drop()
+        url = ["--url", store.url]
+    result = CliRunner().invoke(bench, [*url, "--stats", "1500", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = {f["key"]: f for f in json.loads(result.stdout)["figures"]}
+    expected = {"stats_1000", "stats_1500"}
+    if backend != "sqlite":
+        expected |= {"round_trip_1000", "round_trip_1500"}
+    assert set(figures) == expected
+    assert figures["stats_1500"]["reference"] == "stats_1000"
+    assert figures["stats_1500"]["ratio"] > 0 and figures["stats_1000"]["ratio"] is None

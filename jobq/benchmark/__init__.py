@@ -138,11 +138,15 @@ class Bench:
     def _stats(self) -> None:
         small, big = STATS_SMALL, self.plan.stats_finished
         few, many = counts.stats_costs(self.stores, small, big, self._step)
-        self._add("stats_few", f"app.stats(), {small:,} finished jobs stored", few, "ms")
-        self._add("stats_many", f"app.stats(), {big:,} finished jobs stored", many, "ms",
-                  reference="stats_few")
+        for cost, size in ((few, small), (many, big)):
+            self._add(f"stats_{size}", f"app.stats(), {size:,} finished jobs stored",
+                      cost.stats, "ms", reference=f"stats_{small}")
+            if cost.round_trip is not None:
+                self._add(f"round_trip_{size}", "  beside it: one round trip (PING / SELECT 1)",
+                          cost.round_trip, "ms", reference=f"round_trip_{small}")
         for fig in self.figures:
-            fig.ratio = fig.value / few if fig.reference else None
+            base = next(f for f in self.figures if f.key == fig.reference)
+            fig.ratio = None if fig is base else fig.value / base.value
 
     def _raw(self) -> None:
         jobs, batch = self.plan.jobs, runs.BATCH
@@ -328,8 +332,8 @@ def render(console: Console, env: dict[str, Any], figures: list[Figure]) -> None
             row.append("" if fig.ratio is None else f"{fig.ratio:.0%}")
         table.add_row(*row)
     console.print(table)
-    if any(f.key == "stats_many" for f in figures):
-        console.print("ratio: app.stats() with many finished jobs stored over with few")
+    if any(f.key.startswith("stats_") for f in figures):
+        console.print("ratio: with many finished jobs stored over with few")
     elif ratios:
         raw = any(f.reference and f.reference.startswith("raw") for f in figures)
         console.print(
