@@ -13,7 +13,7 @@ import pytest
 import jobq
 from jobq.backends.sqlfiles import Migration
 from jobq.backends.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteBackend, sqlite_path
-from jobq.backends.sqlite import store as sqlite_backend
+from jobq.backends.sqlite import schema as sqlite_schema
 from jobq.errors import BackendError, ConfigError, SchemaError
 from tests.backends.support import reap_and_run_the_old_job
 
@@ -126,8 +126,8 @@ def test_an_older_store_is_upgraded_on_first_use(
     old.close()
     extra = Migration(SCHEMA_VERSION + 1, "test_column",
                       "ALTER TABLE jobq_jobs ADD COLUMN test_note TEXT")
-    monkeypatch.setattr(sqlite_backend, "MIGRATIONS", [*MIGRATIONS, extra])
-    monkeypatch.setattr(sqlite_backend, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", [*MIGRATIONS, extra])
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     new = jobq.App(sqlite_url)
     assert new.get_job(job.id) is not None  # the job survived the upgrade
     new.backend.check_schema()
@@ -159,8 +159,8 @@ def _upgrade_with(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, sql: str) ->
     first.get_job("x")
     first.close()
     extra = Migration(SCHEMA_VERSION + 1, "test_note", sql)
-    monkeypatch.setattr(sqlite_backend, "MIGRATIONS", [*MIGRATIONS, extra])
-    monkeypatch.setattr(sqlite_backend, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", [*MIGRATIONS, extra])
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     return jobq.App(sqlite_url)
 
 
