@@ -1,9 +1,11 @@
 """What every store decides alike, written once: which schema versions it refuses and
-what it says, how counts fold into ``stats()``, how purge goes in batches, the order the
-reaper reports expired leases in, and retention."""
+what it says, how a forked child tells its parent's connections from its own, how counts
+fold into ``stats()``, how purge goes in batches, the order the reaper reports expired
+leases in, and retention."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -37,6 +39,30 @@ def schema_refusal(where: str, version: int, known: int, upgrade: str) -> Schema
         )
     return SchemaError(f"{where} is at jobq schema version {version}, this jobq needs "
                        f"{known}; {upgrade}")
+
+
+class ProcessBound:
+    """The process some state belongs to (a connection, a listening thread, a schema
+    found at the right version). A forked child inherits the state but must not use it:
+    its sockets and threads are the parent's. ``mine()`` tells, ``bind()`` takes it over
+    for this process, ``unbind()`` makes every process (this one too) start afresh.
+
+    (SQLite's store also drops its connection in a fork hook, as it must replace a lock
+    the parent's threads may hold: see ``jobq/backends/sqlite/access.py``.)"""
+
+    __slots__ = ("_pid",)
+
+    def __init__(self, bound: bool = False) -> None:
+        self._pid = os.getpid() if bound else 0
+
+    def mine(self) -> bool:
+        return self._pid == os.getpid()
+
+    def bind(self) -> None:
+        self._pid = os.getpid()
+
+    def unbind(self) -> None:
+        self._pid = 0
 
 
 def fold_stats(rows: Iterable[tuple[str, str, int]]) -> dict[str, dict[str, int]]:

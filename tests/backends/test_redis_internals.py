@@ -420,7 +420,7 @@ def test_a_layout_3_store_refuses_until_migrate_then_its_jobs_run_and_limits_hol
     client.set(f"{prefix}seq", "1")
     client.set(f"{prefix}schema", "3")
     check_layout(client, prefix)
-    app.backend._schema_pid = 0  # type: ignore[attr-defined]
+    app.backend._checked.unbind()  # type: ignore[attr-defined]
     with pytest.raises(SchemaError, match=r"schema version 3, this jobq needs 4.*jobq migrate"):
         app.backend.claim("w", ["default"], 1, 30.0)
 

@@ -4,12 +4,12 @@ connections (``conn.py``), and the schema check each process makes before its fi
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from jobq.backends.admission import HeldWake
+from jobq.backends.policy import ProcessBound
 from jobq.backends.postgres import periodic, workflows
 from jobq.backends.postgres.conn import Connection, Listener, Pool, channel_for, quote_schema
 from jobq.backends.postgres.schema import apply_migrations, refusal, schema_version
@@ -34,10 +34,10 @@ class PostgresAccess:
         self._pool = Pool(url, schema, max_size=pool_size)
         self._lock = threading.Lock()
         self._listener: Listener | None = None
-        self._listener_pid = 0
+        self._listener_owner = ProcessBound()
         self._limit_wait = HeldWake()
         self._limits_seen = False  # the last claim took limited jobs: admit in its round trip
-        self._checked_pid = 0  # the process that found the schema at the right version
+        self._checked = ProcessBound()  # the process that found the schema at our version
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {redact_url(self.url)} schema={self.schema}>"
@@ -45,7 +45,7 @@ class PostgresAccess:
     @contextmanager
     def _conn(self) -> Iterator[Connection]:
         """A pooled connection, once this process has seen the schema at our version."""
-        if self._checked_pid != os.getpid():
+        if not self._checked.mine():
             self.check_schema()
         with self._pool.connection() as conn:
             yield conn
@@ -60,17 +60,17 @@ class PostgresAccess:
         problem = refusal(version, self.url, self.schema)
         if problem is not None:
             raise problem
-        self._checked_pid = os.getpid()
+        self._checked.bind()
 
     def migrate(self) -> int:
         with self._pool.connection() as conn:
             version = apply_migrations(conn, self.url, self.schema, self._quoted)
-        self._checked_pid = os.getpid()
+        self._checked.bind()
         return version
 
     def close(self) -> None:
         with self._lock:
             listener, self._listener = self._listener, None
-        if listener is not None and self._listener_pid == os.getpid():
+        if listener is not None and self._listener_owner.mine():
             listener.close()
         self._pool.close()

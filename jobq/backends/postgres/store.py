@@ -12,7 +12,6 @@ worker registry, throughput and periodic leadership.
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
@@ -112,7 +111,7 @@ class PostgresBackend(PostgresReads, PostgresFleet):
             )
         if not jobs:
             return []
-        if self._checked_pid != os.getpid():
+        if not self._checked.mine():
             self.check_schema()
         with translated(self.url, self.schema):
             if connection.autocommit:  # no caller transaction: make the batch one unit
@@ -302,11 +301,10 @@ class PostgresBackend(PostgresReads, PostgresFleet):
         self._get_listener().wait(max(self._limit_wait.cap(timeout), 0.0), wake)
 
     def _get_listener(self) -> Listener:
-        pid = os.getpid()
         with self._lock:
-            if self._listener is None or self._listener_pid != pid:
+            if self._listener is None or not self._listener_owner.mine():
                 self._listener = Listener(self.url, self.channel, self._has_work)
-                self._listener_pid = pid
+                self._listener_owner.bind()
             return self._listener
 
     def _has_work(self, conn: Connection) -> bool:

@@ -5,12 +5,11 @@ methods build on ``RedisAccess``."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from jobq.backends.policy import schema_refusal
+from jobq.backends.policy import ProcessBound, schema_refusal
 from jobq.backends.redis.conn import Connections, Script, load_scripts, same_args
 from jobq.backends.redis.migrate import migrate_1_to_2, migrate_2_to_3, migrate_3_to_4
 from jobq.backends.redis.records import pairs, record_of
@@ -40,7 +39,7 @@ class RedisAccess:
         )
         self._redis = Connections(settings.url)
         self._scripts: dict[str, Script] = load_scripts()
-        self._schema_pid = 0
+        self._checked = ProcessBound()  # the process that found the schema at our version
         # A claim whose reply was lost: the next claim re-sends its token to recover the
         # batch it may have leased, rather than leave it to expire.
         self._lost_claim: tuple[str, str, tuple[str, ...]] | None = None
@@ -55,12 +54,12 @@ class RedisAccess:
     # -- plumbing ------------------------------------------------------------------------
 
     def _ensure_schema(self) -> None:
-        if self._schema_pid == os.getpid():
+        if self._checked.mine():
             return
         key = self.prefix + "schema"
         _, found = self._redis.pipeline([("SET", key, SCHEMA_VERSION, "NX"), ("GET", key)])
         self._check_version(found)
-        self._schema_pid = os.getpid()
+        self._checked.bind()
 
     def _check_version(self, found: Any) -> None:
         try:
@@ -104,7 +103,7 @@ class RedisAccess:
     # -- schema --------------------------------------------------------------------------
 
     def migrate(self) -> int:
-        self._schema_pid = 0
+        self._checked.unbind()
         found = self._redis.command("GET", self.prefix + "schema")
         if found == "1":
             migrate_1_to_2(self._redis, self._scripts["migrate_1_to_2"], self.prefix)
