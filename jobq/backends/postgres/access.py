@@ -14,7 +14,7 @@ from jobq.backends.postgres import periodic, workflows
 from jobq.backends.postgres.conn import Connection, Listener, Pool, channel_for, quote_schema
 from jobq.backends.postgres.schema import apply_migrations, refusal, schema_version
 from jobq.backends.sqlfiles import load_queries
-from jobq.config import redact_url
+from jobq.config import Settings, redact_url
 
 QUERIES = load_queries("postgres")
 
@@ -23,9 +23,9 @@ class PostgresAccess:
     """A small connection pool plus, in workers, one LISTEN connection. Safe to share
     between threads; a forked child opens its own connections."""
 
-    def __init__(self, url: str, schema: str = "jobq", *, pool_size: int = 4) -> None:
-        self.url = url
-        self.schema = schema
+    def __init__(self, settings: Settings, *, pool_size: int = 4) -> None:
+        self.url = url = settings.url
+        self.schema = schema = settings.schema
         self._quoted = quote_schema(schema)
         self.q = {name: sql.replace("{schema}", self._quoted) for name, sql in QUERIES.items()}
         self._periodic_q = periodic.queries(self._quoted)

@@ -374,4 +374,4 @@ class PostgresBackend(PostgresReads, PostgresFleet):
 
 def connect(settings: Settings) -> PostgresBackend:
     """The backend for a ``postgresql://`` URL; connects on first use."""
-    return PostgresBackend(settings.url, schema=settings.schema)
+    return PostgresBackend(settings)

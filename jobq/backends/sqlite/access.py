@@ -17,6 +17,7 @@ from jobq.backends.admission import HeldWake
 from jobq.backends.sqlfiles import load_queries
 from jobq.backends.sqlite import schema
 from jobq.backends.sqlite.files import is_store_error, sqlite_path, store_error
+from jobq.config import Settings
 from jobq.errors import BackendError, ConfigError
 
 Q = load_queries("sqlite")
@@ -101,8 +102,8 @@ class _Write:
 class SQLiteAccess:
     """One SQLite file: one connection per process, shared under a lock."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 60.0) -> None:
-        self.url = url
+    def __init__(self, settings: Settings, *, busy_timeout: float = 60.0) -> None:
+        self.url = url = settings.url
         self.path, options = sqlite_path(url)
         sync = options.get("synchronous", "normal").lower()
         if sync not in _SYNC_MODES:

@@ -253,4 +253,4 @@ class SQLiteBackend(SQLiteReads, SQLiteFleet):
 
 def connect(settings: Settings) -> SQLiteBackend:
     """The backend for a ``sqlite:///`` URL; opens its file on first use."""
-    return SQLiteBackend(settings.url)
+    return SQLiteBackend(settings)
