@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from jobq.appref import check_not_importing
 from jobq.backends.base import ClaimedJob, Outcome
+from jobq.backends.policy import apply_retention
 from jobq.config import where_url
 from jobq.context import RunningJob
 from jobq.errors import BackendError, JobqError, UnknownTask
-from jobq.job import RETAINED_FOR_A_WHILE, Status
+from jobq.job import Status
 from jobq.logs import WorkerLog
 from jobq.worker.execution import Attempt, timeout_error
 from jobq.worker.hooks import Hooks
@@ -83,7 +84,14 @@ class Worker:
                                      app.settings.unknown_task_timeout, self.log)
         self._presence = Presence(self.backend, self.id, self.queues, app.tasks, self.log)
         self._throughput = ThroughputTally(self.backend, self.id)
-        self._side_loops = [
+        # Every worker can fire periodic tasks, its own and those other releases define.
+        self._periodic = PeriodicLoop(self.backend, list(app.periodic_tasks.values()),
+                                      holder_id(self.id), self.lease, opts.periodic_clock,
+                                      logger=self.log)
+        self._side_loops = self._make_side_loops()
+
+    def _make_side_loops(self) -> list[SideLoop]:
+        loops = [
             SideLoop("throughput", FLUSH_EVERY, self._throughput.flush, self._on_side_crash,
                      self.log),
             SideLoop("heartbeat", self.lease / 4, self._heartbeat, self._on_side_crash,
@@ -96,17 +104,11 @@ class Worker:
             SideLoop("presence", self.lease / 2, self._presence_tick, self._on_side_crash,
                      self.log),
         ]
-        if app.settings.retention is not None:
-            self._side_loops.append(
-                SideLoop("retention", 60.0, self._prune, self._on_side_crash, self.log)
-            )
-        # Every worker can fire periodic tasks, its own and those other releases define.
-        self._periodic = PeriodicLoop(self.backend, list(app.periodic_tasks.values()),
-                                      holder_id(self.id), self.lease, opts.periodic_clock,
-                                      logger=self.log)
-        self._side_loops.append(SideLoop("periodic", min(1.0, self.lease / 4),
-                                         self._periodic.step, self._on_side_crash, self.log,
-                                         first=0.0))
+        if self.app.settings.retention is not None:
+            loops.append(SideLoop("retention", 60.0, self._prune, self._on_side_crash, self.log))
+        loops.append(SideLoop("periodic", min(1.0, self.lease / 4), self._periodic.step,
+                              self._on_side_crash, self.log, first=0.0))
+        return loops
 
     # -- public ----------------------------------------------------------------------
 
@@ -466,8 +468,7 @@ class Worker:
     def _prune(self) -> None:
         retention = self.app.settings.retention
         if retention is not None:
-            self.backend.prune_throughput(int(time.time() - retention) // 60 * 60)
-            count = self.backend.purge(retention, RETAINED_FOR_A_WHILE)
+            count = apply_retention(self.backend, retention, time.time())
             if count:
                 self.log.info("pruned %d succeeded/cancelled job(s) older than %.0fs", count,
                               retention, extra={"action": "prune"})

@@ -13,7 +13,8 @@ import pytest
 import jobq
 from jobq.backends.sqlfiles import Migration
 from jobq.backends.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteBackend, sqlite_path
-from jobq.backends.sqlite import store as sqlite_backend
+from jobq.backends.sqlite import schema as sqlite_schema
+from jobq.config import Settings
 from jobq.errors import BackendError, ConfigError, SchemaError
 from tests.backends.support import reap_and_run_the_old_job
 
@@ -64,7 +65,7 @@ def test_the_store_is_one_file_in_wal_mode(app: jobq.App, sqlite_url: str) -> No
 @pytest.mark.parametrize(("mode", "level"), [("off", 0), ("normal", 1), ("FULL", 2),
                                              ("extra", 3)])
 def test_synchronous_option(tmp_path: Path, mode: str, level: int) -> None:
-    backend = SQLiteBackend(f"sqlite:///{tmp_path / 'x.db'}?synchronous={mode}")
+    backend = SQLiteBackend(Settings(url=f"sqlite:///{tmp_path / 'x.db'}?synchronous={mode}"))
     assert backend.conn.execute("PRAGMA synchronous").fetchone()[0] == level
     backend.close()
 
@@ -126,8 +127,8 @@ def test_an_older_store_is_upgraded_on_first_use(
     old.close()
     extra = Migration(SCHEMA_VERSION + 1, "test_column",
                       "ALTER TABLE jobq_jobs ADD COLUMN test_note TEXT")
-    monkeypatch.setattr(sqlite_backend, "MIGRATIONS", [*MIGRATIONS, extra])
-    monkeypatch.setattr(sqlite_backend, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", [*MIGRATIONS, extra])
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     new = jobq.App(sqlite_url)
     assert new.get_job(job.id) is not None  # the job survived the upgrade
     new.backend.check_schema()
@@ -159,8 +160,8 @@ def _upgrade_with(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, sql: str) ->
     first.get_job("x")
     first.close()
     extra = Migration(SCHEMA_VERSION + 1, "test_note", sql)
-    monkeypatch.setattr(sqlite_backend, "MIGRATIONS", [*MIGRATIONS, extra])
-    monkeypatch.setattr(sqlite_backend, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", [*MIGRATIONS, extra])
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     return jobq.App(sqlite_url)
 
 
@@ -229,7 +230,7 @@ def test_a_store_locked_past_the_busy_timeout_raises_backend_error(
     app: jobq.App, sqlite_url: str
 ) -> None:
     job = app.tasks["noop"].enqueue()
-    impatient = SQLiteBackend(sqlite_url, busy_timeout=0.05)
+    impatient = SQLiteBackend(Settings(url=sqlite_url), busy_timeout=0.05)
     with _raw(sqlite_url) as holder:
         holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
         with pytest.raises(BackendError, match=r"jobq.db: database is locked"):

@@ -25,11 +25,13 @@ def test_every_store_is_built_by_its_package_s_connect(kind: str, tmp_path: Path
     assert backend_kind(settings.url) == kind
     package = importlib.import_module(f"jobq.backends.{kind}")
     built, opened = package.connect(settings), open_backend(settings)
+    direct = type(opened)(settings)  # every store class takes the settings alike
     try:
         assert type(built) is type(opened)
-        assert opened.url == settings.url
+        assert opened.url == direct.url == settings.url
         assert isinstance(opened, TransactionalBackend) is (kind == "postgres")
     finally:
         built.close()
         opened.close()
+        direct.close()
     assert not (tmp_path / "jobq.db").exists()  # nothing was opened

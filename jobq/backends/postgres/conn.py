@@ -9,7 +9,6 @@ transient and tries again, so a restarted server costs latency, not jobs.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import select
 import selectors
@@ -25,6 +24,7 @@ from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from jobq.backends.policy import ProcessBound
 from jobq.backends.postgres.schema import missing_schema_message
 from jobq.backends.waiters import Waiters
 from jobq.config import redact_url
@@ -123,7 +123,7 @@ class Pool:
         self._timeout = timeout
         self._lock = threading.Lock()
         self._pool: ConnectionPool[Connection] | None = None
-        self._pid = 0
+        self._owner = ProcessBound()
 
     def _open(self) -> ConnectionPool[Connection]:
         # One direct connection first: if the server cannot be reached, say why at once
@@ -143,16 +143,16 @@ class Pool:
         return pool
 
     def get(self) -> ConnectionPool[Connection]:
-        pool, pid = self._pool, os.getpid()
-        if pool is not None and self._pid == pid:
+        pool = self._pool
+        if pool is not None and self._owner.mine():
             return pool
         with self._lock:
-            if self._pool is not None and self._pid != pid:
+            if self._pool is not None and not self._owner.mine():
                 _ORPHANS.append(self._pool)  # the parent's: never use, never close
                 self._pool = None
             if self._pool is None:
                 self._pool = self._open()
-                self._pid = pid
+                self._owner.bind()
             return self._pool
 
     @contextmanager
@@ -181,7 +181,7 @@ class Pool:
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
-            if pool is not None and self._pid == os.getpid():
+            if pool is not None and self._owner.mine():
                 pool.close()
             elif pool is not None:
                 _ORPHANS.append(pool)

@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 
+from jobq.backends.policy import schema_refusal
 from jobq.backends.sqlfiles import load_migrations
 from jobq.config import redact_url
 from jobq.errors import SchemaError
@@ -40,17 +41,10 @@ def schema_version(conn: psycopg.Connection[Any], quoted: str) -> int:
 
 def refusal(version: int, url: str, schema: str) -> SchemaError | None:
     """Why a schema at ``version`` cannot be used, or None when it can."""
-    if version == SCHEMA_VERSION:
-        return None
     if version == 0:
         return SchemaError(missing_schema_message(url, schema))
-    where = f"schema {schema!r} of {redact_url(url)} is at jobq schema version {version}"
-    if version > SCHEMA_VERSION:
-        return SchemaError(
-            f"{where}, newer than this jobq knows ({SCHEMA_VERSION}): upgrade jobq here to the "
-            "release whose `jobq migrate` wrote it (migrations never go backwards)"
-        )
-    return SchemaError(f"{where}, this jobq needs {SCHEMA_VERSION}; {migrate_hint(url, schema)}")
+    return schema_refusal(f"schema {schema!r} of {redact_url(url)}", version, SCHEMA_VERSION,
+                          migrate_hint(url, schema))
 
 
 def apply_migrations(conn: psycopg.Connection[Any], url: str, schema: str,

@@ -5,53 +5,37 @@ sleep on ``LISTEN`` and wake on the ``NOTIFY`` an enqueue sends, with a slow pol
 it. Every decision by time uses the server's clock. The schema is created and upgraded
 only by ``jobq migrate`` (``migrate()``): a store that is missing or on another version
 is refused with a message that says what to run. Queries live in
-``queries.sql`` beside this module, migrations in ``migrations/``.
+``queries.sql`` beside this module, migrations in ``migrations/``. ``access.py`` holds
+the connections and schema check, ``reads.py`` the reads about jobs, ``fleet.py`` the
+worker registry, throughput and periodic leadership.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
 from jobq.backends import sqlflow
-from jobq.backends.admission import HeldWake
 from jobq.backends.base import (
-    FORGET_WORKER_AFTER,
     UNKNOWN_TASK_DELAY,
     ClaimedJob,
     Heartbeat,
-    JobFilter,
-    Lease,
-    Links,
     NewJob,
     Outcome,
-    PeriodicDefinition,
-    PeriodicState,
     Postponed,
     ReapedJob,
-    Throughput,
-    TickVerdict,
-    WaitingTask,
     Waits,
-    WorkerInfo,
 )
-from jobq.backends.postgres import limits, periodic, workflows
-from jobq.backends.postgres.conn import (
-    MISSING,
-    Connection,
-    Listener,
-    Pool,
-    channel_for,
-    quote_schema,
-    translated,
-)
+from jobq.backends.policy import PURGE_BATCH, REAP_ORDER, purge_in_batches
+from jobq.backends.postgres import limits, workflows
+from jobq.backends.postgres.conn import MISSING, Connection, Listener, translated
+from jobq.backends.postgres.fleet import PostgresFleet
+from jobq.backends.postgres.reads import PostgresReads
 from jobq.backends.postgres.rows import (
     COPY_TYPES,
     copy_rows,
@@ -60,88 +44,25 @@ from jobq.backends.postgres.rows import (
     outcome_columns,
     record,
 )
-from jobq.backends.postgres.schema import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    apply_migrations,
-    refusal,
-    schema_version,
-)
-from jobq.backends.sqlfiles import load_queries
-from jobq.config import Settings, redact_url
+from jobq.backends.postgres.schema import MIGRATIONS, SCHEMA_VERSION
+from jobq.config import Settings
 from jobq.errors import BackendError, ConfigError, KeyConflict
 from jobq.job import JobRecord, Status
 from jobq.limits import CONCURRENCY_RECHECK
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresBackend", "connect"]
+__all__ = ["COPY_FROM", "MIGRATIONS", "SCHEMA_VERSION", "PostgresBackend", "connect"]
 
-QUERIES = load_queries("postgres")
 CHUNK = 10_000  # jobs per INSERT statement in a bulk enqueue
 COPY_FROM = 200  # a batch of jobs without keys this big is stored with COPY
-PURGE_BATCH = 500
 
 
 # Folded changes after which the changes table is vacuumed at once (see fold_counts).
 VACUUM_AFTER_FOLDING = 10_000
 
 
-class PostgresBackend:
+class PostgresBackend(PostgresReads, PostgresFleet):
     """``Backend`` on PostgreSQL: a small connection pool plus, in workers, one LISTEN
     connection. Safe to share between threads; a forked child opens its own connections."""
-
-    def __init__(self, url: str, schema: str = "jobq", *, pool_size: int = 4) -> None:
-        self.url = url
-        self.schema = schema
-        self._quoted = quote_schema(schema)
-        self.q = {name: sql.replace("{schema}", self._quoted) for name, sql in QUERIES.items()}
-        self._periodic_q = periodic.queries(self._quoted)
-        self.wq = workflows.queries(self._quoted)
-        self.channel = channel_for(schema)
-        self._pool = Pool(url, schema, max_size=pool_size)
-        self._lock = threading.Lock()
-        self._listener: Listener | None = None
-        self._listener_pid = 0
-        self._limit_wait = HeldWake()
-        self._limits_seen = False  # the last claim took limited jobs: admit in its round trip
-        self._checked_pid = 0  # the process that found the schema at the right version
-
-    def __repr__(self) -> str:
-        return f"<PostgresBackend {redact_url(self.url)} schema={self.schema}>"
-
-    # -- connections and schema -------------------------------------------------------------
-
-    @contextmanager
-    def _conn(self) -> Iterator[Connection]:
-        """A pooled connection, once this process has seen the schema at our version."""
-        if self._checked_pid != os.getpid():
-            self.check_schema()
-        with self._pool.connection() as conn:
-            yield conn
-
-    def exists(self) -> bool:
-        with self._pool.connection() as conn:
-            return schema_version(conn, self._quoted) > 0
-
-    def check_schema(self) -> None:
-        with self._pool.connection() as conn:
-            version = schema_version(conn, self._quoted)
-        problem = refusal(version, self.url, self.schema)
-        if problem is not None:
-            raise problem
-        self._checked_pid = os.getpid()
-
-    def migrate(self) -> int:
-        with self._pool.connection() as conn:
-            version = apply_migrations(conn, self.url, self.schema, self._quoted)
-        self._checked_pid = os.getpid()
-        return version
-
-    def close(self) -> None:
-        with self._lock:
-            listener, self._listener = self._listener, None
-        if listener is not None and self._listener_pid == os.getpid():
-            listener.close()
-        self._pool.close()
 
     # -- enqueue --------------------------------------------------------------------------
 
@@ -190,7 +111,7 @@ class PostgresBackend:
             )
         if not jobs:
             return []
-        if self._checked_pid != os.getpid():
+        if not self._checked.mine():
             self.check_schema()
         with translated(self.url, self.schema):
             if connection.autocommit:  # no caller transaction: make the batch one unit
@@ -250,10 +171,6 @@ class PostgresBackend:
                 limits.set_limits(conn, self.q, rows)
 
             return sqlflow.enqueue(workflows.Statements(conn, self.wq), jobs, waits, insert)
-
-    def links(self, job_id: str) -> Links:
-        with self._conn() as conn:
-            return sqlflow.links(workflows.Statements(conn, self.wq), job_id)
 
     def _settle(self, conn: Connection, ids: list[str]) -> None:
         """Queue the resolution of what waits for ``ids`` in the caller's pipeline."""
@@ -343,13 +260,11 @@ class PostgresBackend:
 
     def reap(self, now: float | None = None) -> list[ReapedJob]:
         params = {"now": now}
-        outcomes = (("reap_to_cancelled", Status.CANCELLED), ("reap_to_pending", Status.PENDING),
-                    ("reap_to_failed", Status.FAILED))
         with self._conn() as conn:
             with conn.pipeline():  # one round trip, one transaction
                 conn.execute(self.q["relaxed_commit"])
-                cursors = [(conn.execute(self.q[name], params), status)
-                           for name, status in outcomes]
+                cursors = [(conn.execute(self.q[f"reap_to_{status.value}"], params), status)
+                           for status in REAP_ORDER]
                 conn.execute(self.wq["settle_reaped"], {"channel": self.channel})
             reaped = [ReapedJob(r[0], r[1], status, r[2], r[3])
                       for cur, status in cursors for r in cur.fetchall()]
@@ -377,55 +292,8 @@ class PostgresBackend:
                 self._settle(conn, ended)
         return [decided.get(j.job_id) for j in jobs]
 
-    def limit_held(self, queues: Sequence[str] | None = None) -> int:
-        params = {"queues": None if queues is None else list(queues)}
-        with self._conn() as conn:
-            row = conn.execute(self.q["limit_held"], params).fetchone()
-        return int(row[0]) if row else 0
-
-    def waiting_tasks(self) -> list[WaitingTask]:
-        with self._conn() as conn:
-            rows = conn.execute(self.q["waiting_tasks"]).fetchall()
-        return [WaitingTask(task, count, since) for task, count, since in rows]
-
-    def register_worker(self, worker: WorkerInfo) -> None:
-        with self._conn() as conn:
-            conn.execute(self.q["register_worker"], {
-                "id": worker.id, "host": worker.host, "pid": worker.pid,
-                "started_at": worker.started_at, "queues": list(worker.queues),
-                "tasks": list(worker.tasks), "forget_after": FORGET_WORKER_AFTER})
-
-    def unregister_worker(self, worker_id: str) -> None:
-        with self._conn() as conn:
-            conn.execute(self.q["unregister_worker"], {"id": worker_id})
-
-    def workers(self, stale_after: float) -> list[WorkerInfo]:
-        with self._conn() as conn:
-            rows = conn.execute(self.q["workers"], {"stale_after": stale_after}).fetchall()
-        return [WorkerInfo(r[0], r[1], r[2], r[3], tuple(r[4]), tuple(r[5]), r[6]) for r in rows]
-
     def durability_warnings(self) -> list[str]:
         return []  # PostgreSQL's durability settings are the operator's (docs/postgres.md)
-
-    def add_throughput(self, worker_id: str, counts: Sequence[Throughput]) -> None:
-        names = ("minutes", "queues", "succeeded", "failed", "retried")
-        params = {name: [c[i] for c in counts] for i, name in enumerate(names)}
-        with self._conn() as conn:
-            conn.execute(self.q["add_throughput"], {"worker": worker_id, **params})
-
-    def throughput(self, since: int) -> list[Throughput]:
-        with self._conn() as conn:
-            rows = conn.execute(self.q["throughput"], {"since": since}).fetchall()
-        return [Throughput(*row) for row in rows]
-
-    def prune_throughput(self, before: int) -> None:
-        with self._conn() as conn:
-            conn.execute(self.q["prune_throughput"], {"before": before})
-
-    def next_due(self, queues: Sequence[str]) -> float | None:
-        with self._conn() as conn:
-            row = conn.execute(self.q["next_due"], {"queues": list(queues)}).fetchone()
-        return None if row is None or row[0] is None else float(row[0])
 
     def wait_for_work(self, timeout: float, wake: threading.Event | None = None) -> None:
         if wake is not None and wake.is_set():
@@ -433,11 +301,10 @@ class PostgresBackend:
         self._get_listener().wait(max(self._limit_wait.cap(timeout), 0.0), wake)
 
     def _get_listener(self) -> Listener:
-        pid = os.getpid()
         with self._lock:
-            if self._listener is None or self._listener_pid != pid:
+            if self._listener is None or not self._listener_owner.mine():
                 self._listener = Listener(self.url, self.channel, self._has_work)
-                self._listener_pid = pid
+                self._listener_owner.bind()
             return self._listener
 
     def _has_work(self, conn: Connection) -> bool:
@@ -483,43 +350,6 @@ class PostgresBackend:
                 raise KeyConflict(job_id) from None
         return record(row) if row else None
 
-    def get(self, job_id: str) -> JobRecord | None:
-        with self._conn() as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            row = cur.execute(self.q["get"], {"id": job_id}).fetchone()
-        return record(row) if row else None
-
-    def list_jobs(self, query: JobFilter) -> list[JobRecord]:
-        where: list[str] = []
-        statuses = [s.value for s in query.statuses] + (
-            [query.status.value] if query.status else [])
-        params: dict[str, Any] = {
-            "statuses": statuses, "status": statuses[0] if statuses else None,
-            "task": query.task, "queue": query.queue, "limit": query.limit,
-            "offset": query.offset,
-        }
-        if len(statuses) == 1:  # equality: the status index then yields newest first
-            where.append("status = %(status)s")
-        elif statuses:
-            where.append("status = ANY(%(statuses)s::text[])")
-        if query.task:
-            where.append("task = %(task)s")
-        if query.queue:
-            where.append("queue = %(queue)s")
-        sql = self.q["list"].replace("{where}", "WHERE " + " AND ".join(where) if where else "")
-        with self._conn() as conn:
-            rows = conn.cursor(row_factory=dict_row).execute(sql, params).fetchall()
-        return [record(r) for r in rows]
-
-    def stats(self) -> dict[str, dict[str, int]]:
-        # Only reads (the changes not folded yet are summed in): a read-only role can
-        # serve the dashboard. The workers' reapers and purge fold.
-        out: dict[str, dict[str, int]] = {}
-        with self._conn() as conn:
-            for queue, status, count in conn.execute(self.q["stats"]).fetchall():
-                out.setdefault(queue, {})[status] = count
-        return out
-
     def _fold_counts(self) -> None:
         """Fold the finished counts' appended changes into their counters (migration 0005),
         so that the changes stay few and stats() reads few rows."""
@@ -528,52 +358,20 @@ class PostgresBackend:
             if row is not None and row[0] >= VACUUM_AFTER_FOLDING:
                 conn.execute(self.q["vacuum_count_changes"])
 
-    def oldest_pending(self) -> dict[str, float]:
-        with self._conn() as conn:
-            return dict(conn.execute(self.q["oldest_pending"]).fetchall())
-
     def purge(self, older_than: float, statuses: Iterable[Status],
               batch: int = PURGE_BATCH) -> int:
-        wanted = [Status(s).value for s in statuses]
-        if not wanted:
-            return 0
-        params = {"statuses": wanted, "older_than": older_than, "batch": batch}
-        total = 0
-        while True:
+        def delete_batch(wanted: list[str]) -> tuple[int, bool]:
+            params = {"statuses": wanted, "older_than": older_than, "batch": batch}
             # Small batches: each is a short transaction that never blocks the workers.
             with self._conn() as conn:
-                deleted = conn.execute(self.q["purge"], params).rowcount
-            total += deleted
+                deleted: int = conn.execute(self.q["purge"], params).rowcount
             if deleted < batch:
                 self._fold_counts()
-                return total
+            return deleted, deleted >= batch
 
-    # -- periodic tasks (jobq/backends/postgres/periodic.py) ----------------------------------
-
-    def lead(self, holder: str, term: int | None, ttl: float) -> Lease:
-        with self._conn() as conn:
-            return periodic.lead(conn, self._periodic_q, holder, term, ttl)
-
-    def resign(self, holder: str, term: int) -> None:
-        with self._conn() as conn:
-            periodic.resign(conn, self._periodic_q, holder, term)
-
-    def register_periodic(self, definitions: Sequence[PeriodicDefinition], now: float,
-                          forget_before: float) -> None:
-        with self._conn() as conn:
-            periodic.register(conn, self._periodic_q, definitions, now, forget_before)
-
-    def periodic_state(self) -> PeriodicState:
-        with self._conn() as conn:
-            return periodic.state(conn, self._periodic_q)
-
-    def fire_tick(self, holder: str, term: int, name: str, tick: int,
-                  job: NewJob) -> TickVerdict:
-        with self._conn() as conn:
-            return periodic.fire(conn, self._periodic_q, self.channel, holder, term, name,
-                                 tick, job)
+        return purge_in_batches(statuses, delete_batch)
 
 
 def connect(settings: Settings) -> PostgresBackend:
     """The backend for a ``postgresql://`` URL; connects on first use."""
-    return PostgresBackend(settings.url, schema=settings.schema)
+    return PostgresBackend(settings)

@@ -27,6 +27,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
+from jobq.backends.policy import ProcessBound
 from jobq.backends.redis.scriptcheck import check_script
 from jobq.config import redact_url
 from jobq.errors import BackendError, ConfigError
@@ -144,7 +145,7 @@ class Connections:
                                         "decode_responses": True}
         self._check_options()
         self._idle: list[Conn] = []
-        self._pid = os.getpid()
+        self._owner = ProcessBound(bound=True)
         self._lock = threading.Lock()
 
     def _check_options(self) -> None:
@@ -176,11 +177,11 @@ class Connections:
         return conn
 
     def _take(self) -> Conn:
-        if os.getpid() != self._pid:
+        if not self._owner.mine():
             with self._lock:
-                if os.getpid() != self._pid:
+                if not self._owner.mine():
                     self._idle = []  # the parent's sockets stay the parent's
-                    self._pid = os.getpid()
+                    self._owner.bind()
         try:
             return self._idle.pop()
         except IndexError:
@@ -249,7 +250,7 @@ class Connections:
 
     def close(self) -> None:
         idle, self._idle = self._idle, []
-        if self._pid == os.getpid():
+        if self._owner.mine():
             for conn in idle:
                 conn.disconnect()
 

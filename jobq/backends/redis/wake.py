@@ -10,10 +10,10 @@ worker's own ``wake`` sets: both wake it within a millisecond, and nothing polls
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Sequence
 
+from jobq.backends.policy import ProcessBound
 from jobq.backends.redis.conn import TRANSIENT, Connections, execute, pipeline
 from jobq.backends.waiters import Waiters
 
@@ -28,7 +28,7 @@ class WakeListener:
 
     def __init__(self, connections: Connections, prefix: str, queues: Sequence[str]) -> None:
         self.queues = tuple(queues)
-        self.pid = os.getpid()
+        self._owner = ProcessBound(bound=True)
         self._keys = [f"{prefix}wake:{q}" for q in self.queues]
         self._ids: dict[str, str] = {}
         self._conn = connections.new_connection(socket_timeout=BLOCK_MS / 1000 + 10)
@@ -43,7 +43,7 @@ class WakeListener:
 
     @property
     def alive(self) -> bool:
-        return self.pid == os.getpid() and self._thread.is_alive()
+        return self._owner.mine() and self._thread.is_alive()
 
     def start(self) -> None:
         """Note where each stream ends now (all later entries will be heard), then listen.
