@@ -34,15 +34,17 @@ def test_every_path_it_names_exists() -> None:
 
 def _defined(name: str, source: str) -> bool:
     """Whether ``name`` is defined in the code: a def, a class, an assignment, a field,
-    or a key of a table (``"thread": ThreadPool``); or a Python builtin."""
+    a key of a table (``"thread": ThreadPool``) or a SQL function; or a Python builtin."""
     word = re.escape(name)
     return hasattr(builtins, name) or re.search(
-        rf"\b(def|class)\s+{word}\b|^\s*\"?{word}\"?\s*[:=]", source, re.MULTILINE) is not None
+        rf"\b(def|class)\s+{word}\b|^\s*\"?{word}\"?\s*[:=]|FUNCTION\s+(\S+\.)?{word}\(",
+        source, re.MULTILINE) is not None
 
 
 def test_every_name_it_gives_is_in_the_code() -> None:
     source = "\n".join(p.read_text(encoding="utf-8")
-                       for top in ("jobq", "tests") for p in (REPO / top).rglob("*.py"))
+                       for top in ("jobq", "tests") for suffix in ("*.py", "*.sql")
+                       for p in (REPO / top).rglob(suffix))
     names = [c.removesuffix("()").rsplit(".", 1)[-1] for c in _inline_code()
              if re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)?(\(\))?", c)
              and not re.search(r"\.(py|md|sql|lua)$", c)]
