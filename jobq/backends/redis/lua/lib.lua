@@ -211,6 +211,27 @@ local function ready_key(queue)
   return P .. 'ready:' .. queue
 end
 
+-- Calls visit(queue, key, member, score) for the first job of each priority in the
+-- ready set of every queue that has pending jobs (a ready set orders by priority, then
+-- oldest first): a cost per priority, not per pending job.
+local function each_priority_head(visit)
+  local counted = redis.call('HGETALL', P .. 'counts')
+  for i = 1, #counted, 2 do
+    local queue = string.match(counted[i], '^pending:(.*)$')
+    if queue then
+      local key, low = ready_key(queue), '-inf'
+      while true do
+        local first = redis.call('ZRANGEBYSCORE', key, low, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+        if #first == 0 then
+          break
+        end
+        visit(queue, key, first[1], first[2])
+        low = '(' .. first[2]
+      end
+    end
+  end
+end
+
 local function scheduled_key(queue)
   return P .. 'scheduled:' .. queue
 end

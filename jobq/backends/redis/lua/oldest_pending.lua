@@ -4,29 +4,17 @@
 -- run_at among those heads (a cost per priority, not per pending job).
 -- ARGV: prefix.
 -- Returns a flat [queue, run_at, ...].
-local out = {}
-local counted = redis.call('HGETALL', P .. 'counts')
-for i = 1, #counted, 2 do
-  local queue = string.match(counted[i], '^pending:(.*)$')
-  if queue then
-    local key = ready_key(queue)
-    local low, oldest = '-inf', nil
-    while true do
-      local first = redis.call('ZRANGEBYSCORE', key, low, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-      if #first == 0 then
-        break
-      end
-      local id = id_of_member(first[1])
-      local run_at = tonumber(redis.call('HGET', P .. 'job:' .. id, 'run_at'))
-      if run_at and (oldest == nil or run_at < oldest) then
-        oldest = run_at
-      end
-      low = '(' .. first[2]
-    end
-    if oldest then
+local out, oldest = {}, {}
+each_priority_head(function(queue, _, member)
+  local run_at = tonumber(redis.call('HGET', job_key(id_of_member(member)), 'run_at'))
+  if run_at then
+    if oldest[queue] == nil then
       out[#out + 1] = queue
-      out[#out + 1] = tostring(oldest)
+      out[#out + 1] = tostring(run_at)
+      oldest[queue] = #out
+    elseif run_at < tonumber(out[oldest[queue]]) then
+      out[oldest[queue]] = tostring(run_at)
     end
   end
-end
+end)
 return out

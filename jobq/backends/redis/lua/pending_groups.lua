@@ -4,25 +4,13 @@
 -- and each such group can be paged by rank (ZRANGE) as a status index is.
 -- ARGV: prefix.
 -- Returns a flat [queue, score, first rank, count, ...], one entry per (queue, priority).
-local out = {}
-local counted = redis.call('HGETALL', P .. 'counts')
-for i = 1, #counted, 2 do
-  local queue = string.match(counted[i], '^pending:(.*)$')
-  if queue then
-    local key = ready_key(queue)
-    local low, rank = '-inf', 0
-    while true do
-      local first = redis.call('ZRANGEBYSCORE', key, low, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-      if #first == 0 then
-        break
-      end
-      local n = redis.call('ZCOUNT', key, first[2], first[2])
-      for _, v in ipairs({queue, first[2], rank, n}) do
-        out[#out + 1] = v
-      end
-      rank = rank + n
-      low = '(' .. first[2]
-    end
+local out, ranks = {}, {}
+each_priority_head(function(queue, key, _, score)
+  local rank = ranks[queue] or 0
+  local n = redis.call('ZCOUNT', key, score, score)
+  for _, v in ipairs({queue, score, rank, n}) do
+    out[#out + 1] = v
   end
-end
+  ranks[queue] = rank + n
+end)
 return out
