@@ -23,33 +23,20 @@ ROUNDS = 4
 Row = TypeVar("Row")
 
 
-class RowShape(NamedTuple):
-    """How to read a store's claimed rows."""
-
-    id: Callable[[Any], str]
-    order: Callable[[Any], Any]  # sorts best first
-    suspect: Callable[[Any], bool]  # lost a lease before
-    limits: Callable[[Any], JobLimits | None]
-
-
-def admit_claimed(rows: list[Row], shape: RowShape, admit: Callable[[list[tuple[str, JobLimits]]],
-                  set[str]], claim_more: Callable[[int, int], list[Row]],
-                  suspects: int) -> list[Row]:
-    """The claimed ``rows`` a worker may start: the unlimited ones, and the limited ones
-    ``admit`` lets through (it returns the ids it held back). ``claim_more(n, suspects)``
-    takes others in place of the held ones, for a few rounds."""
+def in_rounds(rows: list[Row], held: set[str], id_of: Callable[[Row], str],
+              is_suspect: Callable[[Row], bool],
+              claim_more: Callable[[int, int], tuple[list[Row], set[str]]],
+              suspects: int) -> list[Row]:
+    """The claimed ``rows`` a worker may start, ``held`` being the ids of those their
+    limits held back; ``claim_more(n, suspects)`` claims others in their place and
+    returns them with the ids held of them, for a few rounds."""
     kept: list[Row] = []
     for last in [False] * (ROUNDS - 1) + [True]:
-        suspects -= sum(1 for r in rows if shape.suspect(r))
-        limited = [(shape.id(r), lim) for r in sorted(rows, key=shape.order)
-                   if (lim := shape.limits(r)) is not None]
-        held = admit(limited) if limited else set()
-        if not held:
-            return kept + rows
-        kept += [r for r in rows if shape.id(r) not in held]
-        if last:
+        kept += [r for r in rows if id_of(r) not in held]
+        if not held or last:
             return kept
-        rows = claim_more(len(held), max(suspects, 0))
+        suspects -= sum(1 for r in rows if is_suspect(r))
+        rows, held = claim_more(len(held), max(suspects, 0))
         if not rows:
             return kept
     return kept

@@ -16,10 +16,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from jobq.backends.admission import ROUNDS
 from jobq.backends.base import NewJob
-
-Rounds = tuple[list[Any], list[Any]]  # a claim's rows, and the ones admission held
 
 
 def set_limits(conn: Connection, q: dict[str, str], jobs: Sequence[NewJob]) -> None:
@@ -35,21 +32,9 @@ def set_limits(conn: Connection, q: dict[str, str], jobs: Sequence[NewJob]) -> N
     })
 
 
-def admitted(rows: list[Any], held: list[Any], claim_more: Callable[[int, int], Rounds],
-             suspects: int, note_wait: Callable[[float], None]) -> list[Any]:
-    """The claimed ``rows`` a worker may start, ``held`` being what ``jobq_admit`` held
-    back of them; ``claim_more(n, suspects)`` claims and admits others in their place,
-    for a few rounds."""
-    kept: list[Any] = []
-    for last in [False] * (ROUNDS - 1) + [True]:
-        held_ids = {h[0] for h in held}
-        if held:
-            note_wait(min(h[1] for h in held) - held[0][2])
-        kept += [r for r in rows if r[2] not in held_ids]
-        if not held or last:
-            return kept
-        suspects -= sum(1 for r in rows if r[10] > 0)
-        rows, held = claim_more(len(held_ids), max(suspects, 0))
-        if not rows:
-            return kept
-    return kept
+def held_ids(held: list[Any], note_wait: Callable[[float], None]) -> set[str]:
+    """The ids ``jobq_admit`` held back (rows of id, when it may be looked at again, the
+    server's clock); ``note_wait`` is told how soon the first of them may."""
+    if held:
+        note_wait(min(h[1] for h in held) - held[0][2])
+    return {h[0] for h in held}

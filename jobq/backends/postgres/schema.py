@@ -64,8 +64,8 @@ def apply_migrations(conn: psycopg.Connection[Any], url: str, schema: str,
                 "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
             )
         current = schema_version(conn, quoted)
-        if current > SCHEMA_VERSION:
-            raise refusal(current, url, schema) or SchemaError(str(current))
+        if current > SCHEMA_VERSION and (problem := refusal(current, url, schema)):
+            raise problem
         for migration in MIGRATIONS:
             if migration.version > current:
                 # No parameters: the simple protocol runs the file's statements in turn.

@@ -21,6 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from jobq.backends import sqlflow
+from jobq.backends.admission import in_rounds
 from jobq.backends.base import (
     UNKNOWN_TASK_DELAY,
     ClaimedJob,
@@ -197,15 +198,15 @@ class PostgresBackend(PostgresReads, PostgresFleet):
             rows, held = self._claim_round(conn, query, params, self._limits_seen)
             if held is not None:  # admission ran: its rounds
 
-                def take(count: int, suspects: int) -> limits.Rounds:
+                def take(count: int, suspects: int) -> tuple[list[Any], set[str]]:
                     # A token of its own: admission decides on this round's jobs alone.
                     more = {**params, "limit": count, "suspects": suspects,
                             "token": uuid.uuid4().hex}
                     rows, held = self._claim_round(conn, query, more, True, promote=False)
-                    return rows, held or []
+                    return rows, limits.held_ids(held or [], self._limit_wait.note)
 
-                rows = limits.admitted(rows, held, take, max(suspects, 0),
-                                       self._limit_wait.note)
+                rows = in_rounds(rows, limits.held_ids(held, self._limit_wait.note),
+                                 lambda r: r[2], lambda r: r[10] > 0, take, max(suspects, 0))
         rows.sort(key=lambda r: (-r[1], r[0]))
         return [ClaimedJob(r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[15], r[10])
                 for r in rows]

@@ -17,6 +17,7 @@ from jobq.backends.base import (
     StoredDefinition,
     TickVerdict,
 )
+from jobq.backends.redis.access import num
 from jobq.backends.redis.batches import pack_limit
 from jobq.backends.redis.records import pairs
 from jobq.job import DEFAULT_MAX_LOST
@@ -24,12 +25,8 @@ from jobq.job import DEFAULT_MAX_LOST
 HASH_LENGTH = 16  # a version's field is its hash, then its name
 
 
-def _num(value: float) -> str:
-    return repr(float(value))
-
-
 def lead_args(prefix: str, holder: str, term: int | None, ttl: float) -> tuple[str, ...]:
-    return (prefix, holder, "" if term is None else str(term), _num(ttl))
+    return (prefix, holder, "" if term is None else str(term), num(ttl))
 
 
 def lease_of(reply: Sequence[Any]) -> Lease:
@@ -41,7 +38,7 @@ def lease_of(reply: Sequence[Any]) -> Lease:
 
 def register_args(prefix: str, definitions: Sequence[PeriodicDefinition], now: float,
                   forget_before: float) -> list[str]:
-    args = [prefix, _num(now), _num(forget_before)]
+    args = [prefix, num(now), num(forget_before)]
     for d in definitions:
         if len(d.hash) != HASH_LENGTH:
             raise ValueError(f"a periodic version hash has {HASH_LENGTH} characters: {d.hash!r}")
@@ -71,8 +68,8 @@ def state_of(reply: str) -> PeriodicState:
 def fire_args(prefix: str, holder: str, term: int, name: str, tick: int,
               job: NewJob) -> tuple[str, ...]:
     return (prefix, holder, str(term), name, str(tick), job.id, job.queue, str(job.priority),
-            _num(job.run_at), str(job.max_attempts),
-            "" if job.timeout is None else _num(job.timeout), job.args, job.kwargs, job.task,
+            num(job.run_at), str(job.max_attempts),
+            "" if job.timeout is None else num(job.timeout), job.args, job.kwargs, job.task,
             "" if job.max_lost == DEFAULT_MAX_LOST else str(job.max_lost),
             "" if job.limit_key is None else pack_limit(job))
 

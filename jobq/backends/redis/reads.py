@@ -74,6 +74,8 @@ class RedisReads(RedisAccess):
         return {flat[i]: float(flat[i + 1]) for i in range(0, len(flat), 2)}
 
     def limit_held(self, queues: Sequence[str] | None = None) -> int:
+        if queues is not None and not queues:
+            return 0  # the script reads no queue names as all of them
         return int(self._script("limit_held", same_args((self.prefix, *(queues or ())))))
 
     def waiting_tasks(self) -> list[WaitingTask]:

@@ -191,11 +191,11 @@ class SQLiteAccess:
             version = schema.schema_version(conn)
         except sqlite3.DatabaseError as exc:
             raise BackendError(f"{self.url} is not a usable SQLite database: {exc}") from exc
-        if version > schema.SCHEMA_VERSION:
-            raise schema.refusal(version, self.url) or BackendError(str(version))
         if version < schema.SCHEMA_VERSION:
             with self._lock:
                 schema.apply_migrations(conn)
+        elif (problem := schema.refusal(version, self.url)) is not None:
+            raise problem
 
     def migrate(self) -> int:
         with self._errors():

@@ -64,10 +64,10 @@ INSERT INTO jobq_limits (key, tat) VALUES (?, ?)
 ON CONFLICT (key) DO UPDATE SET tat = excluded.tat;
 
 -- name: limit_admit
--- After the held jobs went back: the claim's limited jobs still running start now.
-UPDATE jobq_jobs INDEXED BY jobq_jobs_limit_running
-SET started_at = :now, limit_held_since = NULL
-WHERE status = 'running' AND limit_key IS NOT NULL AND lease_token = :token;
+-- The claim's limited jobs that admission let through start now.
+UPDATE jobq_jobs SET started_at = :now, limit_held_since = NULL
+WHERE id IN (SELECT value FROM json_each(:ids)) AND lease_token = :token
+  AND status = 'running';
 
 -- name: limit_hold
 -- transition: running -> scheduled
