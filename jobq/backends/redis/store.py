@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from jobq.backends.admission import ROUNDS
 from jobq.backends.base import (
     UNKNOWN_TASK_DELAY,
     ClaimedJob,
@@ -42,6 +43,7 @@ from jobq.backends.redis.wake import WakeListener
 from jobq.config import Settings
 from jobq.errors import BackendError, KeyConflict
 from jobq.job import JobRecord, Status
+from jobq.limits import CONCURRENCY_RECHECK
 
 __all__ = ["ENQUEUE_CHUNK", "SCHEMA_VERSION", "RedisBackend", "connect"]
 
@@ -123,7 +125,8 @@ class RedisBackend(RedisReads, RedisFleet):
         def build(replay: bool) -> tuple[Any, ...]:
             again = "1" if replay or recovering else "0"
             return (self.prefix, again, worker_id, token, str(limit), num(lease),
-                    str(max(suspects, 0)), str(len(skip_tasks)), *skip_tasks, *queues)
+                    str(max(suspects, 0)), num(CONCURRENCY_RECHECK), str(ROUNDS),
+                    str(len(skip_tasks)), *skip_tasks, *queues)
 
         try:
             reply = self._script("claim", build)

@@ -4,8 +4,9 @@
 -- that kills its worker cannot take the same neighbours down twice); the others stay.
 -- Jobs of the tasks to skip (ones the worker lacks and another running worker has) are
 -- left for others.
--- ARGV: prefix, replay, worker id, lease token, limit, lease seconds, suspects, the
---       number n of tasks to skip, n task names, queue, queue, ...
+-- ARGV: prefix, replay, worker id, lease token, limit, lease seconds, suspects, seconds
+--       before a job held by its concurrency limit is looked at again, rounds of looking
+--       past held jobs, the number n of tasks to skip, n task names, queue, queue, ...
 -- Writes: job:<id>, ready:<queue>, scheduled:<queue>, leases, status:<status>, counts,
 --         claim:<token> (the batch, kept for one lease so a re-sent claim whose reply
 --         was lost gets the same jobs back instead of orphaning them), wake:<queue>;
@@ -20,13 +21,14 @@ local replay = ARGV[2] == '1'
 local worker, token = ARGV[3], ARGV[4]
 local limit, lease = tonumber(ARGV[5]), tonumber(ARGV[6])
 local allowance = tonumber(ARGV[7])
-local skipped = tonumber(ARGV[8])
+local recheck, rounds = tonumber(ARGV[8]), tonumber(ARGV[9])
+local skipped = tonumber(ARGV[10])
 local skip = {}
-for i = 9, 8 + skipped do
+for i = 11, 10 + skipped do
   skip[ARGV[i]] = true
 end
 local queues = {}
-for i = 9 + skipped, #ARGV do
+for i = 11 + skipped, #ARGV do
   queues[#queues + 1] = ARGV[i]
 end
 -- Ready entries looked at per queue past the limit when jobs that lost a lease must be
@@ -124,7 +126,6 @@ end
 -- seconds between two starts of its key, its burst and its key. Decided here, on the
 -- server's clock, in priority order; a job over its limit goes back to waiting (scheduled
 -- at its next allowed time, no attempt used) and the claim looks further instead.
-local RECHECK = 0.2 -- seconds before a job held by its concurrency limit is looked at again
 local running, tats, held_any = {}, {}, false
 
 -- The key's running jobs: its running:<key> set, each member checked against its job
@@ -165,7 +166,7 @@ local function admit(id, h, q, member)
   end
   conc, interval, burst = tonumber(conc), tonumber(interval), tonumber(burst) or 1
   if conc and running_count(key) >= conc then
-    hold(id, h, q, member, now + RECHECK)
+    hold(id, h, q, member, now + recheck)
     return false
   end
   if interval then
@@ -222,7 +223,7 @@ local function take(candidates)
 end
 
 -- Held jobs leave the ready sets, so a second look finds the jobs behind them.
-for _ = 1, 4 do
+for _ = 1, rounds do
   local candidates = {}
   if limit > #ids then
     for _, q in ipairs(queues) do
