@@ -267,11 +267,14 @@ class PostgresBackend(PostgresReads, PostgresFleet):
                 cursors = [(conn.execute(self.q[f"reap_to_{status.value}"], params), status)
                            for status in REAP_ORDER]
                 conn.execute(self.wq["settle_reaped"], {"channel": self.channel})
+                # Every worker reaps every few seconds: the finished counts' changes
+                # are folded here, in the same round trip.
+                folded = conn.execute(self.q["fold_counts"])
             reaped = [ReapedJob(r[0], r[1], status, r[2], r[3])
                       for cur, status in cursors for r in cur.fetchall()]
             if any(r.status is Status.PENDING for r in reaped):
                 conn.execute(self.q["notify"], {"channel": self.channel})
-        self._fold_counts()  # every worker reaps every few seconds
+            self._vacuum_if_many(conn, folded.fetchone())
         return reaped
 
     def postpone(self, jobs: Sequence[Postponed],
@@ -355,9 +358,13 @@ class PostgresBackend(PostgresReads, PostgresFleet):
         """Fold the finished counts' appended changes into their counters (migration 0005),
         so that the changes stay few and stats() reads few rows."""
         with self._conn() as conn:
-            row = conn.execute(self.q["fold_counts"]).fetchone()
-            if row is not None and row[0] >= VACUUM_AFTER_FOLDING:
-                conn.execute(self.q["vacuum_count_changes"])
+            self._vacuum_if_many(conn, conn.execute(self.q["fold_counts"]).fetchone())
+
+    def _vacuum_if_many(self, conn: Connection, folded: Any) -> None:
+        """After a fold (its one row: how many changes it folded), clear their dead rows
+        at once if they were many."""
+        if folded is not None and folded[0] >= VACUUM_AFTER_FOLDING:
+            conn.execute(self.q["vacuum_count_changes"])
 
     def purge(self, older_than: float, statuses: Iterable[Status],
               batch: int = PURGE_BATCH) -> int:
