@@ -62,10 +62,10 @@ SELECT name, max(tick) FROM {schema}.jobq_ticks GROUP BY name;
 -- name: fire_tick
 -- One statement: the lease row is locked and checked (holder, term, not run out), the
 -- tick is admitted only if it is due and no tick at or after it was admitted for the
--- task, and the job is stored only if the tick was, with its limits (the columns
--- set_limits in queries.sql writes after an enqueue's insert). Only a lease holder admits ticks
--- and each admission holds the lease row's lock until it commits, so a new term begins
--- after every admission of the old one is visible.
+-- task, and the job is stored only if the tick was, with its max_lost and its limits, as
+-- an enqueue's insert stores them. Only a lease holder admits ticks and each admission
+-- holds the lease row's lock until it commits, so a new term begins after every
+-- admission of the old one is visible.
 WITH lease AS (
     SELECT extract(epoch FROM clock_timestamp()) AS now FROM {schema}.jobq_leader
     WHERE name = 'periodic' AND holder = %(holder)s AND term = %(term)s

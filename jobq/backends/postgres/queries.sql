@@ -15,12 +15,14 @@
 WITH stored AS (
     INSERT INTO {schema}.jobq_jobs
         (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at,
-         key, timeout, max_lost)
+         key, timeout, max_lost, limit_key, limit_concurrency, limit_interval, limit_burst)
     SELECT * FROM unnest(
         %(ids)b::text[], %(tasks)b::text[], %(queues)b::text[], %(args)b::text[],
         %(kwargs)b::text[], %(priorities)b::int[], %(statuses)b::text[],
         %(max_attempts)b::int[], %(run_ats)b::timestamptz[], %(created_ats)b::timestamptz[],
-        %(keys)b::text[], %(timeouts)b::float8[], %(max_losts)b::int[])
+        %(keys)b::text[], %(timeouts)b::float8[], %(max_losts)b::int[],
+        %(limit_keys)b::text[], %(limit_concurrencies)b::int[],
+        %(limit_intervals)b::float8[], %(limit_bursts)b::int[])
     RETURNING status
 )
 SELECT count(*) FROM (
@@ -32,9 +34,10 @@ SELECT count(*) FROM (
 WITH stored AS (
     INSERT INTO {schema}.jobq_jobs
         (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at,
-         key, timeout, max_lost)
+         key, timeout, max_lost, limit_key, limit_concurrency, limit_interval, limit_burst)
     VALUES (%(id)s, %(task)s, %(queue)s, %(args)s, %(kwargs)s, %(priority)s, %(status)s,
-            %(max_attempts)s, %(run_at)s, %(created_at)s, NULL, %(timeout)s, %(max_lost)s)
+            %(max_attempts)s, %(run_at)s, %(created_at)s, NULL, %(timeout)s, %(max_lost)s,
+            %(limit_key)s, %(limit_concurrency)s, %(limit_interval)s, %(limit_burst)s)
     RETURNING status
 )
 SELECT count(*) FROM (
@@ -46,12 +49,14 @@ SELECT count(*) FROM (
 -- unique index); returns the jobs actually stored.
 INSERT INTO {schema}.jobq_jobs
     (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at,
-     key, timeout, max_lost)
+     key, timeout, max_lost, limit_key, limit_concurrency, limit_interval, limit_burst)
 SELECT * FROM unnest(
     %(ids)b::text[], %(tasks)b::text[], %(queues)b::text[], %(args)b::text[],
     %(kwargs)b::text[], %(priorities)b::int[], %(statuses)b::text[],
     %(max_attempts)b::int[], %(run_ats)b::timestamptz[], %(created_ats)b::timestamptz[],
-    %(keys)b::text[], %(timeouts)b::float8[], %(max_losts)b::int[])
+    %(keys)b::text[], %(timeouts)b::float8[], %(max_losts)b::int[],
+    %(limit_keys)b::text[], %(limit_concurrencies)b::int[], %(limit_intervals)b::float8[],
+    %(limit_bursts)b::int[])
 ON CONFLICT DO NOTHING
 RETURNING id, status;
 
@@ -59,7 +64,7 @@ RETURNING id, status;
 -- Bulk enqueue of jobs without keys: COPY streams the rows (binary), then "notify".
 COPY {schema}.jobq_jobs
     (id, task, queue, args, kwargs, priority, status, max_attempts, run_at, created_at,
-     key, timeout, max_lost)
+     key, timeout, max_lost, limit_key, limit_concurrency, limit_interval, limit_burst)
 FROM STDIN (FORMAT BINARY);
 
 -- name: existing_ids
@@ -518,17 +523,6 @@ ON CONFLICT (minute, queue, worker) DO UPDATE SET
     failed = t.failed + excluded.failed,
     retried = t.retried + excluded.retried;
 
-
--- name: set_limits
--- A limited job's key and limits, written beside its insert in the same transaction (the
--- inserts of unlimited jobs stay as they were).
-UPDATE {schema}.jobq_jobs AS j
-SET limit_key = l.key, limit_concurrency = l.concurrency, limit_interval = l.interval,
-    limit_burst = l.burst
-FROM unnest(%(ids)b::text[], %(keys)b::text[], %(concurrencies)b::int[],
-            %(intervals)b::float8[], %(bursts)b::int[])
-    AS l(id, key, concurrency, interval, burst)
-WHERE j.id = l.id;
 
 -- name: limit_admit
 -- Admission of the limited jobs a claim took (the function is in

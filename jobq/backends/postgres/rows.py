@@ -11,7 +11,7 @@ from jobq.backends.base import NewJob, Outcome, record_from_row, utc
 from jobq.job import JobRecord
 
 COPY_TYPES = ["text", "text", "text", "text", "text", "int4", "text", "int4", "timestamptz",
-              "timestamptz", "text", "float8", "int4"]
+              "timestamptz", "text", "float8", "int4", "text", "int4", "float8", "int4"]
 
 
 def job_columns(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
@@ -30,6 +30,10 @@ def job_columns(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
         "keys": [j.key for j in jobs],
         "timeouts": [j.timeout for j in jobs],
         "max_losts": [j.max_lost for j in jobs],
+        "limit_keys": [j.limit_key for j in jobs],
+        "limit_concurrencies": [j.limit_concurrency for j in jobs],
+        "limit_intervals": [j.limit_interval for j in jobs],
+        "limit_bursts": [j.limit_burst for j in jobs],
     }
 
 
@@ -38,7 +42,9 @@ def one_job(j: NewJob) -> dict[str, Any]:
     return {"id": j.id, "task": j.task, "queue": j.queue, "args": j.args, "kwargs": j.kwargs,
             "priority": j.priority, "status": j.status.value, "max_attempts": j.max_attempts,
             "run_at": utc(j.run_at), "created_at": utc(j.created_at), "timeout": j.timeout,
-            "max_lost": j.max_lost}
+            "max_lost": j.max_lost, "limit_key": j.limit_key,
+            "limit_concurrency": j.limit_concurrency, "limit_interval": j.limit_interval,
+            "limit_burst": j.limit_burst}
 
 
 def copy_rows(jobs: Sequence[NewJob]) -> Iterator[tuple[Any, ...]]:
@@ -54,7 +60,8 @@ def copy_rows(jobs: Sequence[NewJob]) -> Iterator[tuple[Any, ...]]:
 
     for j in jobs:
         yield (j.id, j.task, j.queue, j.args, j.kwargs, j.priority, j.status.value,
-               j.max_attempts, when(j.run_at), when(j.created_at), j.key, j.timeout, j.max_lost)
+               j.max_attempts, when(j.run_at), when(j.created_at), j.key, j.timeout, j.max_lost,
+               j.limit_key, j.limit_concurrency, j.limit_interval, j.limit_burst)
 
 
 def outcome_columns(outcomes: Sequence[Outcome]) -> dict[str, list[Any]]:

@@ -72,8 +72,6 @@ class PostgresBackend(PostgresReads, PostgresFleet):
         if not batch:
             return []
         keyless = not any(j.key for j in batch)
-        if any(j.limit_key is not None for j in batch):
-            keyless = False  # limited jobs: stored with their limits in one transaction
         with self._conn() as conn:
             try:
                 if keyless and len(batch) == 1:  # task.enqueue(): one plain statement
@@ -157,7 +155,6 @@ class PostgresBackend(PostgresReads, PostgresFleet):
         else:
             raise BackendError(f"could not store {len(todo)} job(s): their idempotency keys "
                                "kept changing hands; try again")
-        limits.set_limits(conn, self.q, [j for j in jobs if out[j.id] is j])
         if ready:
             conn.execute(self.q["notify"], {"channel": self.channel})
         return [out[j.id] for j in jobs]
@@ -169,7 +166,6 @@ class PostgresBackend(PostgresReads, PostgresFleet):
                     self._copy(conn, rows)
                 else:
                     conn.execute(self.q["insert"], {**job_columns(rows), "channel": self.channel})
-                limits.set_limits(conn, self.q, rows)
 
             return sqlflow.enqueue(workflows.Statements(conn, self.wq), jobs, waits, insert)
 
