@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from jobq.backends import backend_kind, open_backend
 from jobq.backends.base import (
@@ -38,9 +38,6 @@ from jobq.task import (
     check_exception_types,
     task_name,
 )
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["App", "new_job_id", "new_job_ids"]
 

@@ -80,6 +80,8 @@ def stats_overview(app: App) -> dict[str, Any]:
     "since": iso}}``: jobs that no running worker has the task for) and
     ``"oldest_pending"`` (``{queue: iso}``: since when its longest-waiting pending job is
     due)."""
+    from jobq.backends.base import utc
+
     waiting = app.waiting_for_tasks()
     oldest = app.backend.oldest_pending()
     return {
@@ -87,10 +89,9 @@ def stats_overview(app: App) -> dict[str, Any]:
         "workers": len(app.workers()),
         "waiting_on_limits": app.backend.limit_held(),
         "waiting_for_tasks": {w.task: {"jobs": w.jobs,
-                                       "since": iso(datetime.fromtimestamp(w.since, UTC))}
+                                       "since": iso(utc(w.since))}
                               for w in waiting},
-        "oldest_pending": {queue: iso(datetime.fromtimestamp(since, UTC))
-                           for queue, since in sorted(oldest.items())},
+        "oldest_pending": {queue: iso(utc(since)) for queue, since in sorted(oldest.items())},
     }
 
 

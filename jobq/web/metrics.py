@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from jobq.backends.base import Throughput
+from jobq.web.overview import totals
 from jobq.web.state import state
 
 router = APIRouter(tags=["metrics"])
@@ -46,16 +47,12 @@ class JobsCollector:
                 jobs.add_metric([queue, job_state], count)
         now = time.time()
         for queue, since in stats["oldest_pending"].items():
-            at = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()
+            at = datetime.fromisoformat(since).timestamp()
             oldest.add_metric([queue], max(now - at, 0.0))
         workers.add_metric([], stats["workers"])
-        totals: dict[tuple[str, str], int] = {}
-        for row in self._history():
-            for outcome in ("succeeded", "failed", "retried"):
-                key = (row.queue, outcome)
-                totals[key] = totals.get(key, 0) + getattr(row, outcome)
-        for (queue, outcome), n in sorted(totals.items()):
-            finished.add_metric([queue, outcome], n)
+        for queue, counts in sorted(totals(self._history()).items()):
+            for outcome, n in counts.items():
+                finished.add_metric([queue, outcome], n)
         yield from (jobs, oldest, workers, finished)
 
     @staticmethod

@@ -4,13 +4,12 @@ heartbeat, the periodic leader and schedule."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from jobq.backends.base import Throughput
+from jobq.backends.base import Throughput, utc
 from jobq.jobjson import iso, periodic_data
 from jobq.web.state import state
 
@@ -65,7 +64,7 @@ class PeriodicOut(BaseModel):
 
 
 def _when(seconds: float) -> str:
-    return iso(datetime.fromtimestamp(seconds, UTC)) or ""
+    return iso(utc(seconds)) or ""
 
 
 def totals(rows: list[Throughput]) -> dict[str, dict[str, int]]:
