@@ -44,11 +44,10 @@ class Enqueueing:
     def _app(self) -> App:
         return cast("App", self)
 
-    def _new_job(self, call: Call, now: float, job_id: str | None = None,
-                 encoded: tuple[str, str] | None = None,
-                 limited: JobLimits | bool | None = False) -> NewJob:
-        """The job to store for ``call``; ``limited`` is its limits when already worked
-        out (``False``: not yet)."""
+    def _new_job(self, call: Call, now: float, job_id: str | None,
+                 encoded: tuple[str, str] | None, limited: JobLimits | None) -> NewJob:
+        """The job to store for ``call``; ``limited`` is its limits (``limits_of(call)``),
+        worked out before anything is stored."""
         task, opts = call.task, call.options
         defaults = task.options
         run_at = now
@@ -57,8 +56,6 @@ class Enqueueing:
         elif opts.at is not None:  # EnqueueOptions made sure it is timezone-aware
             run_at = opts.at.timestamp()
         args, kwargs = encoded or encode_call(task.name, call.args, call.kwargs)
-        if limited is False:
-            limited = limits_of(call)
         return NewJob(
             call.id or job_id or new_job_id(now),
             task.name,
@@ -73,7 +70,7 @@ class Enqueueing:
             opts.key,
             defaults.timeout,
             defaults.max_lost if opts.max_lost is None else opts.max_lost,
-            *(limited or ()),  # type: ignore[misc]
+            *(limited or ()),
         )
 
     def _job(self, call: Call, stored: NewJob | str) -> Job:
@@ -100,7 +97,7 @@ class Enqueueing:
 
             planned = Planned(call, list(call.options.depends_on))
             return self._enqueue_planned(Plan([planned], call)).jobs[0]
-        new = self._new_job(call, time.time())
+        new = self._new_job(call, time.time(), None, None, limits_of(call))
         (stored,) = self._enqueue([new], call.options)
         if log.isEnabledFor(logging.DEBUG):  # with DEBUG off, build no fields per job
             log.debug("enqueued %s", new.id, extra={"job_id": new.id, "task": new.task,
