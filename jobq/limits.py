@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobq.errors import ConfigError, LimitKeyError
@@ -87,7 +88,7 @@ class Limits:
     def active(self) -> bool:
         return self.rate_limit is not None or self.concurrency_limit is not None
 
-    @property
+    @cached_property  # read for every limited job enqueued: parse the rate once
     def interval(self) -> float | None:
         return None if self.rate_limit is None else parse_rate(self.rate_limit)
 
@@ -154,13 +155,8 @@ def limits_of(call: Call) -> JobLimits | None:
     """The limit key and limits of ``call``'s job: the task's, with ``with_options``'s
     laid over them. Runs the task's key function."""
     opts = call.options
-    limits = call.task.options.limits
-    if opts.rate_limit is not None or opts.rate_burst is not None \
-            or opts.concurrency_limit is not None or opts.limit_key is not None:
-        limits = merge(limits, opts.rate_limit, opts.rate_burst, opts.concurrency_limit,
-                       opts.limit_key)
-    if not limits.active:
-        return None
+    limits = merge(call.task.options.limits, opts.rate_limit, opts.rate_burst,
+                   opts.concurrency_limit, opts.limit_key)
     return job_limits(call.task.name, limits, call.args, call.kwargs)
 
 

@@ -12,13 +12,13 @@ import hashlib
 import json
 import math
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jobq.errors import ConfigError
+from jobq.errors import ConfigError, LimitKeyError
 from jobq.job import DEFAULT_MAX_LOST
 from jobq.limits import JobLimits, Limits, job_limits
 
@@ -253,7 +253,11 @@ class PeriodicSpec:
     limit_key: str | None = None
 
     def __post_init__(self) -> None:
-        self.limits()  # a stored version with bad limits is unreadable, like a bad cron
+        # Worked out once (the leader asks at every tick); a stored version with bad
+        # limits is unreadable, like a bad cron.
+        given = Limits(self.rate_limit, self.rate_burst, self.concurrency_limit,
+                       self.limit_key)
+        object.__setattr__(self, "_limits", job_limits(self.name, given, (), {}))
 
     @classmethod
     def of_task(cls, name: str, schedule: Schedule, catch_up: str,
@@ -264,16 +268,15 @@ class PeriodicSpec:
         limits = options.limits
         key = limits.limit_key
         if callable(key):
-            key = _periodic_key(name, key)
+            key = _periodic_key(name, limits)
         return cls(name, schedule, catch_up, options.queue, options.priority,
                    options.retries + 1, options.timeout, options.max_lost,
                    limits.rate_limit, limits.rate_burst, limits.concurrency_limit, key)
 
     def limits(self) -> JobLimits | None:
         """The limit key and limits every job of this task carries; None: unlimited."""
-        given = Limits(self.rate_limit, self.rate_burst, self.concurrency_limit,
-                       self.limit_key)
-        return job_limits(self.name, given, (), {})
+        limits: JobLimits | None = self.__dict__["_limits"]
+        return limits
 
     def to_json(self) -> str:
         body = {"schedule": self.schedule.as_json(), "catch_up": self.catch_up,
@@ -307,19 +310,17 @@ class PeriodicSpec:
                    None if timeout is None else float(timeout), **options)
 
 
-def _periodic_key(name: str, key_fn: Callable[[], Any]) -> str:
-    hint = ("limit_key is called with no arguments when a periodic task is defined (its "
-            "jobs have none)")
+def _periodic_key(name: str, limits: Limits) -> str:
+    """The key every job of periodic task ``name`` gets: its key function, called with
+    no arguments (a tick's job has none)."""
     try:
-        key = key_fn()
-    except Exception as exc:
-        raise ConfigError(f"@app.periodic {name}: {hint}, and it raised "
-                          f"{type(exc).__name__}: {exc}; give a function of no arguments, "
-                          "or a string") from exc
-    if not isinstance(key, str) or not key or "\x00" in key:
-        raise ConfigError(f"@app.periodic {name}: {hint}, and it returned {key!r}; it must "
-                          "return a non-empty string (without NUL)")
-    return key
+        worked_out = job_limits(name, limits, (), {})
+    except LimitKeyError as exc:
+        raise ConfigError(f"@app.periodic {name}: limit_key is called with no arguments when "
+                          f"a periodic task is defined (its jobs have none), and {exc}; give "
+                          "a function of no arguments, or a string") from exc
+    assert worked_out is not None  # a key function is only accepted beside a limit
+    return worked_out.key
 
 
 class Version(NamedTuple):
