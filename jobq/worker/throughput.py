@@ -7,8 +7,9 @@ import threading
 import time
 from collections import Counter
 
-from jobq.backends.base import Backend, Throughput
+from jobq.backends.base import Backend, ClaimedJob, Outcome, Throughput
 from jobq.job import Status
+from jobq.worker.hooks import Hook
 
 FLUSH_EVERY = 5.0  # seconds between a worker's additions to the history
 
@@ -17,15 +18,20 @@ _OUTCOMES = {Status.SUCCEEDED: "succeeded", Status.FAILED: "failed",
              Status.SCHEDULED: "retried"}
 
 
-class ThroughputTally:
-    """Counts applied outcomes; ``flush`` hands them to the store, keeping them if the
-    store does not answer (the next flush tries again)."""
+class ThroughputTally(Hook):
+    """Counts applied outcomes (a hook, as any other); ``flush`` hands them to the store,
+    keeping them if the store does not answer (the next flush tries again)."""
 
     def __init__(self, backend: Backend, worker_id: str) -> None:
         self._backend = backend
         self._worker_id = worker_id
         self._lock = threading.Lock()
         self._counts: Counter[tuple[int, str, str]] = Counter()
+
+    def on_outcome(self, job: ClaimedJob, outcome: Outcome, applied: bool,
+                   duration: float | None) -> None:
+        if applied:
+            self.count(job.queue, outcome.status)
 
     def count(self, queue: str, status: Status) -> None:
         outcome = _OUTCOMES.get(status)

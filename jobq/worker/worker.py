@@ -37,9 +37,6 @@ if TYPE_CHECKING:
 # How long a finished job's outcome may wait for others while jobs are still running, so
 # that several share one round trip to the store.
 REPORT_GATHER = 0.002
-# How often a burst worker that only has jobs held back by their limits left looks again
-# (seconds); a claim that holds one also wakes it when that job may start.
-LIMIT_POLL = 0.2
 
 
 class Worker:
@@ -75,7 +72,8 @@ class Worker:
         self._stop_requested_at: float | None = None
         self._stop_now = False
         self._crash: tuple[str, BaseException] | None = None
-        self._hooks = Hooks(self.log, opts.hooks)
+        self._throughput = ThroughputTally(self.backend, self.id)
+        self._hooks = Hooks(self.log, (self._throughput, *opts.hooks))
         self._pool: Pool = POOLS[opts.pool](PoolSetup(
             app, opts, self._on_attempt_done, opts.concurrency, f"jobq-{os.getpid()}", self.log
         ))
@@ -83,7 +81,6 @@ class Worker:
         self._unknown = UnknownTasks(self.backend, self.id, app.tasks,
                                      app.settings.unknown_task_timeout, self.log)
         self._presence = Presence(self.backend, self.id, self.queues, app.tasks, self.log)
-        self._throughput = ThroughputTally(self.backend, self.id)
         # Every worker can fire periodic tasks, its own and those other releases define.
         self._periodic = PeriodicLoop(self.backend, list(app.periodic_tasks.values()),
                                       holder_id(self.id), self.lease, opts.periodic_clock,
@@ -289,8 +286,6 @@ class Worker:
         self._gathering_since = None
         for (attempt, outcome), ok in zip(batch, applied, strict=True):
             self._forget(attempt.claimed.id)
-            if ok:
-                self._throughput.count(attempt.claimed.queue, outcome.status)
             if ok and self.burst and outcome.status is Status.SCHEDULED and outcome.run_at:
                 self._own_retries[outcome.job_id] = outcome.run_at
             self._hooks.outcome(attempt, outcome, ok)
@@ -314,8 +309,8 @@ class Worker:
         except BackendError as exc:
             self.log.warning("could not read the schedule: %s", exc, extra={"action": "wait_error"})
             return False, None
-        if held:
-            return False, time.time() + LIMIT_POLL
+        if held:  # the idle wait ends when the store says a held job may start
+            return False, None
         if not self._own_retries:
             return True, None
         return False, min(self._own_retries.values())
