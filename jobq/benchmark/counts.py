@@ -11,24 +11,22 @@ from typing import NamedTuple
 
 from jobq.app import App
 from jobq.backends.base import Outcome
-from jobq.benchmark.runs import BATCH, Store, Stores, round_trips
+from jobq.benchmark.runs import BATCH, Store, Stores, fill, round_trips
 from jobq.benchmark.tasks import NOOP, bench_app
 from jobq.job import Status
 
 LIVE_JOBS = 100  # pending and as many running jobs beside the finished ones
 CALLS = 30  # stats() calls timed per figure (the median is kept)
-FINISH_BATCH = 1_000
 
 
 def finish_jobs(app: App, jobs: int, progress: Callable[[int], None]) -> None:
     """Store ``jobs`` succeeded jobs: enqueued, then claimed and finished through the
     store's own calls (no task runs, so a million take seconds, not a drain)."""
-    task = app.get_task(NOOP)
     done = 0
     while done < jobs:
         size = min(BATCH, jobs - done)
-        app.enqueue_many([task.call() for _ in range(size)])
-        while claimed := app.backend.claim("bench", ["default"], FINISH_BATCH, 3600.0):
+        fill(app, size)
+        while claimed := app.backend.claim("bench", ["default"], BATCH, 3600.0):
             app.backend.finish([Outcome(c.id, c.token, Status.SUCCEEDED, result="null")
                                 for c in claimed])
         done += size

@@ -184,7 +184,7 @@ def bulk_enqueue(store: Store, jobs: int, progress: Progress) -> float:
     try:
         app.migrate()
         start = time.perf_counter()
-        _fill(app, jobs, progress)
+        fill(app, jobs, progress)
         elapsed = time.perf_counter() - start
         _expect(app, jobs, "pending")
     finally:
@@ -192,7 +192,7 @@ def bulk_enqueue(store: Store, jobs: int, progress: Progress) -> float:
     return jobs / elapsed
 
 
-def _fill(app: App, jobs: int, progress: Progress | None = None, task_name: str = NOOP,
+def fill(app: App, jobs: int, progress: Progress | None = None, task_name: str = NOOP,
           args: tuple[Any, ...] = ()) -> None:
     task = app.get_task(task_name)
     done = 0
@@ -336,8 +336,8 @@ def run_all(store: Store, jobs: int, workers: int, concurrency: int, progress: P
     try:
         app.migrate()
         if held:
-            _fill(app, held, task_name=HELD)
-        _fill(app, jobs, task_name=task_name, args=args)
+            fill(app, held, task_name=HELD)
+        fill(app, jobs, task_name=task_name, args=args)
         with worker_processes(store, workers, concurrency, True, log_file, pool,
                               periodic) as started:
             start = time.perf_counter()
