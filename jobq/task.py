@@ -112,8 +112,7 @@ class EnqueueOptions:
     limit_key: Callable[..., Any] | str | None = None
 
     def __post_init__(self) -> None:
-        if (self.rate_limit is not None or self.rate_burst is not None
-                or self.concurrency_limit is not None or self.limit_key is not None):
+        if any(getattr(self, name) is not None for name in LIMIT_OPTIONS):
             self._check_limits()
         if self.max_lost is not None:
             _check_max_lost("max_lost=", self.max_lost)
@@ -141,12 +140,12 @@ class EnqueueOptions:
         if self.priority is not None:
             _check_priority("priority=", self.priority)
 
-
     def _check_limits(self) -> None:
         # A limit_key alone is valid here: it re-keys the task's own limits.
         Limits(rate_limit="1/s" if self.rate_limit is None else self.rate_limit,
                rate_burst=1 if self.rate_burst is None else self.rate_burst,
                concurrency_limit=self.concurrency_limit, limit_key=self.limit_key)
+
 
 def dependency_ids(value: Any) -> tuple[str, ...]:
     """``depends_on=`` as a tuple of job ids: Jobs or ids, one or many, each kept once."""
@@ -169,7 +168,7 @@ def dependency_ids(value: Any) -> tuple[str, ...]:
 
 
 ENQUEUE_OPTIONS = tuple(f.name for f in fields(EnqueueOptions))
-LIMIT_OPTIONS = ("rate_limit", "rate_burst", "concurrency_limit", "limit_key")
+LIMIT_OPTIONS = tuple(f.name for f in fields(Limits))
 TASK_OPTIONS = ("name", *(f.name for f in fields(TaskOptions) if f.name != "limits"),
                 *LIMIT_OPTIONS)
 
