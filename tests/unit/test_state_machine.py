@@ -192,3 +192,17 @@ def test_every_query_that_changes_a_status_declares_its_transition(dialect: str,
         if not ok:
             wrong.append((name, sorted(literals), computed, sorted(declared)))
     assert wrong == []
+
+
+@pytest.mark.parametrize("dialect", _dialects())
+def test_every_migration_that_changes_a_status_declares_its_transition(dialect: str) -> None:
+    # Functions a migration creates (workflow release, limit admission) move jobs too.
+    for migration in sqlfiles.load_migrations(dialect):
+        lines = migration.sql.splitlines()
+        for line in lines:
+            sqlfiles.declared_transitions(line)  # an illegal declared edge raises
+        sql = "\n".join(line for line in lines if not line.lstrip().startswith("--"))
+        literals, _ = _status_writes(sql)
+        declared = set(re.findall(r"^--\s*transition:.*->\s*(\w+)\s*$", migration.sql,
+                                  re.MULTILINE))
+        assert literals <= declared, (migration.name, sorted(literals - declared))

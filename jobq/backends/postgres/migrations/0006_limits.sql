@@ -26,6 +26,7 @@ CREATE TABLE {schema}.jobq_limits (
 -- locked in key order, on the server's clock. The same rule as jobq/limits.py admit():
 -- a count for concurrency, GCRA for the rate. Returns the held jobs' ids and times, and
 -- the clock it read.
+-- transition: running -> scheduled
 CREATE FUNCTION {schema}.jobq_admit(tok text, recheck float8)
 RETURNS TABLE (held_id text, held_until float8, clock float8)
 LANGUAGE plpgsql AS $$
