@@ -54,3 +54,8 @@ def reap_and_run_the_old_job(app: jobq.App) -> None:
     record = job.record
     assert (record.status, record.attempts, record.lost_leases, record.max_lost) == (
         Status.SUCCEEDED, 1, 1, 3)
+
+
+# (queue, status) of the jobs a store written before maintained counts holds.
+OLD_JOBS = [("default", "succeeded")] * 3 + [("default", "failed"), ("mail", "cancelled"),
+                                             ("mail", "pending")]

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from jobq.backends.base import NewJob
 from jobq.backends.sqlfiles import Migration, load_migrations
 from jobq.errors import BackendError, ConfigError, SchemaError
 from tests import isolation
-from tests.backends.support import reap_and_run_the_old_job
+from tests.backends.support import OLD_JOBS, reap_and_run_the_old_job
 from tests.services import POSTGRES_URL, unique_name
 
 psycopg = pytest.importorskip("psycopg")
@@ -126,8 +126,8 @@ def test_concurrent_migrations_of_a_new_schema_both_succeed(bare_schema: str) ->
 def test_a_store_written_at_version_1_works_after_jobq_migrate(bare_schema: str) -> None:
     # Written as the release before workflows left it: one pending job, which a job of
     # this release then waits for.
-    _store_at_version_1(
-        bare_schema,
+    _store_at_version(
+        bare_schema, 1,
         "(id, task, queue, args, kwargs, status, attempts, max_attempts, run_at, created_at) "
         "VALUES ('kept', 'noop', 'default', '[1]', '{}', 'pending', 0, 1, now(), now())")
     new = jobq.App(POSTGRES_URL, schema=bare_schema)
@@ -423,8 +423,8 @@ def test_a_big_batch_meeting_a_stored_id_returns_that_job_and_stores_the_rest(
 def test_a_schema_1_store_is_upgraded_by_migrate_and_its_jobs_go_on(bare_schema: str) -> None:
     # Written as the release before schema 2 left it: a worker died holding a job that
     # had no retries (its lease ran out an hour ago).
-    _store_at_version_1(
-        bare_schema,
+    _store_at_version(
+        bare_schema, 1,
         "(id, task, queue, args, kwargs, status, attempts, max_attempts, run_at, created_at, "
         "lease_expires_at, lease_token, worker_id) VALUES ('old', 'noop', 'default', '[]', "
         "'{}', 'running', 1, 1, now(), now(), now() - interval '1 hour', 't', 'w')")
@@ -439,37 +439,32 @@ def test_a_schema_1_store_is_upgraded_by_migrate_and_its_jobs_go_on(bare_schema:
         app.close()
 
 
-def _store_at_version_1(bare_schema: str, job_columns_and_values: str) -> None:
-    """A store as schema version 1 left it, holding the one job inserted here."""
-    (first,) = [m for m in load_migrations("postgres") if m.version == 1]
+def _store_at_version(bare_schema: str, version: int, job_columns_and_values: str,
+                      params: Sequence[Sequence[object]] = ((),)) -> None:
+    """A store as schema ``version`` left it, holding the jobs inserted here: one row per
+    item of ``params`` (none needed when the values are literals)."""
     quoted = f'"{bare_schema}"'
     with _raw() as conn:
         conn.execute(f"CREATE SCHEMA {quoted}")
         conn.execute(f"CREATE TABLE {quoted}.jobq_schema (version integer PRIMARY KEY, "
                      "applied_at timestamptz NOT NULL DEFAULT now())")
-        conn.execute(first.sql.replace("{schema}", quoted).encode())
-        conn.execute(f"INSERT INTO {quoted}.jobq_schema (version) VALUES (1)")
-        conn.execute(f"INSERT INTO {quoted}.jobq_jobs {job_columns_and_values}".encode())
+        for migration in load_migrations("postgres")[:version]:
+            conn.execute(migration.sql.replace("{schema}", quoted).encode())
+            conn.execute(f"INSERT INTO {quoted}.jobq_schema (version) VALUES (%s)",
+                         [migration.version])
+        for row in params:
+            conn.execute(f"INSERT INTO {quoted}.jobq_jobs {job_columns_and_values}".encode(),
+                         row or None)
 
 
 def test_a_store_of_schema_4_gets_its_finished_counts_from_its_rows(bare_schema: str) -> None:
     # Written as the release before maintained counts: finished jobs already stored.
-    quoted = f'"{bare_schema}"'
-    with _raw() as conn:
-        conn.execute(f"CREATE SCHEMA {quoted}")
-        conn.execute(f"CREATE TABLE {quoted}.jobq_schema (version integer PRIMARY KEY, "
-                     "applied_at timestamptz NOT NULL DEFAULT now())")
-        for migration in load_migrations("postgres")[:4]:
-            conn.execute(migration.sql.replace("{schema}", quoted).encode())
-            conn.execute(f"INSERT INTO {quoted}.jobq_schema (version) VALUES (%s)",
-                         [migration.version])
-        for i, (queue, status) in enumerate([("default", "succeeded")] * 3 + [
-                ("default", "failed"), ("mail", "cancelled"), ("mail", "pending")]):
-            conn.execute(
-                f"INSERT INTO {quoted}.jobq_jobs (id, task, queue, args, kwargs, status, "
-                "attempts, max_attempts, run_at, created_at, finished_at) VALUES (%s, 'noop', "
-                "%s, '[]', '{}', %s, 1, 1, now(), now(), now() - interval '1 hour')",
-                [f"old{i}", queue, status])
+    _store_at_version(
+        bare_schema, 4,
+        "(id, task, queue, args, kwargs, status, attempts, max_attempts, run_at, created_at, "
+        "finished_at) VALUES (%s, 'noop', %s, '[]', '{}', %s, 1, 1, now(), now(), "
+        "now() - interval '1 hour')",
+        [(f"old{i}", queue, status) for i, (queue, status) in enumerate(OLD_JOBS)])
     app = jobq.App(POSTGRES_URL, schema=bare_schema)
     try:
         assert app.migrate() == SCHEMA_VERSION

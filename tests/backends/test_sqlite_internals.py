@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from jobq.backends.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteBackend, sqli
 from jobq.backends.sqlite import schema as sqlite_schema
 from jobq.config import Settings
 from jobq.errors import BackendError, ConfigError, SchemaError
-from tests.backends.support import reap_and_run_the_old_job
+from tests.backends.support import OLD_JOBS, reap_and_run_the_old_job
 
 
 @contextmanager
@@ -198,11 +198,11 @@ def test_a_migration_that_fails_part_way_leaves_nothing_behind(
 def test_a_store_written_at_version_1_is_upgraded_and_its_jobs_kept(sqlite_url: str) -> None:
     # Written as the release before workflows left it: one pending job, which a job of
     # this release then waits for.
-    _store_at_version_1(
-        sqlite_url,
+    _store_at_version(
+        sqlite_url, 1,
         "(id, task, queue, args, kwargs, status, attempts, max_attempts, run_at, created_at) "
         "VALUES ('kept', 'noop', 'default', '[]', '{}', 'pending', 0, 1, ?, ?)",
-        (time.time(), time.time()))
+        [(time.time(), time.time())])
     new = jobq.App(sqlite_url)  # upgraded on first use
     new.task(name="noop")(lambda: None)
     kept = new.get_job("kept")
@@ -279,12 +279,12 @@ def test_a_store_of_schema_1_upgrades_itself_and_its_running_job_loses_a_lease_n
 ) -> None:
     # Written as the release before schema 2 left it: a worker died holding a job that
     # had no retries (its lease ran out an hour ago).
-    _store_at_version_1(
-        sqlite_url,
+    _store_at_version(
+        sqlite_url, 1,
         "(id, task, queue, args, kwargs, status, attempts, max_attempts, run_at, created_at, "
         "lease_expires_at, lease_token, worker_id) "
         "VALUES ('old', 'noop', 'default', '[]', '{}', 'running', 1, 1, ?, ?, ?, 't', 'w')",
-        (time.time() - 7200, time.time() - 7200, time.time() - 3600))
+        [(time.time() - 7200, time.time() - 7200, time.time() - 3600)])
     app = jobq.App(sqlite_url)  # upgraded on first use
     app.task(name="noop")(lambda: None)
     try:
@@ -294,31 +294,27 @@ def test_a_store_of_schema_1_upgrades_itself_and_its_running_job_loses_a_lease_n
         app.close()
 
 
-def _store_at_version_1(url: str, job_columns_and_values: str,
-                        params: tuple[float, ...]) -> None:
-    """A store as schema version 1 left it, holding the one job inserted here."""
+def _store_at_version(url: str, version: int, job_columns_and_values: str,
+                      params: Sequence[Sequence[object]]) -> None:
+    """A store as schema ``version`` left it, holding the jobs inserted here: one row per
+    item of ``params``."""
     with _raw(url) as conn:
         conn.execute("CREATE TABLE jobq_schema (version INTEGER PRIMARY KEY, "
                      "applied_at REAL NOT NULL)")
-        conn.executescript(MIGRATIONS[0].sql)
-        conn.execute("INSERT INTO jobq_schema VALUES (1, ?)", (time.time(),))
-        conn.execute(f"INSERT INTO jobq_jobs {job_columns_and_values}", params)
+        for migration in MIGRATIONS[:version]:
+            conn.executescript(migration.sql)
+            conn.execute("INSERT INTO jobq_schema VALUES (?, ?)",
+                         (migration.version, time.time()))
+        conn.executemany(f"INSERT INTO jobq_jobs {job_columns_and_values}", params)
 
 
 def test_a_store_of_schema_4_gets_its_finished_counts_from_its_rows(sqlite_url: str) -> None:
     # Written as the release before maintained counts left it.
-    with _raw(sqlite_url) as conn:
-        conn.execute("CREATE TABLE jobq_schema (version INTEGER PRIMARY KEY, "
-                     "applied_at REAL NOT NULL)")
-        for migration in MIGRATIONS[:4]:
-            conn.executescript(migration.sql)
-            conn.execute("INSERT INTO jobq_schema VALUES (?, ?)", (migration.version, 0.0))
-        for i, (queue, status) in enumerate([("default", "succeeded")] * 3 + [
-                ("default", "failed"), ("mail", "cancelled"), ("mail", "pending")]):
-            conn.execute(
-                "INSERT INTO jobq_jobs (id, task, queue, args, kwargs, status, attempts, "
-                "max_attempts, run_at, created_at, finished_at) VALUES (?, 'noop', ?, '[]', "
-                "'{}', ?, 1, 1, 0, 0, 0)", (f"old{i}", queue, status))
+    _store_at_version(
+        sqlite_url, 4,
+        "(id, task, queue, args, kwargs, status, attempts, max_attempts, run_at, created_at, "
+        "finished_at) VALUES (?, 'noop', ?, '[]', '{}', ?, 1, 1, 0, 0, 0)",
+        [(f"old{i}", queue, status) for i, (queue, status) in enumerate(OLD_JOBS)])
     app = jobq.App(sqlite_url)  # upgraded on first use
     try:
         assert app.stats() == {"default": {"succeeded": 3, "failed": 1},
