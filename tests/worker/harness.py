@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ import jobq
 from jobq.backends.sqlite.files import sqlite_path
 from jobq.worker import Worker
 from tests import isolation
+from tests.waiting import wait_for
 from tests.worker import subject
 
 T = TypeVar("T")
@@ -93,13 +93,15 @@ class WorkerProcess:
         inside a write transaction stops every other writer of the file until it
         resumes (nothing can take the lock from it), which is not what a test of a frozen
         worker is about. On the server stores a frozen client holds nothing."""
-        for _ in range(200):
-            self.send(signal.SIGSTOP)
-            if not self.url.startswith("sqlite") or _sqlite_writable(self.url):
-                return
-            self.send(signal.SIGCONT)
-            time.sleep(0.01)  # let it finish its transaction before trying again
-        raise AssertionError(f"worker {self.pid} held the SQLite write lock at every try")
+        wait_for(self._frozen_outside_a_write, timeout=30,
+                 what=f"worker {self.pid} to be frozen outside a SQLite write")
+
+    def _frozen_outside_a_write(self) -> bool:
+        self.send(signal.SIGSTOP)
+        if not self.url.startswith("sqlite") or _sqlite_writable(self.url):
+            return True
+        self.send(signal.SIGCONT)  # let it finish its transaction; the next try stops it again
+        return False
 
     def wait(self, timeout: float = 60.0) -> int:
         try:
