@@ -219,6 +219,10 @@ class ProcessPool:
         what is left. The loop has given up on every attempt by now."""
         self._stopping.set()
         self._spawns.put(False)
+        # First the supervisor: a child it is spawning right now (start() gives up as soon
+        # as one child fails) must be among those closed and waited for below.
+        if self._supervisor.is_alive():
+            self._supervisor.join(5.0)
         with self._cond:
             children = list(self._children)
             self._waiting.clear()
@@ -233,8 +237,6 @@ class ProcessPool:
                 with self._cond:
                     self._kill(child)
                 child.proc.wait()
-        if self._supervisor.is_alive():
-            self._supervisor.join(5.0)
 
     # -- talking to children ---------------------------------------------------------
 
