@@ -12,7 +12,6 @@ system clock, which the skew leaves alone) to a file of its own process.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any, NamedTuple
 
 import jobq
 from tests.worker import subject
-from tests.worker.subject import RELEASE
+from tests.worker.subject import RELEASE, append_line
 
 
 class Span(NamedTuple):
@@ -34,24 +33,15 @@ def _clock() -> float:
     return time.clock_gettime(time.CLOCK_REALTIME)
 
 
-def _write(run_dir: str, name: str, line: str) -> None:
-    fd = os.open(Path(run_dir) / f"{name}-{os.getpid()}.log",
-                 os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
-
-
 def _record(run_dir: str, key: str, seconds: float = 0.0, hold: bool = False) -> None:
     start = _clock()
-    _write(run_dir, "starts", f"{jobq.current_job().id} {key}\n")
+    append_line(run_dir, "starts", f"{jobq.current_job().id} {key}\n")
     if seconds:
         time.sleep(seconds)  # stands in for the task's work
     deadline = time.monotonic() + 60
     while hold and not (Path(run_dir) / RELEASE).exists() and time.monotonic() < deadline:
         time.sleep(0.01)
-    _write(run_dir, "spans", f"{start!r} {_clock()!r} {jobq.current_job().id} {key}\n")
+    append_line(run_dir, "spans", f"{start!r} {_clock()!r} {jobq.current_job().id} {key}\n")
 
 
 def read_starts(run_dir: Path) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ import jobq
 from jobq import Status
 from jobq.errors import ConfigError, LimitKeyError
 from jobq.jobjson import job_json, stats_overview
-from tests.backends.support import claim
+from tests.backends.support import claim, finish
 from tests.waiting import wait_for
 from tests.worker.harness import worker_thread
 
@@ -76,10 +76,8 @@ def test_concurrency_counts_running_jobs_and_frees_when_they_end(app: jobq.App) 
         task.enqueue(key)
     first = claim(app)
     assert sorted(c.args for c in first) == ['["a"]', '["a"]', '["b"]']
-    from jobq.backends.base import Outcome
-
     done = next(c for c in first if c.args == '["a"]')
-    assert app.backend.finish([Outcome(done.id, done.token, Status.SUCCEEDED, "null")]) == [True]
+    assert finish(app, done, Status.SUCCEEDED, result="null")
     # The held job waits its short recheck, then takes the freed slot.
     again = wait_for(lambda: claim(app), what="the freed slot to be taken")
     assert [c.args for c in again] == ['["a"]']

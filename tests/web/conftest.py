@@ -71,3 +71,10 @@ def one_line(detail: object) -> str:
     assert isinstance(detail, str) and detail, detail
     assert "\n" not in detail and "Traceback" not in detail, detail
     return detail
+
+
+def metric_families(text: str) -> dict[str, Any]:
+    """``/metrics`` text parsed by prometheus-client's own parser, by family name."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {f.name: f for f in text_string_to_metric_families(text)}

@@ -3,17 +3,15 @@ behind it and /api/stats are read once per window, and a changing call refreshes
 
 from __future__ import annotations
 
-from prometheus_client.parser import text_string_to_metric_families
-
 import jobq
 from jobq.job import Status
-from tests.web.conftest import AUTH, client_for, failed_job
+from tests.web.conftest import AUTH, client_for, failed_job, metric_families
 
 ODD_QUEUE = 'odd "queue" \\ with\na newline'
 
 
 def _series(text: str) -> dict[tuple[str, str], float]:
-    families = {f.name: f for f in text_string_to_metric_families(text)}
+    families = metric_families(text)
     assert families["jobq_jobs"].type == "gauge"
     return {(s.labels["queue"], s.labels["state"]): s.value for s in families["jobq_jobs"].samples}
 

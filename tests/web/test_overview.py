@@ -10,15 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 import jobq
 from jobq.backends.base import WorkerInfo
-from tests.web.conftest import client_for, failed_job, work_off
-
-
-def _families(text: str) -> dict[str, Any]:
-    return {f.name: f for f in text_string_to_metric_families(text)}
+from tests.web.conftest import client_for, failed_job, metric_families, work_off
 
 
 def test_throughput_per_minute_survives_purge(tasks_app: jobq.App) -> None:
@@ -33,7 +28,7 @@ def test_throughput_per_minute_survives_purge(tasks_app: jobq.App) -> None:
         assert all(m["minute"].endswith(":00Z") for m in answer["minutes"])
         assert tasks_app.purge(statuses=["succeeded", "failed"]) == 4
         assert client.get("/api/throughput").json()["totals"] == answer["totals"]
-        finished = _families(client.get("/metrics").text)["jobq_finished"]
+        finished = metric_families(client.get("/metrics").text)["jobq_finished"]
         assert finished.type == "counter"
         series = {(s.labels["queue"], s.labels["outcome"]): s.value
                   for s in finished.samples if s.name == "jobq_finished_total"}
@@ -55,7 +50,7 @@ def test_workers_with_their_last_heartbeat_and_the_periodic_leader(
         lease = tasks_app.backend.lead("leader-a", None, 60.0)
         leader = client.get("/api/periodic").json()["leader"]
         assert (leader["holder"], leader["term"]) == ("leader-a", lease.term)
-        workers = _families(client.get("/metrics").text)["jobq_workers"]
+        workers = metric_families(client.get("/metrics").text)["jobq_workers"]
         assert [s.value for s in workers.samples] == [1]
 
 
@@ -64,7 +59,7 @@ def test_oldest_pending_age_in_stats_and_metrics(tasks_app: jobq.App) -> None:
     with client_for(tasks_app) as client:
         stats = client.get("/api/stats").json()
         assert list(stats["oldest_pending"]) == ["default"]
-        ages = _families(client.get("/metrics").text)["jobq_oldest_pending_age_seconds"]
+        ages = metric_families(client.get("/metrics").text)["jobq_oldest_pending_age_seconds"]
         ((queue, age),) = [(s.labels["queue"], s.value) for s in ages.samples]
         assert queue == "default" and 0 <= age < 3600
         work_off(tasks_app)

@@ -36,15 +36,20 @@ class Run:
     pid: int
 
 
-def log_run(run_dir: str, event: str) -> None:
-    job = jobq.current_job()
-    line = f"{event} {job.id} {job.attempts} {os.getpid()}\n".encode()
-    fd = os.open(Path(run_dir) / f"runs-{os.getpid()}.log",
+def append_line(run_dir: str, stem: str, line: str) -> None:
+    """Append ``line`` to this process's ``<stem>-<pid>.log`` in one write, so lines of
+    many threads never interleave."""
+    fd = os.open(Path(run_dir) / f"{stem}-{os.getpid()}.log",
                  os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line)
+        os.write(fd, line.encode())
     finally:
         os.close(fd)
+
+
+def log_run(run_dir: str, event: str) -> None:
+    job = jobq.current_job()
+    append_line(run_dir, "runs", f"{event} {job.id} {job.attempts} {os.getpid()}\n")
 
 
 def read_runs(run_dir: Path) -> list[Run]:
