@@ -59,3 +59,12 @@ def reap_and_run_the_old_job(app: jobq.App) -> None:
 # (queue, status) of the jobs a store written before maintained counts holds.
 OLD_JOBS = [("default", "succeeded")] * 3 + [("default", "failed"), ("mail", "cancelled"),
                                              ("mail", "pending")]
+
+
+def check_old_jobs_counted(app: jobq.App) -> None:
+    """The store holding ``OLD_JOBS``, upgraded: its counts come from those rows, and a
+    purge of the finished ones is counted too."""
+    assert app.stats() == {"default": {"succeeded": 3, "failed": 1},
+                           "mail": {"cancelled": 1, "pending": 1}}
+    assert app.purge() == 3
+    assert app.stats() == {"default": {"failed": 1}, "mail": {"cancelled": 1, "pending": 1}}
