@@ -95,7 +95,8 @@ def test_links_share_their_job_ttl_and_lose_it_with_a_retry(app: jobq.App) -> No
 
 def test_a_re_sent_workflow_enqueue_returns_what_the_first_send_stored(app: jobq.App) -> None:
     add, now = app.tasks["add"], time.time()
-    jobs = [app._new_job(add.call(1), now, "wf-a"), app._new_job(add.call(), now, "wf-b")]
+    jobs = [app._new_job(add.call(1), now, "wf-a", None, None),
+            app._new_job(add.call(), now, "wf-b", None, None)]
     waits = [Waits("wf-b", ("wf-a",), "0")]
     first = app.backend.enqueue_workflow(jobs, waits)
     assert [j.status for j in first] == [Status.PENDING, Status.BLOCKED]
